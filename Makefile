@@ -1,0 +1,46 @@
+# One-word entry points: make install | demo | test | lint | bench | bench-quick
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU wheel of this exact version is what a fresh machine here installs; an unpinned torch pulls CUDA.
+TORCH  ?= torch==2.13.0
+DEMO   := data/shakespeare.txt
+
+.PHONY: install demo test test-fast lint bench bench-quick clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(DEMO): | install
+	$(BIN)/python data/fetch_demo.py $(DEMO)
+
+demo: install $(DEMO)
+	$(BIN)/charlm tokenize $(DEMO) --top 10
+	$(BIN)/charlm train $(DEMO) --out checkpoints/demo --force --hidden 256 --embed 64 --time 2m --eval-every 50
+	$(BIN)/charlm info
+	$(BIN)/charlm sample --temp 0.8 --prime "ROMEO:" --length 400 --seed 1
+	$(BIN)/charlm score "the king is dead" "dead the is king" "the apple and pear salad" "the apple and pair salad"
+
+lint: install
+	$(BIN)/ruff check charlm tests bench
+
+test: install lint
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python -m bench.run
+
+bench-quick: install
+	$(BIN)/python -m bench.run --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,175 @@
+"""The one save/load path for model directories.
+
+::
+
+    <run>/config.json         format version, versions, model config, tokenizer kind, training config, summary
+    <run>/model.safetensors   best-on-validation weights (what ``charlm.load`` uses)
+    <run>/last.safetensors    latest weights (with trainer_state.pt: what ``--resume`` uses)
+    <run>/tokenizer.json      vocabulary (+ tokenizer.model for sentencepiece)
+    <run>/trainer_state.pt    optimizer, schedule, step, data position, RNG states (tensors and plain values only)
+    <run>/metrics.jsonl       one JSON object per log or evaluation event
+
+Loading never unpickles code: weights are safetensors, metadata is JSON and the trainer state is
+read with ``torch.load(weights_only=True)``. Every write goes to a temp file, is fsynced and renamed,
+so a crash at any moment leaves the previous file intact. GPU-trained weights load on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model as st_load_model
+from safetensors.torch import save_model as st_save_model
+
+from charlm.errors import CharlmError
+from charlm.models import LanguageModel, ModelConfig, build_model
+from charlm.tokenizers import Tokenizer, load_tokenizer
+from charlm.tokenizers.base import write_json_atomic
+
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+BEST = "model.safetensors"
+LAST = "last.safetensors"
+TRAINER_STATE = "trainer_state.pt"
+DEFAULT_MODEL = Path("checkpoints") / "latest"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_weights(model: LanguageModel, path: Path) -> None:
+    """Write the model's weights to ``path`` atomically (tied weights stored once)."""
+    tmp = path.with_name(path.name + ".tmp")
+    st_save_model(model, str(tmp))
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def load_weights(model: LanguageModel, path: Path, device: torch.device | str = "cpu") -> None:
+    """Fill ``model`` from a safetensors file, refusing damaged or mismatched files."""
+    if not path.exists():
+        raise CharlmError(f"{path.parent} has no {path.name}; the model was not saved yet or the directory is incomplete")
+    try:
+        missing, unexpected = st_load_model(model, str(path), strict=False, device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CharlmError(f"{path} is damaged ({str(exc).splitlines()[0][:80]}); restore it or retrain") from None
+    except RuntimeError:
+        raise CharlmError(f"{path} does not match the model in config.json (tensor shapes differ)") from None
+    if missing or unexpected:
+        raise CharlmError(f"{path} does not match the model in config.json (different tensors)")
+
+
+def write_config(directory: Path, payload: dict[str, Any]) -> None:
+    """Write config.json atomically, stamping format and library versions."""
+    from charlm import __version__
+
+    full = {"format_version": FORMAT_VERSION, "charlm_version": __version__, "torch_version": torch.__version__}
+    full.update({k: v for k, v in payload.items() if k not in full})
+    write_json_atomic(directory / CONFIG, full)
+
+
+def read_config(directory: Path) -> dict[str, Any]:
+    """Read and validate config.json."""
+    path = directory / CONFIG
+    if not path.exists():
+        raise CharlmError(f"{directory} has no {CONFIG}; is it a charlm model directory?")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise CharlmError(f"{path} is damaged (not valid JSON); restore it or retrain") from None
+    if not isinstance(payload, dict) or "model" not in payload:
+        raise CharlmError(f"{path} is not a charlm model config")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CharlmError(
+            f"{path} has format version {version}, newer than this charlm reads ({FORMAT_VERSION}); upgrade charlm"
+        )
+    return payload
+
+
+def resolve_model_dir(model: str | Path | None) -> Path:
+    """The model directory to use: ``model`` or checkpoints/latest, which must exist."""
+    directory = Path(model) if model else DEFAULT_MODEL
+    if not directory.exists():
+        if model is None:
+            raise CharlmError("no model at checkpoints/latest; train one with `charlm train FILE` or pass --model DIR")
+        raise CharlmError(f"{directory}: no such model directory; pass --model with a directory written by charlm train")
+    if not directory.is_dir():
+        raise CharlmError(f"{directory} is a file; --model takes a model directory")
+    return directory.resolve()
+
+
+def load_model(
+    directory: str | Path | None, device: torch.device | str = "cpu", weights: str = BEST
+) -> tuple[LanguageModel, Tokenizer, dict[str, Any]]:
+    """Load (model in eval mode, tokenizer, config dict) from a model directory."""
+    path = resolve_model_dir(directory)
+    config = read_config(path)
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+    except TypeError:
+        raise CharlmError(f"{path / CONFIG} has an invalid model section; restore it or retrain") from None
+    tokenizer = load_tokenizer(path)
+    if tokenizer.vocab_size != model_config.vocab_size:
+        raise CharlmError(
+            f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model expects "
+            f"{model_config.vocab_size}; the files come from different runs"
+        )
+    weights_path = path / weights
+    if weights == BEST and not weights_path.exists() and (path / LAST).exists():
+        weights_path = path / LAST
+    model = build_model(model_config)
+    load_weights(model, weights_path, device="cpu")
+    model.to(device)
+    model.eval()
+    return model, tokenizer, config
+
+
+def save_trainer_state(directory: Path, state: dict[str, Any]) -> None:
+    """Write the resumable trainer state (tensors and plain Python values) atomically."""
+    path = directory / TRAINER_STATE
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(state, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_trainer_state(directory: Path) -> dict[str, Any]:
+    """Read trainer_state.pt without unpickling code (``weights_only=True``)."""
+    path = directory / TRAINER_STATE
+    if not path.exists():
+        raise CharlmError(f"{directory} has no {TRAINER_STATE}; it cannot be resumed (use --init-from to fine-tune)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError...
+        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
+        raise CharlmError(f"{path} is damaged or unsafe and was not loaded ({first})") from None
+
+
+def point_latest(run_dir: Path, checkpoints: Path) -> None:
+    """Make ``checkpoints/latest`` a symlink to ``run_dir`` (atomically replaced)."""
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    link = checkpoints / "latest"
+    target = os.path.relpath(run_dir.resolve(), checkpoints.resolve())
+    tmp = checkpoints / ".latest.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)

@@ -1,0 +1,264 @@
+"""The ``charlm`` command line: options -> config -> one library call -> rich output.
+
+Thin by design: every command maps its options onto the library (:mod:`charlm.api`,
+:func:`charlm.trainer.train`) and renders what comes back. Heavy imports (torch) happen inside
+commands so ``charlm --help`` stays fast. Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from charlm.errors import CharlmError
+
+app = typer.Typer(
+    help="Recurrent language models from a text file: tokenize, train, score, sample.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", "-m", help="Model directory [default: checkpoints/latest].")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    print(f"charlm: error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def friendly(fn: F) -> F:
+    """Turn library errors into one stderr line and an exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CharlmError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", 130) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise _fail(f"{exc.strerror or exc}{where}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@friendly
+def train(
+    corpus: Annotated[Path, typer.Argument(help="UTF-8 text file to learn from.")],
+    out: Annotated[Path | None, typer.Option(help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>].")] = None,
+    level: Annotated[str, typer.Option(help="Tokenizer: char, word, bpe or unigram.")] = "char",
+    arch: Annotated[str, typer.Option(help="Architecture: lstm, gru, rnn, rnn-relu, ...")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
+    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 512,
+    embed: Annotated[int, typer.Option(help="Embedding size.")] = 128,
+    dropout: Annotated[float, typer.Option(help="Dropout on embeddings, between layers and before the head.")] = 0.1,
+    tie_weights: Annotated[bool, typer.Option("--tie-weights", help="Share input and output embeddings.")] = False,
+    seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 64,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 3e-3,
+    schedule: Annotated[str, typer.Option(help="Learning-rate schedule: cosine (over the budget) or constant.")] = "cosine",
+    clip: Annotated[float, typer.Option(help="Gradient-norm clipping threshold (0 = off).")] = 1.0,
+    steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Stop after this many passes over the data.")] = None,
+    time: Annotated[str | None, typer.Option("--time", help="Stop after this long, e.g. 90s, 10m, 1h [default: 10m if no budget].")] = None,
+    eval_every: Annotated[int, typer.Option(help="Evaluate on validation every N steps.")] = 100,
+    save_every: Annotated[int, typer.Option(help="Write a resumable checkpoint every N steps.")] = 100,
+    val: Annotated[Path | None, typer.Option(help="Validation file [default: last 5% of the corpus].")] = None,
+    max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
+    min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
+    vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1234,
+    threads: Annotated[int | None, typer.Option(help="CPU threads [default: all].")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
+    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    force: Annotated[bool, typer.Option("--force", help="Replace a model already in --out.")] = False,
+) -> None:
+    """Train a language model on CORPUS; writes a model directory and points checkpoints/latest at it.
+
+    Example: charlm train input.txt --time 5m
+    """
+    from charlm.config import TrainConfig, parse_duration
+    from charlm.render import TrainProgress, err, fmt
+    from charlm.trainer import train as run_training
+
+    config = TrainConfig(
+        corpus=str(corpus), out=str(out) if out else None, level=level, arch=arch, layers=layers, hidden=hidden,
+        embed=embed, dropout=dropout, tie_weights=tie_weights, seq_len=seq_len, batch_size=batch_size, lr=lr,
+        schedule=schedule, clip=clip, steps=steps, epochs=epochs, time=parse_duration(time) if time else None,
+        eval_every=eval_every, save_every=save_every, val=str(val) if val else None, max_vocab=max_vocab,
+        min_count=min_count, vocab_size=vocab_size, device=device, precision=precision, seed=seed, threads=threads,
+        encoding=encoding, errors=errors, force=force,
+    )
+    with TrainProgress() as progress:
+        result = run_training(config, progress)
+    err.print(f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
+              f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char")
+    print(result.run_dir)
+
+
+@app.command()
+@friendly
+def sample(
+    model: ModelOpt = None,
+    temp: Annotated[float, typer.Option("--temp", "-t", help="Softmax temperature; 0 = greedy.")] = 1.0,
+    length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate.")] = 500,
+    prime: Annotated[str, typer.Option(help="Text the sample continues.")] = "",
+    seed: Annotated[int | None, typer.Option(help="Random seed for an exact repeat.")] = None,
+    num: Annotated[int, typer.Option(help="Number of samples (drawn as one batch).")] = 1,
+    top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens only.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
+    until_eos: Annotated[bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
+
+    Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
+    """
+    from charlm.api import load
+
+    lm = load(model, device=device)
+    stream = num == 1 and sys.stdout.isatty()
+
+    def on_token(row: int, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    if stream:
+        sys.stdout.write(prime)
+    samples = lm.sample(prime, length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num, seed=seed,
+                        until_eos=until_eos, on_token=on_token if stream else None)
+    if stream:
+        sys.stdout.write("\n")
+        return
+    for n, s in enumerate(samples):
+        if num > 1:
+            print(f"--- sample {n + 1} (logprob {s.logprob:.2f})")
+        print(prime + s.text)
+
+
+def _sentences(sentences: list[str] | None) -> list[str]:
+    if sentences:
+        return sentences
+    if not sys.stdin.isatty():
+        lines = [line.rstrip("\r\n") for line in sys.stdin]
+        return [line for line in lines if line.strip()]
+    return []
+
+
+@app.command()
+@friendly
+def score(
+    sentences: Annotated[list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")] = None,
+    model: ModelOpt = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Score a whole file as one text (state carried across lines).")] = None,
+    per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
+    as_json: JsonOpt = False,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Score sentences (ranked, best first) or a whole file (perplexity, bits/char).
+
+    Each sentence is scored from a fresh state and includes its end-of-sentence token <eos>;
+    the start symbol is not counted (KenLM's convention). log-probabilities are natural logs
+    (log10 also shown); bits/char divides by the characters plus one for the end of line.
+
+    Example: charlm score "the apple and pear salad" "the apple and pair salad"
+    """
+    from charlm.api import load
+
+    texts = _sentences(sentences)
+    if file is None and not texts:
+        raise CharlmError("nothing to score: give sentences as arguments, on stdin, or a --file")
+    lm = load(model, device=device)
+    if file is not None:
+        result = lm.eval(file)
+        if as_json:
+            print(json.dumps({"path": str(file), **result.to_dict()}))
+        else:
+            from charlm.render import corpus_table
+
+            corpus_table(result)
+        return
+    scores = lm.score(texts, per_token=per_token)
+    if as_json:
+        for s in scores:
+            print(json.dumps(s.to_dict(), ensure_ascii=False))
+        return
+    from charlm.render import scores_table
+
+    scores_table(scores, per_token)
+
+
+@app.command()
+@friendly
+def tokenize(
+    corpus: Annotated[Path, typer.Argument(help="UTF-8 text file.")],
+    level: Annotated[str, typer.Option(help="char, word, bpe or unigram.")] = "char",
+    max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
+    min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
+    vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
+    top: Annotated[int, typer.Option(help="How many frequent tokens to list.")] = 20,
+    save: Annotated[Path | None, typer.Option(help="Write the fitted tokenizer to this directory.")] = None,
+    as_json: JsonOpt = False,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
+    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+) -> None:
+    """Fit a tokenizer on CORPUS and show vocabulary size, token count, unknown rate, frequent tokens.
+
+    Example: charlm tokenize input.txt --level bpe --vocab-size 2000
+    """
+    from charlm.data import read_text
+    from charlm.tokenizers import build_tokenizer, describe
+
+    text = read_text(corpus, encoding, errors)
+    tokenizer = build_tokenizer(level, text, max_vocab=max_vocab, min_count=min_count, vocab_size=vocab_size)
+    stats, frequent = describe(tokenizer, text, top)
+    stats["corpus"] = str(corpus)
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(save)
+    if as_json:
+        print(json.dumps({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}, ensure_ascii=False))
+        return
+    from charlm.render import tokenize_table
+
+    tokenize_table(stats, frequent)
+
+
+@app.command()
+@friendly
+def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what a model directory holds: architecture, size, tokenizer, data, training, best loss.
+
+    Example: charlm info --model checkpoints/latest
+    """
+    from charlm.api import load
+
+    details = load(model, device="cpu").info()
+    if as_json:
+        print(json.dumps(details, ensure_ascii=False))
+        return
+    from charlm.render import info_table
+
+    info_table(details)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

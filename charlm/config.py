@@ -1,0 +1,110 @@
+"""TrainConfig: every knob of a training run, validated in one place.
+
+A frozen dataclass beside its consumer (:mod:`charlm.trainer`); the CLI maps options onto it
+one to one, and config.json stores it so a run can be inspected and resumed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from charlm.errors import CharlmError
+
+DEFAULT_TIME_S = 600.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run: data, tokenizer, model, optimisation, budget and runtime."""
+
+    corpus: str
+    out: str | None = None
+    checkpoints: str = "checkpoints"
+    val: str | None = None
+    val_fraction: float = 0.05
+    encoding: str = "utf-8"
+    errors: str = "strict"
+    # tokenizer
+    level: str = "char"
+    max_vocab: int | None = None
+    min_count: int = 1
+    vocab_size: int = 2000
+    # model
+    arch: str = "lstm"
+    layers: int = 2
+    hidden: int = 512
+    embed: int = 128
+    dropout: float = 0.1
+    tie_weights: bool = False
+    # optimisation
+    seq_len: int = 128
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup: int = 50
+    schedule: str = "cosine"
+    clip: float = 1.0
+    # budget: the first of steps / epochs / time to run out ends training (default: 10 minutes)
+    steps: int | None = None
+    epochs: float | None = None
+    time: float | None = None
+    eval_every: int = 100
+    save_every: int = 100
+    # runtime
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 1234
+    threads: int | None = None
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        positive = {"layers": self.layers, "hidden": self.hidden, "embed": self.embed, "seq_len": self.seq_len,
+                    "batch_size": self.batch_size, "eval_every": self.eval_every, "save_every": self.save_every,
+                    "vocab_size": self.vocab_size, "min_count": self.min_count}
+        for name, value in positive.items():
+            if value < 1:
+                raise CharlmError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
+        for name in ("steps", "epochs", "time", "max_vocab"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise CharlmError(f"--{name.replace('_', '-')} must be positive (got {value})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise CharlmError(f"--dropout must be in [0, 1) (got {self.dropout})")
+        if self.lr <= 0:
+            raise CharlmError(f"--lr must be positive (got {self.lr})")
+        if self.clip < 0:
+            raise CharlmError(f"--clip must be >= 0, 0 turns clipping off (got {self.clip})")
+        if self.schedule not in ("constant", "cosine"):
+            raise CharlmError(f"unknown --schedule {self.schedule!r}; use constant or cosine")
+
+    @property
+    def time_budget(self) -> float | None:
+        """Seconds of training allowed; 10 minutes when no budget at all was given."""
+        if self.steps is None and self.epochs is None and self.time is None:
+            return DEFAULT_TIME_S
+        return self.time
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in payload.items() if k in known})
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse ``90``, ``90s``, ``10m``, ``1.5h`` or ``1h30m`` into seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smh]?)", text.strip().lower())
+    joined = "".join(f"{n}{u}" for n, u in parts)
+    if not parts or joined != re.sub(r"\s+", "", text.strip().lower()):
+        raise CharlmError(f"cannot read duration {text!r}; write e.g. 90s, 10m or 1h30m")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise CharlmError(f"duration {text!r} must be positive")
+    return seconds

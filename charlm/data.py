@@ -1,0 +1,111 @@
+"""Text in, training batches out: reading corpora safely, splitting, and TBPTT windows.
+
+The token stream is cut into ``B`` parallel rows and read left to right in windows of ``T``
+tokens, so the hidden state at the end of one window is the right start for the next::
+
+    ids:  a b c d e f g h i j k l m n o p q r s t u v w x      (N tokens)
+    B=4:  row 0: a b c d e f  | row 1: g h i j k l | row 2: m n o p q r | row 3: s t u v w x
+    T=2:  window 0 = x[:, 0:2] -> y[:, 1:3];  window 1 = x[:, 2:4] -> y[:, 3:5]; ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from charlm.errors import CharlmError
+
+
+def read_text(path: str | Path, encoding: str = "utf-8", errors: str = "strict") -> str:
+    """Read a corpus, normalising Windows line endings; refuse what is not usable text."""
+    path = Path(path)
+    if not path.exists():
+        raise CharlmError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise CharlmError(f"{path} is a directory; give a text file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CharlmError(f"{path}: cannot read it ({exc.strerror})") from None
+    if b"\x00" in raw[:1 << 20] and encoding.replace("-", "").lower() == "utf8":
+        raise CharlmError(f"{path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
+    try:
+        text = raw.decode(encoding, errors=errors)
+    except UnicodeDecodeError as exc:
+        raise CharlmError(
+            f"{path} is not valid {encoding} (bad byte at offset {exc.start}); "
+            "pass --encoding NAME or --errors replace"
+        ) from None
+    except LookupError:
+        raise CharlmError(f"unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252") from None
+    text = text.lstrip("\ufeff").replace("\r\n", "\n")
+    if not text.strip():
+        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
+    return text
+
+
+def batchify(ids: Tensor, batch: int) -> Tensor:
+    """Cut a 1-D id tensor into ``batch`` equal rows, dropping the remainder: (N,) -> (B, N//B)."""
+    length = ids.numel() // batch
+    return ids[: length * batch].view(batch, length)  # (B, L)
+
+
+@dataclass
+class WindowStream:
+    """TBPTT windows over a ``(B, L)`` id tensor, read in order; ``pos`` makes it resumable."""
+
+    data: Tensor  # (B, L)
+    seq_len: int
+    pos: int = 0
+    epoch: int = 0
+
+    @property
+    def windows_per_epoch(self) -> int:
+        return max(1, (self.data.size(1) - 2) // self.seq_len + 1)
+
+    def next(self) -> tuple[Tensor, Tensor, bool]:
+        """The next (x (B,T), y (B,T)) window and whether it starts a new epoch (reset state)."""
+        length = self.data.size(1)
+        if self.pos >= length - 1:
+            self.pos = 0
+            self.epoch += 1
+        starts_epoch = self.pos == 0
+        t = min(self.seq_len, length - 1 - self.pos)
+        x = self.data[:, self.pos : self.pos + t]  # (B,T)
+        y = self.data[:, self.pos + 1 : self.pos + 1 + t]  # (B,T)
+        self.pos += t
+        return x, y, starts_epoch
+
+    def windows(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """One pass over the data (for evaluation), from the start."""
+        length = self.data.size(1)
+        for pos in range(0, length - 1, self.seq_len):
+            t = min(self.seq_len, length - 1 - pos)
+            yield self.data[:, pos : pos + t], self.data[:, pos + 1 : pos + 1 + t]
+
+
+def to_tensor(ids: np.ndarray) -> Tensor:
+    """Token ids as an int64 tensor (the dtype nn.Embedding wants)."""
+    return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+
+
+def split_ids(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out the last ``val_fraction`` of the token stream for validation."""
+    if not 0.0 < val_fraction < 0.5:
+        raise CharlmError("--val-fraction must be between 0 and 0.5")
+    n_val = max(2, int(len(ids) * val_fraction))
+    return ids[:-n_val], ids[-n_val:]
+
+
+def check_trainable(n_tokens: int, batch_size: int, what: str = "corpus") -> None:
+    """Refuse a token stream too short to fill one batch of two-token windows."""
+    if n_tokens < 2 * batch_size + 1:
+        raise CharlmError(
+            f"the {what} has {n_tokens} tokens, too few for one batch of {batch_size} rows; "
+            "give more text or lower --batch-size"
+        )

@@ -1,0 +1,17 @@
+"""The one user-facing error type.
+
+A ``CharlmError`` carries a single line that says what is wrong and what to do about it.
+The CLI prints it to stderr and exits non-zero without a traceback; library callers catch it.
+"""
+
+from __future__ import annotations
+
+
+class CharlmError(Exception):
+    """A problem with the user's input or environment, explained in one line."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,71 @@
+"""Tokenizer registry: build one from text by level, or load one from a model directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from charlm.errors import CharlmError
+from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, Tokenizer
+from charlm.tokenizers.char import CharTokenizer
+from charlm.tokenizers.word import WordTokenizer
+
+LEVELS = ("char", "word", "bpe", "unigram")
+
+__all__ = ["EOS", "EOS_ID", "LEVELS", "UNK", "UNK_ID", "Tokenizer", "build_tokenizer", "describe", "load_tokenizer"]
+
+
+def build_tokenizer(
+    level: str,
+    text: str,
+    max_vocab: int | None = None,
+    min_count: int = 1,
+    vocab_size: int = 2000,
+) -> Tokenizer:
+    """Fit a tokenizer of ``level`` (char, word, bpe, unigram) on ``text``."""
+    if level == "char":
+        return CharTokenizer.fit(text, max_vocab=max_vocab, min_count=min_count)
+    if level == "word":
+        return WordTokenizer.fit(text, max_vocab=max_vocab, min_count=min_count)
+    if level in ("bpe", "unigram"):
+        from charlm.tokenizers.subword import SubwordTokenizer
+
+        return SubwordTokenizer.fit(text, kind=level, vocab_size=vocab_size)
+    raise CharlmError(f"unknown tokenizer level {level!r}; use one of {', '.join(LEVELS)}")
+
+
+def load_tokenizer(directory: str | Path) -> Tokenizer:
+    """Load the tokenizer saved in ``directory`` (tokenizer.json, plus tokenizer.model for subwords)."""
+    directory = Path(directory)
+    path = directory / "tokenizer.json"
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        kind = payload["kind"]
+        if kind == "char":
+            return CharTokenizer.from_json(payload, directory)
+        if kind == "word":
+            return WordTokenizer.from_json(payload, directory)
+        if kind in ("bpe", "unigram"):
+            from charlm.tokenizers.subword import SubwordTokenizer
+
+            return SubwordTokenizer.from_json(payload, directory)
+    except FileNotFoundError as exc:
+        raise CharlmError(f"{directory} has no {Path(exc.filename).name}; is it a charlm model directory?") from None
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError):
+        raise CharlmError(f"the tokenizer in {directory} is damaged; retrain or restore the model directory") from None
+    raise CharlmError(f"{path} names an unknown tokenizer kind {kind!r}; is it from a newer charlm?")
+
+
+def describe(tokenizer: Tokenizer, text: str, top: int = 20) -> tuple[dict[str, object], list[tuple[str, int]]]:
+    """Statistics of ``text`` under ``tokenizer`` and its ``top`` most frequent tokens."""
+    import numpy as np
+
+    ids = tokenizer.encode_array(text)
+    counts = np.bincount(ids, minlength=tokenizer.vocab_size)
+    unk = int(counts[tokenizer.unk_id])
+    stats: dict[str, object] = {
+        "level": tokenizer.kind, "vocab_size": tokenizer.vocab_size, "tokens": len(ids), "chars": len(text),
+        "chars_per_token": len(text) / max(len(ids), 1), "unk": unk, "unk_rate": unk / max(len(ids), 1),
+    }
+    ranked = np.argsort(-counts, kind="stable")[:top]
+    return stats, [(tokenizer.token_str(int(i)), int(counts[i])) for i in ranked if counts[i] > 0]

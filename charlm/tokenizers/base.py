@@ -1,0 +1,70 @@
+"""The tokenizer protocol shared by char, word and subword tokenizers.
+
+Conventions every tokenizer follows (so models, scoring and sampling need no special cases):
+
+* id 0 is ``<unk>`` and id 1 is ``<eos>``, the end of a line or sentence;
+* ``encode(text)`` maps each newline in ``text`` to ``<eos>`` and nothing else to it, so a corpus
+  file encodes line by line and a sentence is scored as ``encode(sentence) + [eos_id]``;
+* ``decode(ids)`` maps ``<eos>`` back to a newline, so ``decode(encode(t)) == t`` wherever ``t``
+  has no out-of-vocabulary pieces (word level also normalises runs of spaces).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+UNK = "<unk>"
+EOS = "<eos>"
+UNK_ID = 0
+EOS_ID = 1
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """What every tokenizer offers."""
+
+    kind: str
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    @property
+    def unk_id(self) -> int: ...
+
+    @property
+    def eos_id(self) -> int: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def encode_array(self, text: str) -> np.ndarray: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+    def token_str(self, token_id: int) -> str: ...
+
+    def save(self, directory: str | Path) -> None: ...
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as UTF-8 JSON via a temp file, fsync and rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` via a temp file, fsync and rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,115 @@
+"""Subword tokenizer: a SentencePiece model (BPE or unigram) trained in memory from the corpus.
+
+Byte fallback is on, so no text is ever out of vocabulary (Chinese, emoji, anything); normalisation
+is the identity and no dummy prefix is added, so ``decode(encode(text)) == text`` exactly.
+Newlines never reach SentencePiece: each line is encoded on its own and ``<eos>`` (id 1) joins them.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sentencepiece as spm
+
+from charlm.errors import CharlmError
+from charlm.tokenizers.base import EOS, EOS_ID, UNK_ID, write_bytes_atomic, write_json_atomic
+
+MODEL_FILE = "tokenizer.model"
+
+
+class SubwordTokenizer:
+    """SentencePiece with <unk> = 0 and <eos> = 1 (its </s>), no <s> and no padding id."""
+
+    def __init__(self, model_proto: bytes, kind: str) -> None:
+        self.kind = kind
+        self.model_proto = model_proto
+        self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
+
+    @classmethod
+    def fit(cls, text: str, kind: str = "bpe", vocab_size: int = 2000) -> SubwordTokenizer:
+        """Train a ``kind`` (bpe or unigram) model of ``vocab_size`` pieces on the lines of ``text``."""
+        lines = [line for line in text.split("\n") if line.strip()]
+        buffer = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines),
+                model_writer=buffer,
+                model_type=kind,
+                vocab_size=vocab_size,
+                byte_fallback=True,
+                normalization_rule_name="identity",
+                add_dummy_prefix=False,
+                remove_extra_whitespaces=False,
+                allow_whitespace_only_pieces=True,
+                split_digits=True,
+                unk_id=UNK_ID,
+                eos_id=EOS_ID,
+                bos_id=-1,
+                pad_id=-1,
+                hard_vocab_limit=False,
+                input_sentence_size=2_000_000,
+                shuffle_input_sentence=True,
+                max_sentence_length=1 << 16,
+                num_threads=2,
+                minloglevel=2,
+            )
+        except RuntimeError as exc:
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+            raise CharlmError(
+                f"sentencepiece could not build a {vocab_size}-piece {kind} vocabulary from this corpus "
+                f"({detail}); try a smaller --vocab-size (at least ~300 with byte fallback) or --level char"
+            ) from None
+        return cls(buffer.getvalue(), kind)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.sp.get_piece_size())
+
+    @property
+    def unk_id(self) -> int:
+        return UNK_ID
+
+    @property
+    def eos_id(self) -> int:
+        return EOS_ID
+
+    def encode(self, text: str) -> list[int]:
+        lines = text.split("\n")
+        pieces = self.sp.encode(lines)
+        ids: list[int] = []
+        for n, line_ids in enumerate(pieces):
+            ids.extend(line_ids)
+            if n < len(lines) - 1:
+                ids.append(EOS_ID)
+        return ids
+
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
+    def decode(self, ids: list[int]) -> str:
+        lines: list[list[int]] = [[]]
+        for i in ids:
+            if i == EOS_ID:
+                lines.append([])
+            else:
+                lines[-1].append(int(i))
+        return "\n".join(self.sp.decode(chunk) for chunk in lines)
+
+    def token_str(self, token_id: int) -> str:
+        if token_id == EOS_ID:
+            return EOS
+        return str(self.sp.id_to_piece(int(token_id)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model_file": MODEL_FILE}
+
+    def save(self, directory: str | Path) -> None:
+        write_bytes_atomic(Path(directory) / MODEL_FILE, self.model_proto)
+        write_json_atomic(Path(directory) / "tokenizer.json", self.to_json())
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any], directory: Path) -> SubwordTokenizer:
+        return cls((directory / MODEL_FILE).read_bytes(), str(payload["kind"]))
