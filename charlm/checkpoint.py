@@ -23,8 +23,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_model as st_load_model
-from safetensors.torch import save_model as st_save_model
+from safetensors.torch import load_file, save_file
 
 from charlm.errors import CharlmError
 from charlm.models import LanguageModel, ModelConfig, build_model
@@ -50,10 +49,20 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _named_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters and buffers by name, each shared (tied) tensor once."""
+    return {**dict(model.named_parameters()), **dict(model.named_buffers())}
+
+
 def save_weights(model: LanguageModel, path: Path) -> None:
-    """Write the model's weights to ``path`` atomically (tied weights stored once)."""
+    """Write the model's weights to ``path`` atomically (tied weights stored once).
+
+    Tensors are copied to contiguous CPU memory first: cuDNN keeps an RNN's weights as views of
+    one flat buffer, which safetensors would otherwise refuse as shared storage.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    st_save_model(model, str(tmp))
+    tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in _named_tensors(model).items()}
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -65,13 +74,16 @@ def load_weights(model: LanguageModel, path: Path, device: torch.device | str = 
     if not path.exists():
         raise CharlmError(f"{path.parent} has no {path.name}; the model was not saved yet or the directory is incomplete")
     try:
-        missing, unexpected = st_load_model(model, str(path), strict=False, device=str(device))
+        tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CharlmError(f"{path} is damaged ({str(exc).splitlines()[0][:80]}); restore it or retrain") from None
+        first = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        raise CharlmError(f"{path} is damaged ({first}); restore it or retrain") from None
+    if set(tensors) != set(_named_tensors(model)):
+        raise CharlmError(f"{path} does not match the model in config.json (different tensors)")
+    try:
+        model.load_state_dict(tensors, strict=False)  # tied aliases (head.weight) are filled by sharing
     except RuntimeError:
         raise CharlmError(f"{path} does not match the model in config.json (tensor shapes differ)") from None
-    if missing or unexpected:
-        raise CharlmError(f"{path} does not match the model in config.json (different tensors)")
 
 
 def write_config(directory: Path, payload: dict[str, Any]) -> None:
