@@ -29,7 +29,7 @@ class TrainProgress:
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("[bold]train"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("[bold]train"), BarColumn(bar_width=20), TextColumn("{task.percentage:>3.0f}%"),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=err, transient=False,
         )
