@@ -62,10 +62,13 @@ def save_weights(model: LanguageModel, path: Path) -> None:
     """
     tmp = path.with_name(path.name + ".tmp")
     tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in _named_tensors(model).items()}
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves the previous file, not a stray temp
     _fsync_dir(path.parent)
 
 
@@ -153,14 +156,22 @@ def load_model(
 
 
 def save_trainer_state(directory: Path, state: dict[str, Any]) -> None:
-    """Write the resumable trainer state (tensors and plain Python values) atomically."""
+    """Write the resumable trainer state (tensors and plain Python values) atomically.
+
+    The trainer keeps the model weights of the same step inside this one file, so the rename is
+    the single commit point of a checkpoint: a kill can never pair weights and state of two steps.
+    """
     path = directory / TRAINER_STATE
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(directory)
 
 
 def load_trainer_state(directory: Path) -> dict[str, Any]:

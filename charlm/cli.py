@@ -31,6 +31,7 @@ ModelOpt = Annotated[
     Path | None, typer.Option("--model", "-m", help="Model directory [default: checkpoints/latest].")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+UnkOpt = Annotated[str, typer.Option("--unk", help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error.")]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -59,8 +60,11 @@ def friendly(fn: F) -> F:
 @app.command()
 @friendly
 def train(
-    corpus: Annotated[Path, typer.Argument(help="UTF-8 text file to learn from.")],
+    ctx: typer.Context,
+    corpus: Annotated[Path | None, typer.Argument(help="UTF-8 text file to learn from (with --resume: optional, or the run directory).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>].")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue a run exactly where its last checkpoint left it: the run in --out, the directory given as argument, or checkpoints/latest. --steps is the run's total.")] = False,
+    init_from: Annotated[Path | None, typer.Option(help="Fine-tune: start from this model's weights and tokenizer, with a new optimizer.")] = None,
     level: Annotated[str, typer.Option(help="Tokenizer: char, word, bpe or unigram.")] = "char",
     arch: Annotated[str, typer.Option(help="Architecture: lstm, gru, rnn, rnn-relu, ...")] = "lstm",
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
@@ -71,13 +75,16 @@ def train(
     seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 64,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 3e-3,
-    schedule: Annotated[str, typer.Option(help="Learning-rate schedule: cosine (over the budget) or constant.")] = "cosine",
+    schedule: Annotated[str, typer.Option(help="Learning-rate schedule: cosine (over the budget), constant, or plateau (halve after 2 evaluations without a new best).")] = "cosine",
+    warmup: Annotated[int, typer.Option(help="Linear learning-rate warm-up steps.")] = 50,
     clip: Annotated[float, typer.Option(help="Gradient-norm clipping threshold (0 = off).")] = 1.0,
-    steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early stopping: stop after this many evaluations without a better validation loss.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Stop after this many steps (the run's total, also when resuming).")] = None,
     epochs: Annotated[float | None, typer.Option(help="Stop after this many passes over the data.")] = None,
     time: Annotated[str | None, typer.Option("--time", help="Stop after this long, e.g. 90s, 10m, 1h [default: 10m if no budget].")] = None,
-    eval_every: Annotated[int, typer.Option(help="Evaluate on validation every N steps.")] = 100,
-    save_every: Annotated[int, typer.Option(help="Write a resumable checkpoint every N steps.")] = 100,
+    eval_every: Annotated[int, typer.Option(help="Evaluate on validation (and refresh loss.png) every N steps.")] = 100,
+    save_every: Annotated[str, typer.Option(help="Write a resumable checkpoint every N steps and/or minutes: 200, 10m or 200,10m.")] = "100",
+    log_every: Annotated[int, typer.Option(help="Append a step record to metrics.jsonl every N steps.")] = 10,
     val: Annotated[Path | None, typer.Option(help="Validation file [default: last 5% of the corpus].")] = None,
     max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
     min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
@@ -87,30 +94,73 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1234,
     threads: Annotated[int | None, typer.Option(help="CPU threads [default: all].")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
-    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict, replace or ignore.")] = "strict",
     force: Annotated[bool, typer.Option("--force", help="Replace a model already in --out.")] = False,
 ) -> None:
     """Train a language model on CORPUS; writes a model directory and points checkpoints/latest at it.
 
+    Ctrl-C saves a checkpoint and prints the command that resumes it; a killed run resumes from
+    its last checkpoint with the same weights an uninterrupted run would have.
+
     Example: charlm train input.txt --time 5m
     """
-    from charlm.config import TrainConfig, parse_duration
+    from charlm.config import TrainConfig, parse_duration, parse_save_every
     from charlm.render import TrainProgress, err, fmt
+    from charlm.trainer import find_run
+    from charlm.trainer import resume as resume_run
     from charlm.trainer import train as run_training
 
-    config = TrainConfig(
-        corpus=str(corpus), out=str(out) if out else None, level=level, arch=arch, layers=layers, hidden=hidden,
+    every_steps, every_s = parse_save_every(save_every)
+    options = dict(
+        out=str(out) if out else None, level=level, arch=arch, layers=layers, hidden=hidden,
         embed=embed, dropout=dropout, tie_weights=tie_weights, seq_len=seq_len, batch_size=batch_size, lr=lr,
-        schedule=schedule, clip=clip, steps=steps, epochs=epochs, time=parse_duration(time) if time else None,
-        eval_every=eval_every, save_every=save_every, val=str(val) if val else None, max_vocab=max_vocab,
+        schedule=schedule, warmup=warmup, clip=clip, patience=patience, steps=steps, epochs=epochs,
+        time=parse_duration(time) if time else None, eval_every=eval_every, save_every=every_steps,
+        save_every_s=every_s, log_every=log_every, val=str(val) if val else None, max_vocab=max_vocab,
         min_count=min_count, vocab_size=vocab_size, device=device, precision=precision, seed=seed, threads=threads,
-        encoding=encoding, errors=errors, force=force,
+        encoding=encoding, errors=errors, force=force, init_from=str(init_from) if init_from else None,
     )
     with TrainProgress() as progress:
-        result = run_training(config, progress)
+        if resume:
+            target = str(corpus) if corpus is not None and corpus.is_dir() else None
+            given = {k: v for k, v in options.items() if _given(ctx, k)}
+            if corpus is not None and target is None:
+                given["corpus"] = str(corpus)
+            result = resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
+        else:
+            if corpus is None:
+                raise CharlmError("give a CORPUS file to train on (or --resume to continue a run)")
+            result = run_training(TrainConfig(corpus=str(corpus), **options), progress)
     err.print(f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
               f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char")
     print(result.run_dir)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was typed on the command line (a resumed run keeps its saved values)."""
+    alias = {"save_every_s": "save_every"}.get(name, name)
+    source = ctx.get_parameter_source(alias)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+@app.command()
+@friendly
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (each with a metrics.jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path("loss.png"),
+    title: Annotated[str | None, typer.Option(help="Plot title [default: the run names].")] = None,
+) -> None:
+    """Overlay the training and validation loss curves of one or more runs in one PNG.
+
+    Example: charlm plot checkpoints/lstm-run checkpoints/gru-run --out compare.png
+    """
+    from charlm.plot import plot_runs
+
+    if out.is_dir():
+        raise CharlmError(f"{out} is a directory; --out takes a .png file name")
+    if not out.parent.exists():
+        raise CharlmError(f"{out.parent}: no such directory for --out")
+    print(plot_runs(runs, out, title))
 
 
 @app.command()
@@ -126,14 +176,17 @@ def sample(
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
     until_eos: Annotated[bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    unk: UnkOpt = "replace",
 ) -> None:
     """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
 
     Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
     """
     from charlm.api import load
+    from charlm.tokenizers.unk import apply_unk_policy
 
     lm = load(model, device=device)
+    prime = apply_unk_policy(lm.tokenizer, prime, unk)
     stream = num == 1 and sys.stdout.isatty()
 
     def on_token(row: int, text: str) -> None:
@@ -171,6 +224,7 @@ def score(
     per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
     as_json: JsonOpt = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    unk: UnkOpt = "replace",
 ) -> None:
     """Score sentences (ranked, best first) or a whole file (perplexity, bits/char).
 
@@ -195,7 +249,9 @@ def score(
 
             corpus_table(result)
         return
-    scores = lm.score(texts, per_token=per_token)
+    from charlm.tokenizers.unk import apply_unk_policy
+
+    scores = lm.score([apply_unk_policy(lm.tokenizer, t, unk) for t in texts], per_token=per_token)
     if as_json:
         for s in scores:
             print(json.dumps(s.to_dict(), ensure_ascii=False))

@@ -13,6 +13,10 @@ from typing import Any
 from charlm.errors import CharlmError
 
 DEFAULT_TIME_S = 600.0
+SCHEDULES = ("constant", "cosine", "plateau")
+# What a resumed run may change; everything else must match the run being resumed.
+RESUMABLE_CHANGES = ("steps", "epochs", "time", "eval_every", "save_every", "save_every_s", "log_every", "patience",
+                     "threads", "device", "precision", "checkpoints", "force")
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,18 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup: int = 50
-    schedule: str = "cosine"
+    schedule: str = "cosine"  # constant | cosine (over the budget) | plateau (halve on a validation plateau)
     clip: float = 1.0
+    patience: int | None = None  # stop after this many evaluations without a new best
+    init_from: str | None = None  # fine-tune: start from this model directory's weights and tokenizer
     # budget: the first of steps / epochs / time to run out ends training (default: 10 minutes)
     steps: int | None = None
     epochs: float | None = None
     time: float | None = None
     eval_every: int = 100
-    save_every: int = 100
+    save_every: int | None = 100  # steps between resumable checkpoints
+    save_every_s: float | None = None  # and/or seconds between them
+    log_every: int = 10
     # runtime
     device: str = "auto"
     precision: str = "auto"
@@ -61,12 +69,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         positive = {"layers": self.layers, "hidden": self.hidden, "embed": self.embed, "seq_len": self.seq_len,
-                    "batch_size": self.batch_size, "eval_every": self.eval_every, "save_every": self.save_every,
+                    "batch_size": self.batch_size, "eval_every": self.eval_every, "log_every": self.log_every,
                     "vocab_size": self.vocab_size, "min_count": self.min_count}
         for name, value in positive.items():
             if value < 1:
                 raise CharlmError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
-        for name in ("steps", "epochs", "time", "max_vocab"):
+        for name in ("steps", "epochs", "time", "max_vocab", "save_every", "save_every_s", "patience"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise CharlmError(f"--{name.replace('_', '-')} must be positive (got {value})")
@@ -76,8 +84,10 @@ class TrainConfig:
             raise CharlmError(f"--lr must be positive (got {self.lr})")
         if self.clip < 0:
             raise CharlmError(f"--clip must be >= 0, 0 turns clipping off (got {self.clip})")
-        if self.schedule not in ("constant", "cosine"):
-            raise CharlmError(f"unknown --schedule {self.schedule!r}; use constant or cosine")
+        if self.schedule not in SCHEDULES:
+            raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
+        if self.warmup < 0:
+            raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")
 
     @property
     def time_budget(self) -> float | None:
@@ -93,6 +103,19 @@ class TrainConfig:
     def from_dict(cls, payload: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in payload.items() if k in known})
+
+
+def parse_save_every(text: str) -> tuple[int | None, float | None]:
+    """``--save-every``: ``200`` (steps), ``10m`` (time) or both, ``200,10m``."""
+    steps, seconds = None, None
+    for part in (p.strip() for p in text.split(",")):
+        if part.isdigit():
+            steps = int(part)
+        else:
+            seconds = parse_duration(part)
+    if steps is None and seconds is None:
+        raise CharlmError(f"cannot read --save-every {text!r}; write e.g. 200, 10m or 200,10m")
+    return steps, seconds
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}

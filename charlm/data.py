@@ -49,44 +49,58 @@ def read_text(path: str | Path, encoding: str = "utf-8", errors: str = "strict")
     return text
 
 
-def batchify(ids: Tensor, batch: int) -> Tensor:
-    """Cut a 1-D id tensor into ``batch`` equal rows, dropping the remainder: (N,) -> (B, N//B)."""
-    length = ids.numel() // batch
-    return ids[: length * batch].view(batch, length)  # (B, L)
+def batchify(ids: Tensor | np.ndarray, batch: int) -> Tensor | np.ndarray:
+    """Cut a 1-D id array into ``batch`` equal rows, dropping the remainder: (N,) -> (B, N//B).
+
+    A NumPy memmap stays a memmap view, so a huge corpus is never copied into memory.
+    """
+    length = len(ids) // batch
+    return ids[: length * batch].reshape(batch, length)  # (B, L)
 
 
 @dataclass
 class WindowStream:
-    """TBPTT windows over a ``(B, L)`` id tensor, read in order; ``pos`` makes it resumable."""
+    """TBPTT windows over a ``(B, L)`` id array (tensor or memmap), read in order; ``pos`` makes it resumable."""
 
-    data: Tensor  # (B, L)
+    data: Tensor | np.ndarray  # (B, L)
     seq_len: int
     pos: int = 0
     epoch: int = 0
+    device: torch.device | str | None = None
 
     @property
     def windows_per_epoch(self) -> int:
-        return max(1, (self.data.size(1) - 2) // self.seq_len + 1)
+        return max(1, (self.data.shape[1] - 2) // self.seq_len + 1)
+
+    @property
+    def numel(self) -> int:
+        return int(self.data.shape[0] * self.data.shape[1])
+
+    def _cut(self, start: int, stop: int) -> Tensor:
+        part = self.data[:, start:stop]  # (B,T)
+        if isinstance(part, np.ndarray):
+            part = torch.from_numpy(part.astype(np.int64))  # only this window leaves the memmap
+        return part.to(self.device) if self.device is not None else part
 
     def next(self) -> tuple[Tensor, Tensor, bool]:
         """The next (x (B,T), y (B,T)) window and whether it starts a new epoch (reset state)."""
-        length = self.data.size(1)
+        length = self.data.shape[1]
         if self.pos >= length - 1:
             self.pos = 0
             self.epoch += 1
         starts_epoch = self.pos == 0
         t = min(self.seq_len, length - 1 - self.pos)
-        x = self.data[:, self.pos : self.pos + t]  # (B,T)
-        y = self.data[:, self.pos + 1 : self.pos + 1 + t]  # (B,T)
+        x = self._cut(self.pos, self.pos + t)  # (B,T)
+        y = self._cut(self.pos + 1, self.pos + 1 + t)  # (B,T)
         self.pos += t
         return x, y, starts_epoch
 
     def windows(self) -> Iterator[tuple[Tensor, Tensor]]:
         """One pass over the data (for evaluation), from the start."""
-        length = self.data.size(1)
+        length = self.data.shape[1]
         for pos in range(0, length - 1, self.seq_len):
             t = min(self.seq_len, length - 1 - pos)
-            yield self.data[:, pos : pos + t], self.data[:, pos + 1 : pos + 1 + t]
+            yield self._cut(pos, pos + t), self._cut(pos + 1, pos + 1 + t)
 
 
 def to_tensor(ids: np.ndarray) -> Tensor:

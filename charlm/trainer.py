@@ -1,32 +1,38 @@
-"""Training: truncated BPTT with carried state, AdamW, gradient clipping, evaluation, checkpoints.
+"""Training: truncated BPTT with carried state, AdamW, clipping, evaluation and exactly resumable checkpoints.
 
-``train(config, callback)`` is the whole library entry point; the CLI only renders the events the
-callback receives (``start``, ``step``, ``eval``, ``save``, ``end``). Nothing here prints.
+``train(config, callback)`` starts a run and ``resume(run_dir, given, callback)`` continues one;
+the CLI only renders the events the callback receives (``start``, ``step``, ``eval``, ``save``,
+``notice``, ``end``). Nothing here prints. A checkpoint (trainer_state.pt: weights, optimizer,
+schedule, data position, carried hidden state, RNG states) is the single commit point, so a kill at
+any moment loses at most the steps since the last one and a resumed run is bitwise the same run.
+Writes happen only where ``self.is_main`` (one process of a distributed run writes).
 """
 
 from __future__ import annotations
 
-import json
 import math
+import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
 from charlm import checkpoint as ckpt
 from charlm.config import TrainConfig
-from charlm.data import WindowStream, batchify, check_trainable, read_text, split_ids, to_tensor
+from charlm.data import WindowStream, batchify
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel, ModelConfig, build_model, detach_state
+from charlm.models import LanguageModel, ModelConfig, build_model, detach_state, map_state
+from charlm.resume import find_run, resumed_config, rng_state, set_rng_state, truncate_metrics
 from charlm.runtime import autocast, pick_device, resolve_precision, seed_everything, set_threads
-from charlm.tokenizers import build_tokenizer
+from charlm.schedule import LR_CUT, MAX_ROLLBACKS, StepGuard, ValTracker, lr_factor
+from charlm.train_data import get_tokenizer, prepare
+from charlm.train_io import MetricsLog, StopSignals, check_run_dir, make_run_dir
 
-__all__ = ["TrainConfig", "TrainResult", "evaluate", "train"]
+__all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
 
 Callback = Callable[[dict[str, Any]], None]
 LN2 = math.log(2.0)
@@ -47,13 +53,13 @@ class TrainResult:
 
 
 @torch.no_grad()
-def evaluate(model: LanguageModel, data: Tensor, seq_len: int, precision: str = "fp32") -> float:
-    """Mean nats per token over a ``(B, L)`` id tensor, state carried across windows."""
+def evaluate(model: LanguageModel, data: Any, seq_len: int, precision: str = "fp32") -> float:
+    """Mean nats per token over a ``(B, L)`` id array (tensor or memmap), state carried across windows."""
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
-    for x, y in WindowStream(data, seq_len).windows():
-        with autocast(data.device, precision):
+    for x, y in WindowStream(data, seq_len, device=model.device).windows():
+        with autocast(model.device, precision):
             logits, state = model(x, state)  # (B,T,V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum")
         total += float(loss)
@@ -62,181 +68,279 @@ def evaluate(model: LanguageModel, data: Tensor, seq_len: int, precision: str = 
     return total / max(count, 1)
 
 
-def _lr_factor(config: TrainConfig, step: int, progress: float) -> float:
-    """Linear warm-up, then constant or cosine decay to 10% over the budget's progress (0..1)."""
-    warm = min(1.0, (step + 1) / config.warmup) if config.warmup else 1.0
-    if config.schedule == "constant":
-        return warm
-    return warm * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
-
-
-def _run_dir(config: TrainConfig) -> Path:
-    """The run directory: --out, or checkpoints/<corpus>-<arch>-<time>; never clobber a model."""
-    if config.out:
-        run = Path(config.out)
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run = Path(config.checkpoints) / f"{Path(config.corpus).stem}-{config.level}-{config.arch}-{stamp}"
-    if run.exists() and not run.is_dir():
-        raise CharlmError(f"{run} is a file; --out takes a directory")
-    if (run / ckpt.CONFIG).exists() and not config.force:
-        raise CharlmError(f"{run} already holds a model; choose another --out or pass --force to replace it")
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-        probe = run / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise CharlmError(f"cannot write to {run} ({exc.strerror}); choose a writable --out") from None
-    return run
+def resume_command(run_dir: Path) -> str:
+    return f"charlm train --resume {shlex.quote(str(run_dir))}"
 
 
 class _Trainer:
-    """The state of one run between steps; ``train`` drives it."""
+    """The state of one run between steps; ``train``/``resume`` drive it."""
 
-    def __init__(self, config: TrainConfig, callback: Callback | None) -> None:
-        self.config = config
-        self.emit = callback or (lambda event: None)
+    def __init__(self, config: TrainConfig, callback: Callback | None, resume_dir: Path | None = None) -> None:
+        self.emit_fn = callback or (lambda event: None)
+        self.is_main = True
         set_threads(config.threads)
         seed_everything(config.seed)
         self.device = pick_device(config.device)
         self.precision = resolve_precision(config.precision, self.device)
-        text = read_text(config.corpus, config.encoding, config.errors)
-        self.tokenizer = build_tokenizer(config.level, text, config.max_vocab, config.min_count, config.vocab_size)
-        ids = self.tokenizer.encode_array(text)
-        if config.val:
-            val_text = read_text(config.val, config.encoding, config.errors)
-            train_ids, val_ids = ids, self.tokenizer.encode_array(val_text)
-            self.val_chars_per_token = len(val_text) / max(len(val_ids), 1)
-        else:
-            train_ids, val_ids = split_ids(ids, config.val_fraction)
-            self.val_chars_per_token = len(text) / max(len(ids), 1)
-        check_trainable(len(train_ids), config.batch_size)
-        self.data_info = {"corpus": str(Path(config.corpus).resolve()), "chars": len(text), "tokens": len(ids),
-                          "train_tokens": len(train_ids), "val_tokens": len(val_ids),
-                          "unk_rate": float((ids == self.tokenizer.unk_id).mean()) if len(ids) else 0.0}
-        self.run_dir = _run_dir(config)
-        self.stream = WindowStream(batchify(to_tensor(train_ids), config.batch_size).to(self.device), config.seq_len)
-        val_batch = max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1)))
-        self.val_data = batchify(to_tensor(val_ids), val_batch).to(self.device)
+        source = resume_dir or (ckpt.resolve_model_dir(config.init_from) if config.init_from else None)
+        if config.init_from and not resume_dir:
+            config = self._adopt_source(config, source)
+        self.config = config
+        if resume_dir is None:
+            check_run_dir(config)
+        self.tokenizer = get_tokenizer(config, source)
+        self.run_dir = resume_dir or make_run_dir(config)
+        self.metrics = MetricsLog(self.run_dir)
+        data = prepare(config, self.tokenizer, self.run_dir)
+        self.data_info, self.val_chars_per_token = data.info, data.val_chars_per_token
+        self.stream = WindowStream(batchify(data.train, config.batch_size), config.seq_len, device=self.device)
+        val_batch = max(1, min(config.batch_size, len(data.val) // (config.seq_len + 1)))
+        self.val_data = batchify(data.val, val_batch)
         self.model_config = ModelConfig(vocab_size=self.tokenizer.vocab_size, arch=config.arch, layers=config.layers,
                                         hidden=config.hidden, embed=config.embed, dropout=config.dropout,
                                         tie_weights=config.tie_weights)
         self.model = build_model(self.model_config).to(self.device)
+        if config.init_from and not resume_dir:
+            ckpt.load_weights(self.model, source / ckpt.BEST, device=self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=(0.9, 0.99),
                                            weight_decay=config.weight_decay)
-        self.step, self.tokens, self.elapsed = 0, 0, 0.0
-        self.best_val, self.best_step, self.last_val = math.inf, 0, math.inf
-        self.train_loss = math.nan
-        self.tokenizer.save(self.run_dir)
+        self.step, self.tokens, self.elapsed, self.clipped = 0, 0, 0.0, 0
+        self.train_loss, self.last_val, self.hidden = math.nan, math.inf, None
+        self.tracker, self.guard = ValTracker(), StepGuard()
+        self._last: dict[str, float] = {}
+        self.resumed = resume_dir is not None and (self.run_dir / ckpt.TRAINER_STATE).exists()
+        if self.resumed:
+            self.restore(ckpt.load_trainer_state(self.run_dir))
+            truncate_metrics(self.run_dir, self.step)
+        else:
+            self.metrics.clear()
+            self.tokenizer.save(self.run_dir)
         self._write_config()
+
+    def _adopt_source(self, config: TrainConfig, source: Path) -> TrainConfig:
+        """Fine-tuning keeps the source model's shape and tokenizer; the optimizer starts afresh."""
+        saved = ckpt.read_config(source)
+        model = saved["model"]
+        return replace(config, level=saved.get("tokenizer", {}).get("kind", config.level), arch=model["arch"],
+                       layers=model["layers"], hidden=model["hidden"], embed=model["embed"],
+                       tie_weights=model["tie_weights"], init_from=str(source))
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def progress(self) -> float:
-        c, parts = self.config, []
-        if c.steps:
-            parts.append(self.step / c.steps)
-        if c.epochs:
-            parts.append(self.tokens / (c.epochs * self.stream.data.numel()))
+        """How much of the budget is spent (the first of steps / epochs / time to run out ends the run)."""
+        c, parts = self.config, [self.schedule_progress()]
         if c.time_budget:
             parts.append(self.elapsed / c.time_budget)
         return max(parts)
 
+    def schedule_progress(self) -> float:
+        """Progress the LR schedule follows: steps/epochs when given (never the clock), else time."""
+        c, parts = self.config, []
+        if c.steps:
+            parts.append(self.step / c.steps)
+        if c.epochs:
+            parts.append(self.tokens / (c.epochs * self.stream.numel))
+        if not parts and c.time_budget:
+            parts.append(self.elapsed / c.time_budget)
+        return max(parts or [0.0])
+
+    def lr(self) -> float:
+        c = self.config
+        scale = self.guard.lr_scale * self.tracker.plateau_scale
+        return c.lr * lr_factor(c.schedule, c.warmup, self.step, self.schedule_progress(), scale)
+
     def bpc(self, nats_per_token: float) -> float:
         return nats_per_token / (self.val_chars_per_token * LN2)
 
+    def emit(self, event: dict[str, Any], log: bool = False) -> None:
+        if log and self.is_main:
+            self.metrics.write(event)
+        self.emit_fn(event)
+
+    def notice(self, kind: str, message: str) -> None:
+        self.emit({"event": "notice", "kind": kind, "step": self.step, "message": message}, log=True)
+
     def _write_config(self) -> None:
+        if not self.is_main:
+            return
         summary = {"step": self.step, "tokens": self.tokens, "elapsed_s": round(self.elapsed, 2),
-                   "train_loss": self.train_loss, "best_val_loss": self.best_val, "best_step": self.best_step,
-                   "best_val_bpc": self.bpc(self.best_val), "precision": self.precision, "device": str(self.device),
-                   "parameters": self.model.num_parameters()}
+                   "train_loss": self.train_loss, "best_val_loss": self.tracker.best, "best_step": self.tracker.best_step,
+                   "best_val_bpc": self.bpc(self.tracker.best), "precision": self.precision, "device": str(self.device),
+                   "parameters": self.model.num_parameters(), "skipped_steps": self.guard.skipped,
+                   "rollbacks": self.guard.rollbacks, "clipped_steps": self.clipped}
         summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
         ckpt.write_config(self.run_dir, {"model": self.model_config.to_dict(),
                                          "tokenizer": {"kind": self.tokenizer.kind,
                                                        "vocab_size": self.tokenizer.vocab_size},
                                          "train": self.config.to_dict(), "data": self.data_info, "summary": summary})
 
-    def log(self, event: dict[str, Any]) -> None:
-        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(event) + "\n")
-        self.emit(event)
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"format": 2, "step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
+                "clipped": self.clipped, "train_loss": self.train_loss, "last_val": self.last_val,
+                "pos": self.stream.pos, "epoch": self.stream.epoch, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "hidden": map_state(lambda t: t.cpu(), self.hidden),
+                "tracker": self.tracker.state_dict(), "guard": self.guard.state_dict(), "rng": rng_state()}
+
+    def restore(self, state: dict[str, Any], rollback: bool = False) -> None:
+        """Put the run back exactly where ``state`` was saved (a roll back keeps the lowered LR)."""
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+            self.clipped, self.train_loss, self.last_val = state["clipped"], state["train_loss"], state["last_val"]
+            self.stream.pos, self.stream.epoch = state["pos"], state["epoch"]
+            self.hidden = map_state(lambda t: t.to(self.device), state["hidden"])
+            self.tracker.load_state_dict(state["tracker"])
+            if not rollback:
+                self.guard.load_state_dict(state["guard"])
+            set_rng_state(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            raise CharlmError(f"{self.run_dir / ckpt.TRAINER_STATE} does not fit this run (another charlm version "
+                              "or model); start a new run or use --init-from") from None
 
     def save_last(self) -> None:
-        ckpt.save_weights(self.model, self.run_dir / ckpt.LAST)
-        ckpt.save_trainer_state(self.run_dir, {"step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
-                                               "pos": self.stream.pos, "epoch": self.stream.epoch,
-                                               "best_val": self.best_val, "best_step": self.best_step,
-                                               "optimizer": self.optimizer.state_dict(),
-                                               "torch_rng": torch.get_rng_state()})
-        self._write_config()
+        if self.is_main:
+            ckpt.save_weights(self.model, self.run_dir / ckpt.LAST)
+            ckpt.save_trainer_state(self.run_dir, self.state_dict())
+            self._write_config()
+        self.last_save = time.perf_counter()
         self.emit({"event": "save", "step": self.step, "path": str(self.run_dir)})
+
+    def rollback(self, why: str) -> None:
+        """Repeated bad steps: reload the last good checkpoint and lower the learning rate."""
+        self.guard.rollbacks += 1
+        if self.guard.rollbacks > MAX_ROLLBACKS:
+            raise CharlmError(f"training diverged {MAX_ROLLBACKS} times ({why}); lower --lr or --clip and start again")
+        self.guard.lr_scale *= LR_CUT
+        self.guard.in_row = 0
+        at = self.step
+        self.restore(ckpt.load_trainer_state(self.run_dir), rollback=True)
+        self.notice("rollback", f"{why} repeated at step {at}: rolled back to step {self.step} and lowered the "
+                                f"learning rate to {self.lr():.2e}")
 
     def run_eval(self) -> None:
         val = evaluate(self.model, self.val_data, self.config.seq_len, self.precision)
         self.last_val = val
-        improved = val < self.best_val
-        if improved:
-            self.best_val, self.best_step = val, self.step
+        improved = self.tracker.update(val, self.step, self.config.schedule)
+        if improved and self.is_main:
             ckpt.save_weights(self.model, self.run_dir / ckpt.BEST)
             ckpt.point_latest(self.run_dir, Path(self.config.checkpoints))
-        self.log({"event": "eval", "step": self.step, "val_loss": val, "val_bpc": self.bpc(val),
-                  "val_ppl": math.exp(min(val, 50.0)), "best": improved, "time": round(self.elapsed, 2)})
+        self.emit({"event": "eval", "step": self.step, "val_loss": val, "val_bpc": self.bpc(val),
+                   "val_ppl": math.exp(min(val, 50.0)), "best": improved, "lr": self.lr(),
+                   "time": round(self.elapsed, 2)}, log=True)
+        if self.is_main:
+            self.metrics.plot()
 
     # -- the step ------------------------------------------------------------------------------
-    def train_step(self, state: Any) -> Any:
+    def train_step(self) -> None:
         x, y, new_epoch = self.stream.next()  # (B,T), (B,T)
         if new_epoch:
-            state = None
-        factor = _lr_factor(self.config, self.step, self.progress())
+            self.hidden = None
+        lr = self.lr()
         for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr * factor
+            group["lr"] = lr
         with autocast(self.device, self.precision):
-            logits, state = self.model(x, state)  # (B,T,V)
+            logits, state = self.model(x, self.hidden)  # (B,T,V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.clip if self.config.clip > 0 else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))  # norm before clipping
         loss_value = loss.item()
-        if math.isfinite(loss_value) and math.isfinite(grad_norm):
-            self.optimizer.step()
-            self.train_loss = loss_value if math.isnan(self.train_loss) else 0.9 * self.train_loss + 0.1 * loss_value
+        why = self.guard.verdict(loss_value, grad_norm, self.train_loss, self.step >= self.config.warmup)
         self.step += 1
         self.tokens += y.numel()
-        self._last = {"loss": loss_value, "grad_norm": grad_norm, "lr": self.config.lr * factor}
-        return detach_state(state)
+        self._last = {"loss": loss_value, "grad_norm": grad_norm, "lr": lr}
+        if why is None:
+            self.optimizer.step()
+            self.clipped += grad_norm > clip
+            self.train_loss = loss_value if math.isnan(self.train_loss) else 0.9 * self.train_loss + 0.1 * loss_value
+            self.hidden = detach_state(state)
+        else:
+            self.hidden = None  # the state may carry the damage too
+            self.notice("skip", f"step {self.step}: {why}; update skipped")
+        if self.guard.record(why is not None):
+            self.rollback(why or "bad steps")
+
+    def _step_event(self, session_tokens: int, session_s: float) -> dict[str, Any]:
+        return {"event": "step", "step": self.step, "train_loss": self.train_loss, **self._last,
+                "clipped": self.clipped, "skipped": self.guard.skipped,
+                "tokens_per_s": session_tokens / max(session_s, 1e-9), "progress": self.progress(),
+                "time": round(self.elapsed, 2)}
+
+    def _save_due(self) -> bool:
+        c = self.config
+        by_steps = c.save_every is not None and self.step % c.save_every == 0
+        by_time = c.save_every_s is not None and time.perf_counter() - self.last_save >= c.save_every_s
+        return by_steps or by_time
 
     def fit(self) -> TrainResult:
         self.model.train()
         self.emit({"event": "start", "run_dir": str(self.run_dir), "device": str(self.device),
                    "precision": self.precision, "parameters": self.model.num_parameters(),
-                   "vocab_size": self.tokenizer.vocab_size, **self.data_info})
-        state, started = None, time.perf_counter()
+                   "vocab_size": self.tokenizer.vocab_size, "resumed_at": self.step if self.resumed else None,
+                   **self.data_info})
+        if self.config.init_from and not self.resumed and self.data_info["unk_rate"] > 0:
+            self.notice("oov", f"{self.data_info['unk_rate']:.2%} of the new text is <unk> to the tokenizer of "
+                               f"{self.config.init_from}")
+        started, base_elapsed, base_tokens = time.perf_counter(), self.elapsed, self.tokens
+        self.last_save = started
         try:
-            while self.progress() < 1.0:
-                state = self.train_step(state)
-                self.elapsed = time.perf_counter() - started
-                event = {"event": "step", "step": self.step, "train_loss": self.train_loss, **self._last,
-                         "tokens_per_s": self.tokens / max(self.elapsed, 1e-9), "progress": self.progress(),
-                         "time": round(self.elapsed, 2)}
-                self.emit(event)
-                if self.step % self.config.eval_every == 0:
-                    self.log(event)
-                    self.run_eval()
-                if self.step % self.config.save_every == 0:
-                    self.save_last()
+            with StopSignals() as stop:
+                if not self.resumed:
+                    self.save_last()  # step 0: a resume point and a roll-back target from the start
+                self._loop(stop, started, base_elapsed, base_tokens)
+        except OSError as exc:
+            raise CharlmError(f"cannot write to {self.run_dir} ({exc.strerror or exc}); the last checkpoint is intact; "
+                              f"free space, then: {resume_command(self.run_dir)}") from None
         except KeyboardInterrupt:
-            self.save_last()
-            raise CharlmError(f"interrupted at step {self.step}; the run is saved in {self.run_dir}", 130) from None
-        if self.step % self.config.eval_every:
-            self.run_eval()
-        self.save_last()
-        result = TrainResult(self.run_dir, self.step, self.tokens, self.elapsed, self.train_loss, self.best_val,
-                             self.bpc(self.best_val), self.tokens / max(self.elapsed, 1e-9))
+            raise CharlmError(f"interrupted at step {self.step}; the last checkpoint is intact; resume with: "
+                              f"{resume_command(self.run_dir)}", 130) from None
+        result = TrainResult(self.run_dir, self.step, self.tokens, self.elapsed, self.train_loss, self.tracker.best,
+                             self.bpc(self.tracker.best), (self.tokens - base_tokens) / max(self.elapsed - base_elapsed,
+                                                                                            1e-9))
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result
+
+    def _loop(self, stop: StopSignals, started: float, base_elapsed: float, base_tokens: int) -> None:
+        c, evaluated = self.config, False
+        while self.progress() < 1.0:
+            self.train_step()
+            self.elapsed = base_elapsed + time.perf_counter() - started
+            event = self._step_event(self.tokens - base_tokens, self.elapsed - base_elapsed)
+            self.emit(event, log=self.step % c.log_every == 0)
+            evaluated = self.step % c.eval_every == 0
+            if evaluated:
+                self.run_eval()
+                if self.tracker.exhausted(c.patience):
+                    self.notice("early-stop", f"no better validation loss for {c.patience} evaluations; "
+                                              f"stopping at step {self.step} (best at step {self.tracker.best_step})")
+                    break
+            if self._save_due():
+                self.save_last()
+            if stop.signum:
+                self.save_last()
+                raise CharlmError(f"stopped by {stop.name} at step {self.step}; checkpoint saved; resume with: "
+                                  f"{resume_command(self.run_dir)}", 130)
+        if not evaluated:
+            self.run_eval()
+        self.save_last()
+        if self.is_main:
+            self.metrics.plot(force=True)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
     """Train a language model as ``config`` says; events go to ``callback``; returns the result."""
     return _Trainer(config, callback).fit()
+
+
+def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: Callback | None = None) -> TrainResult:
+    """Continue the run in ``run_dir`` exactly where its last checkpoint left it.
+
+    ``given`` holds TrainConfig fields to change (the budget, cadences, runtime); ``steps`` is the
+    run's total, so resuming with the original command finishes the run.
+    """
+    run = Path(run_dir).resolve()
+    config = resumed_config(run, given or {})
+    return _Trainer(config, callback, resume_dir=run).fit()

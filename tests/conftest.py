@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Two cores shared with other jobs: one intra-op thread per test process is ~10x faster than oversubscribing.
+os.environ.setdefault("CHARLM_THREADS", "1")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -40,12 +40,23 @@ class CharTokenizer:
     @classmethod
     def fit(cls, text: str, max_vocab: int | None = None, min_count: int = 1) -> CharTokenizer:
         """Build the vocabulary from ``text``: frequent characters first, rare ones become <unk>."""
-        counts = Counter(text)
+        return cls.from_counts(Counter(text), max_vocab, min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Counter[str], max_vocab: int | None = None, min_count: int = 1) -> CharTokenizer:
+        """Build the vocabulary from character counts (gathered in one streaming pass over a big file)."""
+        counts = Counter(counts)
         counts.pop("\n", None)
         ranked = [c for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count]
         if max_vocab is not None:
             ranked = ranked[: max(0, max_vocab - 2)]
         return cls(ranked)
+
+    @staticmethod
+    def count(text: str) -> Counter[str]:
+        """Character counts of ``text``, vectorised (a 4 MB chunk in milliseconds)."""
+        values, counts = np.unique(_code_points(text), return_counts=True)
+        return Counter({chr(int(v)): int(n) for v, n in zip(values, counts, strict=True)})
 
     @property
     def vocab_size(self) -> int:

@@ -31,7 +31,12 @@ class SubwordTokenizer:
     @classmethod
     def fit(cls, text: str, kind: str = "bpe", vocab_size: int = 2000) -> SubwordTokenizer:
         """Train a ``kind`` (bpe or unigram) model of ``vocab_size`` pieces on the lines of ``text``."""
-        lines = [line for line in text.split("\n") if line.strip()]
+        return cls.fit_lines(text.split("\n"), kind, vocab_size)
+
+    @classmethod
+    def fit_lines(cls, lines: list[str], kind: str = "bpe", vocab_size: int = 2000) -> SubwordTokenizer:
+        """Train on ``lines`` (for a big corpus: a sample of its lines, see :mod:`charlm.corpus_cache`)."""
+        lines = [line for line in lines if line.strip()]
         buffer = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(

@@ -29,13 +29,23 @@ class WordTokenizer:
     @classmethod
     def fit(cls, text: str, max_vocab: int | None = None, min_count: int = 1) -> WordTokenizer:
         """Keep words seen at least ``min_count`` times, at most ``max_vocab`` ids in all."""
-        counts = Counter(text.split())
+        return cls.from_counts(Counter(text.split()), max_vocab, min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Counter[str], max_vocab: int | None = None, min_count: int = 1) -> WordTokenizer:
+        """Build the vocabulary from word counts (gathered in one streaming pass over a big file)."""
+        counts = Counter(counts)
         counts.pop(UNK, None)
         counts.pop(EOS, None)
         ranked = [w for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count]
         if max_vocab is not None:
             ranked = ranked[: max(0, max_vocab - 2)]
         return cls(ranked)
+
+    @staticmethod
+    def count(text: str) -> Counter[str]:
+        """Word counts of ``text``."""
+        return Counter(text.split())
 
     @property
     def vocab_size(self) -> int:

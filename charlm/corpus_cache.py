@@ -1,0 +1,201 @@
+"""Large corpora: stream a text file once into a memory-mapped token-id array cached beside the run.
+
+::
+
+    corpus.txt --(4 MB chunks cut at newlines, incremental decoding)--> pass 1: vocabulary counts
+               --(same chunks)--> pass 2: tokenizer.encode_array(chunk) --> <run>/<name>.ids (uint16/uint32)
+    <run>/<name>.json  fingerprint (path, size, mtime, encoding, tokenizer) + token/char/unk counts
+
+Training then reads TBPTT windows straight from ``np.memmap`` views, so memory stays near the
+model's needs whatever the file size. Chunks end at a newline (or, inside one very long line, at a
+space), which every tokenizer encodes exactly as it would the whole text. Subword vocabularies are
+trained on a seeded sample of lines. Bad input is refused with the same one-line messages as
+:func:`charlm.data.read_text`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charlm.errors import CharlmError
+from charlm.tokenizers import Tokenizer, build_tokenizer
+from charlm.tokenizers.base import write_json_atomic
+
+CHUNK_BYTES = 4 << 20
+SUBWORD_SAMPLE_BYTES = 64 << 20
+MAX_UNK_RATE = 0.5
+
+
+def _open_checked(path: Path) -> None:
+    if not path.exists():
+        raise CharlmError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise CharlmError(f"{path} is a directory; give a text file")
+    if not os.access(path, os.R_OK):
+        raise CharlmError(f"{path}: cannot read it (permission denied)")
+
+
+def _decoder(encoding: str, errors: str) -> codecs.IncrementalDecoder:
+    if errors not in ("strict", "replace", "ignore"):
+        raise CharlmError(f"unknown --errors {errors!r}; use strict, replace or ignore")
+    try:
+        return codecs.getincrementaldecoder(encoding)(errors=errors)
+    except LookupError:
+        raise CharlmError(f"unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252") from None
+
+
+def _cut(text: str, final: bool) -> int:
+    """Where to end this chunk: after the last newline, else the last space, else (huge line) anywhere."""
+    if final:
+        return len(text)
+    cut = text.rfind("\n") + 1 or text.rfind(" ") + 1
+    if cut == 0 and len(text) >= CHUNK_BYTES:
+        cut = len(text) - 1 if text.endswith("\r") else len(text)  # keep a CR with its LF
+    return cut
+
+
+def iter_chunks(path: str | Path, encoding: str = "utf-8", errors: str = "strict",
+                chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+    """The decoded text of ``path`` in pieces that end at line breaks, CRLF normalised, BOM dropped."""
+    path = Path(path)
+    _open_checked(path)
+    decoder, utf8 = _decoder(encoding, errors), codecs.lookup(encoding).name == "utf-8"
+    carry, offset, seen_text, first = "", 0, False, True
+    with open(path, "rb") as fh:
+        while True:
+            raw = fh.read(chunk_bytes)
+            final = not raw
+            if utf8 and b"\x00" in raw:
+                raise CharlmError(f"{path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
+            pending = len(decoder.getstate()[0])
+            try:
+                text = carry + decoder.decode(raw, final)
+            except UnicodeDecodeError as exc:
+                raise CharlmError(f"{path} is not valid {encoding} (bad byte at offset {offset - pending + exc.start}); "
+                                  "pass --encoding NAME or --errors replace") from None
+            offset += len(raw)
+            if first:
+                text, first = text.lstrip("\ufeff"), False
+            cut = _cut(text, final)
+            piece, carry = text[:cut], text[cut:]
+            if piece:
+                seen_text = seen_text or bool(piece.strip())
+                yield piece.replace("\r\n", "\n")
+            if final:
+                break
+    if not seen_text:
+        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
+
+
+def fit_tokenizer(path: str | Path, level: str, encoding: str = "utf-8", errors: str = "strict",
+                  max_vocab: int | None = None, min_count: int = 1, vocab_size: int = 2000,
+                  seed: int = 0) -> Tokenizer:
+    """Pass 1: build the vocabulary while streaming (subwords: on a seeded sample of lines)."""
+    if level in ("char", "word"):
+        from charlm.tokenizers.char import CharTokenizer
+        from charlm.tokenizers.word import WordTokenizer
+
+        cls = CharTokenizer if level == "char" else WordTokenizer
+        counts: Counter[str] = Counter()
+        for piece in iter_chunks(path, encoding, errors):
+            counts.update(cls.count(piece))
+        if max_vocab is not None and max_vocab < 3:
+            raise CharlmError(f"--max-vocab must be at least 3 (<unk>, <eos> and one token), got {max_vocab}")
+        return cls.from_counts(counts, max_vocab, min_count)
+    if level in ("bpe", "unigram"):
+        from charlm.tokenizers.subword import SubwordTokenizer
+
+        keep = min(1.0, SUBWORD_SAMPLE_BYTES / max(Path(path).stat().st_size, 1))
+        rng, lines = random.Random(seed), []
+        for piece in iter_chunks(path, encoding, errors):
+            lines.extend(line for line in piece.split("\n") if keep >= 1.0 or rng.random() < keep)
+        return SubwordTokenizer.fit_lines(lines, level, vocab_size)
+    return build_tokenizer(level, "x")  # raises the one-line "unknown level" error
+
+
+@dataclass(frozen=True)
+class TokenCache:
+    """A token-id memmap with the counts needed for bits/char and the unknown rate."""
+
+    ids: np.ndarray  # (N,) uint16/uint32 memmap
+    chars: int
+    unk: int
+
+    @property
+    def tokens(self) -> int:
+        return len(self.ids)
+
+
+def tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
+    """A hash of the tokenizer's vocabulary, so a cache built by another tokenizer is never reused."""
+    payload = json.dumps(tokenizer.to_json(), sort_keys=True, ensure_ascii=False).encode()  # type: ignore[attr-defined]
+    return hashlib.sha256(payload + getattr(tokenizer, "model_proto", b"")).hexdigest()[:16]
+
+
+def _fingerprint(path: Path, tokenizer: Tokenizer, encoding: str, errors: str) -> dict[str, object]:
+    stat = path.stat()
+    return {"source": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "encoding": encoding,
+            "errors": errors, "tokenizer": tokenizer_fingerprint(tokenizer)}
+
+
+def _dtype(tokenizer: Tokenizer) -> np.dtype:
+    return np.dtype(np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.uint32)
+
+
+def _open_cache(ids_path: Path, meta_path: Path, want: dict[str, object], dtype: np.dtype) -> TokenCache | None:
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta.get("fingerprint") != want or not ids_path.exists():
+        return None
+    if ids_path.stat().st_size != meta["tokens"] * dtype.itemsize or meta["tokens"] == 0:
+        return None
+    ids = np.memmap(ids_path, dtype=dtype, mode="r", shape=(meta["tokens"],))
+    return TokenCache(ids, meta["chars"], meta["unk"])
+
+
+def encode_file(path: str | Path, tokenizer: Tokenizer, cache_dir: Path, name: str = "corpus",
+                encoding: str = "utf-8", errors: str = "strict") -> TokenCache:
+    """Pass 2: tokenize ``path`` chunk by chunk into ``cache_dir/<name>.ids``, or reuse a matching cache."""
+    path = Path(path)
+    _open_checked(path)
+    ids_path, meta_path = cache_dir / f"{name}.ids", cache_dir / f"{name}.json"
+    want, dtype = _fingerprint(path, tokenizer, encoding, errors), _dtype(tokenizer)
+    cached = _open_cache(ids_path, meta_path, want, dtype)
+    if cached is not None:
+        return cached
+    tmp = ids_path.with_name(ids_path.name + ".tmp")
+    tokens = chars = unk = 0
+    try:
+        with open(tmp, "wb") as fh:
+            for piece in iter_chunks(path, encoding, errors):
+                ids = tokenizer.encode_array(piece)
+                unk += int(np.count_nonzero(ids == tokenizer.unk_id))
+                fh.write(ids.astype(dtype).tobytes())
+                tokens, chars = tokens + len(ids), chars + len(piece)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, ids_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_json_atomic(meta_path, {"fingerprint": want, "tokens": tokens, "chars": chars, "unk": unk,
+                                  "dtype": dtype.name})
+    return TokenCache(np.memmap(ids_path, dtype=dtype, mode="r", shape=(tokens,)), chars, unk)
+
+
+def check_unknown_rate(cache: TokenCache, what: str, hint: str) -> None:
+    """Refuse a corpus the vocabulary mostly cannot represent (``hint`` says what to change)."""
+    rate = cache.unk / max(cache.tokens, 1)
+    if rate > MAX_UNK_RATE:
+        raise CharlmError(f"{rate:.0%} of the tokens of {what} are <unk> under this vocabulary; {hint}")

@@ -1,0 +1,67 @@
+"""Loss curves from metrics.jsonl: one run's loss.png, or several runs overlaid for comparison.
+
+matplotlib (Agg backend, no display needed) is imported only when a plot is drawn, and PNGs are
+written atomically like every other file of a run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from charlm.errors import CharlmError
+
+Curve = tuple[list[int], list[float]]
+
+
+def read_curves(run: Path) -> tuple[Curve, Curve]:
+    """(train steps, train losses), (eval steps, validation losses) of a run; skips damaged lines."""
+    path = Path(run) / "metrics.jsonl"
+    if not path.is_file():
+        raise CharlmError(f"{run} has no metrics.jsonl; give a run directory written by charlm train")
+    train: Curve = ([], [])
+    val: Curve = ([], [])
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "step" and isinstance(event.get("train_loss"), (int, float)):
+            train[0].append(event["step"])
+            train[1].append(event["train_loss"])
+        elif event.get("event") == "eval" and isinstance(event.get("val_loss"), (int, float)):
+            val[0].append(event["step"])
+            val[1].append(event["val_loss"])
+    return train, val
+
+
+def plot_runs(runs: Sequence[Path], out: Path, title: str | None = None) -> Path:
+    """Draw train (thin) and validation (bold) loss curves of ``runs`` into ``out`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = [(Path(run), *read_curves(run)) for run in runs]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    try:
+        for n, (run, train, val) in enumerate(curves):
+            color = f"C{n % 10}"
+            label = run.resolve().name if len(curves) > 1 else ""
+            ax.plot(*train, color=color, alpha=0.5, linewidth=1, label=f"{label} train".strip())
+            ax.plot(*val, color=color, marker="o", markersize=3, linewidth=2, label=f"{label} val".strip())
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss (nats/token)")
+        ax.set_title(title or ", ".join(run.resolve().name for run, _, _ in curves))
+        ax.grid(alpha=0.3)
+        ax.legend()
+        tmp = out.with_name(out.name + ".tmp.png")
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+    return out

@@ -1,0 +1,54 @@
+"""Training data of a run: the tokenizer (fitted, fine-tuned from, or resumed) and the train/val memmaps.
+
+The corpus is streamed twice at most (vocabulary, then ids into ``<run>/corpus.ids``); a resumed
+run finds the cache and reads nothing but the memmap. See :mod:`charlm.corpus_cache`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from charlm.config import TrainConfig
+from charlm.corpus_cache import check_unknown_rate, encode_file, fit_tokenizer
+from charlm.data import check_trainable, split_ids
+from charlm.tokenizers import Tokenizer, load_tokenizer
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Token-id arrays (memmap views) and what bits/char needs."""
+
+    train: np.ndarray  # (N_train,)
+    val: np.ndarray  # (N_val,)
+    val_chars_per_token: float
+    info: dict[str, Any]
+
+
+def get_tokenizer(config: TrainConfig, source: Path | None) -> Tokenizer:
+    """The run's tokenizer: loaded from ``source`` (resume, --init-from) or fitted on the corpus."""
+    if source is not None:
+        return load_tokenizer(source)
+    return fit_tokenizer(config.corpus, config.level, config.encoding, config.errors, config.max_vocab,
+                         config.min_count, config.vocab_size, config.seed)
+
+
+def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path) -> TrainData:
+    """Encode (or reuse) the corpus and validation caches and split them."""
+    hint = (f"the corpus does not suit the tokenizer of {config.init_from}; train a new model instead"
+            if config.init_from else "raise --max-vocab, lower --min-count or use --level bpe")
+    corpus = encode_file(config.corpus, tokenizer, run_dir, "corpus", config.encoding, config.errors)
+    check_unknown_rate(corpus, config.corpus, hint)
+    if config.val:
+        held = encode_file(config.val, tokenizer, run_dir, "val", config.encoding, config.errors)
+        train, val, chars, tokens = corpus.ids, held.ids, held.chars, held.tokens
+    else:
+        train, val = split_ids(corpus.ids, config.val_fraction)
+        chars, tokens = corpus.chars, corpus.tokens
+    check_trainable(len(train), config.batch_size)
+    info = {"corpus": str(Path(config.corpus).resolve()), "chars": corpus.chars, "tokens": corpus.tokens,
+            "train_tokens": len(train), "val_tokens": len(val), "unk_rate": corpus.unk / max(corpus.tokens, 1)}
+    return TrainData(train, val, chars / max(tokens, 1), info)

@@ -1,0 +1,115 @@
+"""The run directory's side of training: choosing it, metrics.jsonl, loss.png and stop signals.
+
+* ``check_run_dir`` refuses a bad ``--out`` before any work; ``make_run_dir`` creates and probes it.
+* ``MetricsLog`` appends one JSON object per line (flushed, so a kill loses at most a half line,
+  which readers skip) and refreshes loss.png at evaluations, at most every ``PLOT_EVERY_S``.
+* ``StopSignals`` turns the first Ctrl-C (SIGINT) or SIGTERM into a request the loop honours after
+  the current step (save, then exit); a second one interrupts at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from charlm import checkpoint as ckpt
+from charlm.config import TrainConfig
+from charlm.errors import CharlmError
+
+PLOT_EVERY_S = 10.0
+PLOT_FILE = "loss.png"
+SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+def _default_run(config: TrainConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(config.checkpoints) / f"{Path(config.corpus).stem}-{config.level}-{config.arch}-{stamp}"
+
+
+def check_run_dir(config: TrainConfig) -> None:
+    """Refuse an --out that is a file or already holds a model (unless --force)."""
+    run = Path(config.out) if config.out else None
+    if run is None:
+        return
+    if run.exists() and not run.is_dir():
+        raise CharlmError(f"{run} is a file; --out takes a directory")
+    if (run / ckpt.CONFIG).exists() and not config.force:
+        raise CharlmError(f"{run} already holds a model; choose another --out, pass --force to replace it "
+                          f"or --resume to continue it")
+
+
+def make_run_dir(config: TrainConfig) -> Path:
+    """Create the run directory (--out or checkpoints/<corpus>-<level>-<arch>-<time>) and check it is writable."""
+    run = Path(config.out) if config.out else _default_run(config)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        probe = run / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CharlmError(f"cannot write to {run} ({exc.strerror}); choose a writable --out") from None
+    return run.resolve()
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class MetricsLog:
+    """metrics.jsonl and loss.png of one run."""
+
+    def __init__(self, run: Path) -> None:
+        self.path = run / "metrics.jsonl"
+        self.run = run
+        self.last_plot = -math.inf
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+        (self.run / PLOT_FILE).unlink(missing_ok=True)
+
+    def write(self, event: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({k: _finite(v) for k, v in event.items()}) + "\n")
+
+    def plot(self, force: bool = False) -> None:
+        """Redraw loss.png from the metrics (throttled unless ``force``)."""
+        now = time.perf_counter()
+        if not force and now - self.last_plot < PLOT_EVERY_S:
+            return
+        from charlm.plot import plot_runs
+
+        plot_runs([self.run], self.run / PLOT_FILE, title=f"{self.run.name}: loss (nats/token)")
+        self.last_plot = time.perf_counter()
+
+
+class StopSignals:
+    """Context manager: SIGINT/SIGTERM set ``signum``; a second signal raises KeyboardInterrupt."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return SIGNAL_NAMES.get(self.signum, "a signal") if self.signum else ""
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNAL_NAMES:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
