@@ -16,6 +16,7 @@ so a crash at any moment leaves the previous file intact. GPU-trained weights lo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -140,6 +141,11 @@ def load_model(
     except TypeError:
         raise CharlmError(f"{path / CONFIG} has an invalid model section; restore it or retrain") from None
     tokenizer = load_tokenizer(path)
+    saved = config.get("tokenizer") if isinstance(config.get("tokenizer"), dict) else {}
+    if saved.get("kind", tokenizer.kind) != tokenizer.kind or saved.get("fingerprint", fingerprint(tokenizer)) != \
+            fingerprint(tokenizer):
+        raise CharlmError(f"{path}: tokenizer.json is not the tokenizer these weights were trained with "
+                          "(the files come from different runs); restore it or retrain")
     if tokenizer.vocab_size != model_config.vocab_size:
         raise CharlmError(
             f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model expects "
@@ -153,6 +159,12 @@ def load_model(
     model.to(device)
     model.eval()
     return model, tokenizer, config
+
+
+def fingerprint(tokenizer: Tokenizer) -> str:
+    """A hash of the tokenizer's vocabulary, stored in config.json and checked on load."""
+    payload = json.dumps(tokenizer.to_json(), sort_keys=True, ensure_ascii=False).encode()  # type: ignore[attr-defined]
+    return hashlib.sha256(payload + getattr(tokenizer, "model_proto", b"")).hexdigest()[:16]
 
 
 def save_trainer_state(directory: Path, state: dict[str, Any]) -> None:

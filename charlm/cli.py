@@ -122,7 +122,7 @@ def train(
     )
     with TrainProgress() as progress:
         if resume:
-            target = str(corpus) if corpus is not None and corpus.is_dir() else None
+            target = str(corpus) if corpus is not None and not corpus.is_file() else None
             given = {k: v for k, v in options.items() if _given(ctx, k)}
             if corpus is not None and target is None:
                 given["corpus"] = str(corpus)

@@ -16,7 +16,6 @@ trained on a seeded sample of lines. Bad input is refused with the same one-line
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 import os
 import random
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from charlm.checkpoint import fingerprint
 from charlm.errors import CharlmError
 from charlm.tokenizers import Tokenizer, build_tokenizer
 from charlm.tokenizers.base import write_json_atomic
@@ -136,16 +136,10 @@ class TokenCache:
         return len(self.ids)
 
 
-def tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
-    """A hash of the tokenizer's vocabulary, so a cache built by another tokenizer is never reused."""
-    payload = json.dumps(tokenizer.to_json(), sort_keys=True, ensure_ascii=False).encode()  # type: ignore[attr-defined]
-    return hashlib.sha256(payload + getattr(tokenizer, "model_proto", b"")).hexdigest()[:16]
-
-
 def _fingerprint(path: Path, tokenizer: Tokenizer, encoding: str, errors: str) -> dict[str, object]:
     stat = path.stat()
     return {"source": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "encoding": encoding,
-            "errors": errors, "tokenizer": tokenizer_fingerprint(tokenizer)}
+            "errors": errors, "tokenizer": fingerprint(tokenizer)}
 
 
 def _dtype(tokenizer: Tokenizer) -> np.dtype:

@@ -171,7 +171,8 @@ class _Trainer:
         summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
         ckpt.write_config(self.run_dir, {"model": self.model_config.to_dict(),
                                          "tokenizer": {"kind": self.tokenizer.kind,
-                                                       "vocab_size": self.tokenizer.vocab_size},
+                                                       "vocab_size": self.tokenizer.vocab_size,
+                                                       "fingerprint": ckpt.fingerprint(self.tokenizer)},
                                          "train": self.config.to_dict(), "data": self.data_info, "summary": summary})
 
     # -- checkpoints ---------------------------------------------------------------------------

@@ -177,10 +177,11 @@ def test_sigkill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path: Path
         proc = _cli(args, cwd=tmp_path)
         first = False
         if kills < 4:
-            deadline = time.monotonic() + 60
-            while not (run / ckpt.TRAINER_STATE).exists() and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 1.0))
+            started, deadline = time.time(), time.monotonic() + 60
+            state = run / ckpt.TRAINER_STATE
+            while time.monotonic() < deadline and not (state.exists() and state.stat().st_mtime > started):
+                time.sleep(0.01)  # this process has written a checkpoint: it is training
+            time.sleep(rng.uniform(0.0, 0.6))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
