@@ -25,12 +25,13 @@ from charlm import checkpoint as ckpt
 from charlm.config import TrainConfig
 from charlm.data import WindowStream, batchify
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel, ModelConfig, build_model, detach_state, map_state
-from charlm.resume import find_run, resumed_config, rng_state, set_rng_state, truncate_metrics
+from charlm.models import LanguageModel, ModelConfig, build_model, detach_state
+from charlm.resume import find_run, resumed_config, truncate_metrics
 from charlm.runtime import autocast, pick_device, resolve_precision, seed_everything, set_threads
-from charlm.schedule import LR_CUT, MAX_ROLLBACKS, StepGuard, ValTracker, lr_factor
+from charlm.schedule import StepGuard, ValTracker, lr_factor
 from charlm.train_data import get_tokenizer, prepare
 from charlm.train_io import MetricsLog, StopSignals, check_run_dir, make_run_dir
+from charlm.train_state import Checkpointing
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
 
@@ -72,7 +73,7 @@ def resume_command(run_dir: Path) -> str:
     return f"charlm train --resume {shlex.quote(str(run_dir))}"
 
 
-class _Trainer:
+class _Trainer(Checkpointing):
     """The state of one run between steps; ``train``/``resume`` drive it."""
 
     def __init__(self, config: TrainConfig, callback: Callback | None, resume_dir: Path | None = None) -> None:
@@ -160,66 +161,7 @@ class _Trainer:
     def notice(self, kind: str, message: str) -> None:
         self.emit({"event": "notice", "kind": kind, "step": self.step, "message": message}, log=True)
 
-    def _write_config(self) -> None:
-        if not self.is_main:
-            return
-        summary = {"step": self.step, "tokens": self.tokens, "elapsed_s": round(self.elapsed, 2),
-                   "train_loss": self.train_loss, "best_val_loss": self.tracker.best, "best_step": self.tracker.best_step,
-                   "best_val_bpc": self.bpc(self.tracker.best), "precision": self.precision, "device": str(self.device),
-                   "parameters": self.model.num_parameters(), "skipped_steps": self.guard.skipped,
-                   "rollbacks": self.guard.rollbacks, "clipped_steps": self.clipped}
-        summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
-        ckpt.write_config(self.run_dir, {"model": self.model_config.to_dict(),
-                                         "tokenizer": {"kind": self.tokenizer.kind,
-                                                       "vocab_size": self.tokenizer.vocab_size,
-                                                       "fingerprint": ckpt.fingerprint(self.tokenizer)},
-                                         "train": self.config.to_dict(), "data": self.data_info, "summary": summary})
-
-    # -- checkpoints ---------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"format": 2, "step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
-                "clipped": self.clipped, "train_loss": self.train_loss, "last_val": self.last_val,
-                "pos": self.stream.pos, "epoch": self.stream.epoch, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "hidden": map_state(lambda t: t.cpu(), self.hidden),
-                "tracker": self.tracker.state_dict(), "guard": self.guard.state_dict(), "rng": rng_state()}
-
-    def restore(self, state: dict[str, Any], rollback: bool = False) -> None:
-        """Put the run back exactly where ``state`` was saved (a roll back keeps the lowered LR)."""
-        try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
-            self.clipped, self.train_loss, self.last_val = state["clipped"], state["train_loss"], state["last_val"]
-            self.stream.pos, self.stream.epoch = state["pos"], state["epoch"]
-            self.hidden = map_state(lambda t: t.to(self.device), state["hidden"])
-            self.tracker.load_state_dict(state["tracker"])
-            if not rollback:
-                self.guard.load_state_dict(state["guard"])
-            set_rng_state(state["rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError):
-            raise CharlmError(f"{self.run_dir / ckpt.TRAINER_STATE} does not fit this run (another charlm version "
-                              "or model); start a new run or use --init-from") from None
-
-    def save_last(self) -> None:
-        if self.is_main:
-            ckpt.save_weights(self.model, self.run_dir / ckpt.LAST)
-            ckpt.save_trainer_state(self.run_dir, self.state_dict())
-            self._write_config()
-        self.last_save = time.perf_counter()
-        self.emit({"event": "save", "step": self.step, "path": str(self.run_dir)})
-
-    def rollback(self, why: str) -> None:
-        """Repeated bad steps: reload the last good checkpoint and lower the learning rate."""
-        self.guard.rollbacks += 1
-        if self.guard.rollbacks > MAX_ROLLBACKS:
-            raise CharlmError(f"training diverged {MAX_ROLLBACKS} times ({why}); lower --lr or --clip and start again")
-        self.guard.lr_scale *= LR_CUT
-        self.guard.in_row = 0
-        at = self.step
-        self.restore(ckpt.load_trainer_state(self.run_dir), rollback=True)
-        self.notice("rollback", f"{why} repeated at step {at}: rolled back to step {self.step} and lowered the "
-                                f"learning rate to {self.lr():.2e}")
-
+    # -- evaluation ----------------------------------------------------------------------------
     def run_eval(self) -> None:
         val = evaluate(self.model, self.val_data, self.config.seq_len, self.precision)
         self.last_val = val
