@@ -146,12 +146,16 @@ def _dtype(tokenizer: Tokenizer) -> np.dtype:
     return np.dtype(np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.uint32)
 
 
-def _open_cache(ids_path: Path, meta_path: Path, want: dict[str, object], dtype: np.dtype) -> TokenCache | None:
+def _open_cache(ids_path: Path, meta_path: Path, want: dict[str, object], dtype: np.dtype,
+                keep: bool) -> TokenCache | None:
+    """The cached ids if they match ``want`` (with ``keep``: if only the tokenizer matches)."""
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if meta.get("fingerprint") != want or not ids_path.exists():
+    saved = meta.get("fingerprint") or {}
+    matches = saved.get("tokenizer") == want["tokenizer"] if keep else saved == want
+    if not matches or not ids_path.exists():
         return None
     if ids_path.stat().st_size != meta["tokens"] * dtype.itemsize or meta["tokens"] == 0:
         return None
@@ -160,15 +164,24 @@ def _open_cache(ids_path: Path, meta_path: Path, want: dict[str, object], dtype:
 
 
 def encode_file(path: str | Path, tokenizer: Tokenizer, cache_dir: Path, name: str = "corpus",
-                encoding: str = "utf-8", errors: str = "strict") -> TokenCache:
-    """Pass 2: tokenize ``path`` chunk by chunk into ``cache_dir/<name>.ids``, or reuse a matching cache."""
+                encoding: str = "utf-8", errors: str = "strict", keep: bool = False) -> TokenCache:
+    """Pass 2: tokenize ``path`` chunk by chunk into ``cache_dir/<name>.ids``, or reuse a matching cache.
+
+    ``keep`` (resuming): reuse the cache even if the file changed since, so the run continues on the
+    exact tokens it started with.
+    """
     path = Path(path)
-    _open_checked(path)
     ids_path, meta_path = cache_dir / f"{name}.ids", cache_dir / f"{name}.json"
-    want, dtype = _fingerprint(path, tokenizer, encoding, errors), _dtype(tokenizer)
-    cached = _open_cache(ids_path, meta_path, want, dtype)
+    dtype = _dtype(tokenizer)
+    if keep and not path.is_file():
+        want: dict[str, object] = {"tokenizer": fingerprint(tokenizer)}
+    else:
+        _open_checked(path)
+        want = _fingerprint(path, tokenizer, encoding, errors)
+    cached = _open_cache(ids_path, meta_path, want, dtype, keep)
     if cached is not None:
         return cached
+    _open_checked(path)
     tmp = ids_path.with_name(ids_path.name + ".tmp")
     tokens = chars = unk = 0
     try:

@@ -36,14 +36,18 @@ def get_tokenizer(config: TrainConfig, source: Path | None) -> Tokenizer:
                          config.min_count, config.vocab_size, config.seed)
 
 
-def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path) -> TrainData:
-    """Encode (or reuse) the corpus and validation caches and split them."""
+def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: bool = False) -> TrainData:
+    """Encode (or reuse) the corpus and validation caches and split them.
+
+    When ``resuming``, the run's cached tokens are used even if the corpus file has changed or moved
+    since, so the resumed run is the same run.
+    """
     hint = (f"the corpus does not suit the tokenizer of {config.init_from}; train a new model instead"
             if config.init_from else "raise --max-vocab, lower --min-count or use --level bpe")
-    corpus = encode_file(config.corpus, tokenizer, run_dir, "corpus", config.encoding, config.errors)
+    corpus = encode_file(config.corpus, tokenizer, run_dir, "corpus", config.encoding, config.errors, resuming)
     check_unknown_rate(corpus, config.corpus, hint)
     if config.val:
-        held = encode_file(config.val, tokenizer, run_dir, "val", config.encoding, config.errors)
+        held = encode_file(config.val, tokenizer, run_dir, "val", config.encoding, config.errors, resuming)
         train, val, chars, tokens = corpus.ids, held.ids, held.chars, held.tokens
     else:
         train, val = split_ids(corpus.ids, config.val_fraction)

@@ -92,7 +92,7 @@ class _Trainer(Checkpointing):
         self.tokenizer = get_tokenizer(config, source)
         self.run_dir = resume_dir or make_run_dir(config)
         self.metrics = MetricsLog(self.run_dir)
-        data = prepare(config, self.tokenizer, self.run_dir)
+        data = prepare(config, self.tokenizer, self.run_dir, resuming=resume_dir is not None)
         self.data_info, self.val_chars_per_token = data.info, data.val_chars_per_token
         self.stream = WindowStream(batchify(data.train, config.batch_size), config.seq_len, device=self.device)
         val_batch = max(1, min(config.batch_size, len(data.val) // (config.seq_len + 1)))

@@ -215,3 +215,13 @@ def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path: Path) -> None:
     assert last.endswith(f"resume with: charlm train --resume {run.resolve()}"), last
     step = ckpt.load_trainer_state(run)["step"]
     assert f"at step {step};" in last and step > 0
+
+
+def test_resume_uses_the_cached_tokens_when_the_corpus_changed(corpus: Path, tmp_path: Path) -> None:
+    train(config(tmp_path, corpus, "straight", steps=20, schedule="constant"))
+    train(config(tmp_path, corpus, "split", steps=10, schedule="constant"))
+    corpus.write_text("something else entirely\n" * 50, encoding="utf-8")
+    resume(tmp_path / "split", {"steps": 20})
+    assert same_weights(tmp_path / "straight", tmp_path / "split")
+    corpus.unlink()
+    assert resume(tmp_path / "split", {"steps": 25}).steps == 25  # the run directory is self-sufficient
