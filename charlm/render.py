@@ -50,6 +50,8 @@ class TrainProgress:
             err.print(f"run {event['run_dir']}: {event['parameters']:,} parameters, vocab {event['vocab_size']}, "
                       f"{event['train_tokens']:,} train / {event['val_tokens']:,} val tokens, "
                       f"{event['device']} {event['precision']}")
+            if event.get("resumed_at") is not None:
+                err.print(f"resumed at step {event['resumed_at']}")
         elif kind == "step":
             info = (f"step {event['step']}  loss {fmt(event['train_loss'])}  val {self.val}  bpc {self.bpc}  "
                     f"{event['tokens_per_s']:,.0f} tok/s")

@@ -60,6 +60,9 @@ def find_run(target: str | None, out: str | None, checkpoints: str) -> Path:
 
 def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
     """The run's saved config with the options given now; refuse changes that would break the run."""
+    if not (run / ckpt.CONFIG).exists():
+        raise CharlmError(f"{run} holds no checkpoint to resume (stopped before its first one?); "
+                          "start the run again, with --force if it exists")
     saved = ckpt.read_config(run).get("train")
     if not isinstance(saved, dict):
         raise CharlmError(f"{run / ckpt.CONFIG} has no training section; it cannot be resumed")
