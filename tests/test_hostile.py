@@ -255,7 +255,7 @@ def test_fuzz_score_command_input(tiny_model: Path, sentences: list[str], policy
     result = runner.invoke(app, ["score", *sentences, "--model", str(tiny_model), "--json", "--unk", policy])
     assert "Traceback" not in result.output
     if result.exit_code == 0:
-        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        rows = [json.loads(line) for line in result.stdout.split("\n") if line]  # not splitlines(): U+0085 is data
         assert len(rows) == len(sentences)
     else:
         assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1

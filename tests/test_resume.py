@@ -141,6 +141,7 @@ def test_metrics_fields_loss_png_and_plot_command(tiny_model: Path, corpus: Path
     ran = CliRunner().invoke(app, ["plot", str(result.run_dir), str(tiny_model), "--out", str(out)])
     assert ran.exit_code == 0, ran.output
     assert out.read_bytes()[:4] == b"\x89PNG"
+    assert "Example: charlm plot" in CliRunner().invoke(app, ["plot", "--help"]).output
 
 
 def test_save_every_minutes_parses(corpus: Path, tmp_path: Path) -> None:
