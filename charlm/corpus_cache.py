@@ -2,7 +2,7 @@
 
 ::
 
-    corpus.txt --(4 MB chunks cut at newlines, incremental decoding)--> pass 1: vocabulary counts
+    corpus.txt --(1 MB chunks cut at newlines, incremental decoding)--> pass 1: vocabulary counts
                --(same chunks)--> pass 2: tokenizer.encode_array(chunk) --> <run>/<name>.ids (uint16/uint32)
     <run>/<name>.json  fingerprint (path, size, mtime, encoding, tokenizer) + token/char/unk counts
 
@@ -31,7 +31,7 @@ from charlm.errors import CharlmError
 from charlm.tokenizers import Tokenizer, build_tokenizer
 from charlm.tokenizers.base import write_json_atomic
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 SUBWORD_SAMPLE_BYTES = 64 << 20
 MAX_UNK_RATE = 0.5
 
@@ -54,20 +54,20 @@ def _decoder(encoding: str, errors: str) -> codecs.IncrementalDecoder:
         raise CharlmError(f"unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252") from None
 
 
-def _cut(text: str, final: bool) -> int:
+def _cut(text: str, final: bool, limit: int) -> int:
     """Where to end this chunk: after the last newline, else the last space, else (huge line) anywhere."""
     if final:
         return len(text)
     cut = text.rfind("\n") + 1 or text.rfind(" ") + 1
-    if cut == 0 and len(text) >= CHUNK_BYTES:
+    if cut == 0 and len(text) >= limit:
         cut = len(text) - 1 if text.endswith("\r") else len(text)  # keep a CR with its LF
     return cut
 
 
 def iter_chunks(path: str | Path, encoding: str = "utf-8", errors: str = "strict",
-                chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+                chunk_bytes: int | None = None) -> Iterator[str]:
     """The decoded text of ``path`` in pieces that end at line breaks, CRLF normalised, BOM dropped."""
-    path = Path(path)
+    path, chunk_bytes = Path(path), chunk_bytes or CHUNK_BYTES
     _open_checked(path)
     decoder, utf8 = _decoder(encoding, errors), codecs.lookup(encoding).name == "utf-8"
     carry, offset, seen_text, first = "", 0, False, True
@@ -86,7 +86,7 @@ def iter_chunks(path: str | Path, encoding: str = "utf-8", errors: str = "strict
             offset += len(raw)
             if first:
                 text, first = text.lstrip("\ufeff"), False
-            cut = _cut(text, final)
+            cut = _cut(text, final, chunk_bytes)
             piece, carry = text[:cut], text[cut:]
             if piece:
                 seen_text = seen_text or bool(piece.strip())

@@ -69,7 +69,7 @@ def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
     base = TrainConfig.from_dict({**saved, "out": str(run)})
     changes: dict[str, Any] = {}
     for name, value in given.items():
-        if name in ("out", "corpus", "val") and value is not None:
+        if name in ("out", "corpus", "val", "init_from") and value is not None:
             same = Path(value).resolve() == Path(getattr(base, name) or "").resolve()
         else:
             same = getattr(base, name) == value
