@@ -92,17 +92,14 @@ class _Trainer(Checkpointing):
         self.tokenizer = get_tokenizer(config, source)
         self.run_dir = resume_dir or make_run_dir(config)
         self.metrics = MetricsLog(self.run_dir)
-        data = prepare(config, self.tokenizer, self.run_dir, resuming=resume_dir is not None)
-        self.data_info, self.val_chars_per_token = data.info, data.val_chars_per_token
-        self.stream = WindowStream(batchify(data.train, config.batch_size), config.seq_len, device=self.device)
-        val_batch = max(1, min(config.batch_size, len(data.val) // (config.seq_len + 1)))
-        self.val_data = batchify(data.val, val_batch)
+        self._load_data(resuming=resume_dir is not None)
         self.model_config = ModelConfig(vocab_size=self.tokenizer.vocab_size, arch=config.arch, layers=config.layers,
                                         hidden=config.hidden, embed=config.embed, dropout=config.dropout,
                                         tie_weights=config.tie_weights)
         self.model = build_model(self.model_config).to(self.device)
         if config.init_from and not resume_dir:
-            ckpt.load_weights(self.model, source / ckpt.BEST, device=self.device)
+            best = source / ckpt.BEST
+            ckpt.load_weights(self.model, best if best.exists() else source / ckpt.LAST, device=self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=(0.9, 0.99),
                                            weight_decay=config.weight_decay)
         self.step, self.tokens, self.elapsed, self.clipped = 0, 0, 0.0, 0
@@ -113,10 +110,19 @@ class _Trainer(Checkpointing):
         if self.resumed:
             self.restore(ckpt.load_trainer_state(self.run_dir))
             truncate_metrics(self.run_dir, self.step)
-        else:
+        elif self.is_main:
             self.metrics.clear()
             self.tokenizer.save(self.run_dir)
         self._write_config()
+
+    def _load_data(self, resuming: bool) -> None:
+        """Token memmaps -> the (B, L) training stream and the validation rows."""
+        c = self.config
+        data = prepare(c, self.tokenizer, self.run_dir, resuming=resuming)
+        self.data_info, self.val_chars_per_token = data.info, data.val_chars_per_token
+        self.stream = WindowStream(batchify(data.train, c.batch_size), c.seq_len, device=self.device)
+        val_batch = max(1, min(c.batch_size, len(data.val) // (c.seq_len + 1)))
+        self.val_data = batchify(data.val, val_batch)  # (B_val, L_val)
 
     def _adopt_source(self, config: TrainConfig, source: Path) -> TrainConfig:
         """Fine-tuning keeps the source model's shape and tokenizer; the optimizer starts afresh."""
