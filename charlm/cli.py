@@ -103,6 +103,8 @@ def train(
     its last checkpoint with the same weights an uninterrupted run would have.
 
     Example: charlm train input.txt --time 5m
+
+    Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
     from charlm.config import TrainConfig, parse_duration, parse_save_every
     from charlm.render import TrainProgress, err, fmt
