@@ -28,7 +28,7 @@ demo: install $(DEMO)
 	$(BIN)/charlm score "the king is dead" "dead the is king" "the apple and pear salad" "the apple and pair salad"
 
 lint: install
-	$(BIN)/ruff check charlm tests bench
+	$(BIN)/ruff check charlm tests $(wildcard bench)
 
 test: install lint
 	$(BIN)/python -m pytest -q
