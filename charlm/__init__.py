@@ -30,7 +30,9 @@ _EXPORTS = {
     "build_tokenizer": "charlm.tokenizers",
     "load_tokenizer": "charlm.tokenizers",
     "SentenceScore": "charlm.score",
-    "CorpusScore": "charlm.score",
+    "CorpusScore": "charlm.corpus",
+    "Ranking": "charlm.score",
+    "Beam": "charlm.beam",
     "Sample": "charlm.sample",
 }
 

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from charlm.beam import Beam, beam_search
 from charlm.checkpoint import load_model
-from charlm.data import read_text
+from charlm.corpus import CorpusScore, Progress, eval_file
 from charlm.runtime import pick_device
 from charlm.sample import Sample, TokenCallback, sample
-from charlm.score import CorpusScore, SentenceScore, score_sentences, score_text
+from charlm.score import Ranking, SentenceScore, rank, ranking, score_sentences
 
 
 class Model:
@@ -24,21 +25,46 @@ class Model:
         self.module, self.tokenizer, self.config = load_model(path, self.device)
         self.path = Path(path) if path else Path("checkpoints/latest")
 
-    def score(self, texts: str | Sequence[str], per_token: bool = False, batch_size: int = 64) -> list[SentenceScore]:
-        """Score sentences from a fresh state, counting their end-of-sentence token."""
-        items = [texts] if isinstance(texts, str) else list(texts)
-        return score_sentences(self.module, self.tokenizer, items, per_token=per_token, batch_size=batch_size)
+    def score(self, texts: str | Sequence[str], normalize: str = "total", per_token: bool = False,
+              batch_size: int = 128, precision: str = "fp32") -> list[SentenceScore]:
+        """Score sentences from a fresh state (``<eos>`` counted, start not), in input order.
 
-    def eval(self, path: str | Path, encoding: str = "utf-8", errors: str = "strict") -> CorpusScore:
-        """Perplexity and bits per char of a whole file, state carried across lines."""
-        return score_text(self.module, self.tokenizer, read_text(path, encoding, errors), path=str(path))
+        Each result carries ``rank`` (1 = best) and ``score`` under ``normalize``: total (nats),
+        token (nats per token) or char (nats per character). ``precision="bf16"`` is faster on
+        CPUs with bf16 support and approximate.
+        """
+        items = [texts] if isinstance(texts, str) else list(texts)
+        scores = score_sentences(self.module, self.tokenizer, items, per_token=per_token, batch_size=batch_size,
+                                 precision=precision)
+        return rank(scores, normalize)
+
+    def rank(self, texts: Sequence[str], normalize: str = "total", per_token: bool = False,
+             batch_size: int = 128, precision: str = "fp32") -> Ranking:
+        """The sentences best first under ``normalize``, with the margin between the best two."""
+        return ranking(self.score(texts, normalize, per_token, batch_size, precision), normalize)
+
+    def eval(self, path: str | Path, independent: bool = False, batch_size: int = 32, precision: str = "fp32",
+             encoding: str = "utf-8", errors: str = "strict", progress: Progress | None = None) -> CorpusScore:
+        """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
+
+        The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
+        ``batch_size`` parallel rows; ``progress(bytes_done, bytes_total)`` is called as it goes.
+        """
+        return eval_file(self.module, self.tokenizer, path, independent=independent, batch_size=batch_size,
+                         precision=precision, encoding=encoding, errors=errors, progress=progress)
 
     def sample(self, prime: str = "", length: int = 200, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, num: int = 1, seed: int | None = None, until_eos: bool = False,
-               on_token: TokenCallback | None = None) -> list[Sample]:
-        """Generate ``num`` continuations of ``prime``."""
+               stop: str | Sequence[str] = (), on_token: TokenCallback | None = None) -> list[Sample]:
+        """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them."""
+        stops = [stop] if isinstance(stop, str) else list(stop)
         return sample(self.module, self.tokenizer, prime, length, temperature, top_k, top_p, num, seed,
-                      until_eos, on_token)
+                      until_eos, on_token, stops)
+
+    def beam(self, prime: str = "", width: int = 5, length: int = 100, until_eos: bool = False,
+             normalize: bool = False) -> list[Beam]:
+        """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
+        return beam_search(self.module, self.tokenizer, prime, width, length, until_eos, normalize)
 
     def info(self) -> dict[str, Any]:
         """What is inside the model directory."""

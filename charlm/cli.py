@@ -167,104 +167,6 @@ def plot(
 
 @app.command()
 @friendly
-def sample(
-    model: ModelOpt = None,
-    temp: Annotated[float, typer.Option("--temp", "-t", help="Softmax temperature; 0 = greedy.")] = 1.0,
-    length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate.")] = 500,
-    prime: Annotated[str, typer.Option(help="Text the sample continues.")] = "",
-    seed: Annotated[int | None, typer.Option(help="Random seed for an exact repeat.")] = None,
-    num: Annotated[int, typer.Option(help="Number of samples (drawn as one batch).")] = 1,
-    top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens only.")] = None,
-    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
-    until_eos: Annotated[bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    unk: UnkOpt = "replace",
-) -> None:
-    """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
-
-    Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
-    """
-    from charlm.api import load
-    from charlm.tokenizers.unk import apply_unk_policy
-
-    lm = load(model, device=device)
-    prime = apply_unk_policy(lm.tokenizer, prime, unk)
-    stream = num == 1 and sys.stdout.isatty()
-
-    def on_token(row: int, text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    if stream:
-        sys.stdout.write(prime)
-    samples = lm.sample(prime, length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num, seed=seed,
-                        until_eos=until_eos, on_token=on_token if stream else None)
-    if stream:
-        sys.stdout.write("\n")
-        return
-    for n, s in enumerate(samples):
-        if num > 1:
-            print(f"--- sample {n + 1} (logprob {s.logprob:.2f})")
-        print(prime + s.text)
-
-
-def _sentences(sentences: list[str] | None) -> list[str]:
-    if sentences:
-        return sentences
-    if not sys.stdin.isatty():
-        lines = [line.rstrip("\r\n") for line in sys.stdin]
-        return [line for line in lines if line.strip()]
-    return []
-
-
-@app.command()
-@friendly
-def score(
-    sentences: Annotated[list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")] = None,
-    model: ModelOpt = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Score a whole file as one text (state carried across lines).")] = None,
-    per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
-    as_json: JsonOpt = False,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    unk: UnkOpt = "replace",
-) -> None:
-    """Score sentences (ranked, best first) or a whole file (perplexity, bits/char).
-
-    Each sentence is scored from a fresh state and includes its end-of-sentence token <eos>;
-    the start symbol is not counted (KenLM's convention). log-probabilities are natural logs
-    (log10 also shown); bits/char divides by the characters plus one for the end of line.
-
-    Example: charlm score "the apple and pear salad" "the apple and pair salad"
-    """
-    from charlm.api import load
-
-    texts = _sentences(sentences)
-    if file is None and not texts:
-        raise CharlmError("nothing to score: give sentences as arguments, on stdin, or a --file")
-    lm = load(model, device=device)
-    if file is not None:
-        result = lm.eval(file)
-        if as_json:
-            print(json.dumps({"path": str(file), **result.to_dict()}))
-        else:
-            from charlm.render import corpus_table
-
-            corpus_table(result)
-        return
-    from charlm.tokenizers.unk import apply_unk_policy
-
-    scores = lm.score([apply_unk_policy(lm.tokenizer, t, unk) for t in texts], per_token=per_token)
-    if as_json:
-        for s in scores:
-            print(json.dumps(s.to_dict(), ensure_ascii=False))
-        return
-    from charlm.render import scores_table
-
-    scores_table(scores, per_token)
-
-
-@app.command()
-@friendly
 def tokenize(
     corpus: Annotated[Path, typer.Argument(help="UTF-8 text file.")],
     level: Annotated[str, typer.Option(help="char, word, bpe or unigram.")] = "char",
@@ -320,3 +222,6 @@ def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+from charlm import cli_model  # noqa: E402,F401  registers sample, score and eval on app

@@ -62,37 +62,75 @@ class TrainProgress:
             err.print(f"[yellow]{event['message']}[/yellow]")
 
 
-def scores_table(rows: Sequence[Any], per_token: bool) -> None:
-    """Ranked sentence scores (best first) and, if asked, each token's log-probability."""
-    table = Table(title="sentence log-probabilities, best first (ln = natural log; <eos> counted, start not)")
-    for col in ("#", "sentence", "logprob (ln)", "log10", "tokens", "oov", "ppl", "bits/char"):
+NORMALIZE_LABEL = {"total": "total log-prob (nats)", "token": "log-prob per token (nats)",
+                   "char": "log-prob per character (nats)"}
+
+
+def scores_table(ranking: Any, per_token: bool) -> None:
+    """Ranked sentence scores (best first), the margin between the best two and, if asked, each token."""
+    label = NORMALIZE_LABEL[ranking.normalize]
+    table = Table(title=f"sentences ranked by {label}, best first (ln = natural log; <eos> counted, start not)")
+    for col in ("#", "sentence", "score", "logprob (ln)", "log10", "bits", "tokens", "chars", "oov", "ppl",
+                "ppl no oov", "bits/char"):
         table.add_column(col, justify="left" if col == "sentence" else "right")
-    for rank, s in enumerate(sorted(rows, key=lambda r: -r.logprob), 1):
-        table.add_row(str(rank), s.text, fmt(s.logprob), fmt(s.log10prob), str(s.tokens), str(s.oov), fmt(s.ppl, 2),
-                      fmt(s.bpc))
+    for s in ranking.scores:
+        table.add_row(str(s.rank), s.text, fmt(s.score, 4), fmt(s.logprob), fmt(s.log10prob), fmt(s.bits),
+                      str(s.tokens), str(s.chars), str(s.oov), fmt(s.ppl, 2), fmt(s.ppl_no_oov, 2), fmt(s.bpc))
     out.print(table)
+    if ranking.margin is not None:
+        out.print(f"margin between the best two: {fmt(ranking.margin, 4)} ({label})")
     if per_token:
-        for s in rows:
-            detail = Table(title=s.text, show_header=True)
-            detail.add_column("token")
-            detail.add_column("logprob (ln)", justify="right")
-            detail.add_column("p", justify="right")
-            for token, lp in s.per_token or []:
-                detail.add_row(repr(token)[1:-1], fmt(lp), f"{math.exp(lp):.4f}")
-            out.print(detail)
+        for s in ranking.scores:
+            per_token_table(s)
+
+
+def per_token_table(s: Any) -> None:
+    """Each token of one sentence with its log-probability (ln and log10) and probability."""
+    detail = Table(title=f"#{s.rank} {s.text}")
+    for col in ("token", "logprob (ln)", "log10", "p"):
+        detail.add_column(col, justify="left" if col == "token" else "right")
+    for token, lp in s.per_token or []:
+        detail.add_row(repr(token)[1:-1], fmt(lp, 4), fmt(lp / math.log(10), 4), f"{math.exp(lp):.4g}")
+    out.print(detail)
 
 
 def corpus_table(score: Any) -> None:
-    """Perplexity and bits per char of a corpus."""
-    table = Table(title=f"corpus score: {score.path}", show_header=False)
+    """Perplexity (with and without OOV), bits per char and OOV rate of a corpus."""
+    mode = ("streamed, state carried across lines" + (f", {score.rows} parallel rows" if score.rows > 1 else "")
+            if score.mode == "stream" else "each line from a fresh state, <eos> counted")
+    table = Table(title=f"corpus score: {score.path} ({mode})", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")
     for name, value in (("tokens", f"{score.tokens:,}"), ("characters", f"{score.chars:,}"),
-                        ("OOV tokens", f"{score.oov:,}"), ("log-probability (ln)", fmt(score.logprob, 1)),
+                        ("OOV tokens", f"{score.oov:,} ({score.oov_rate:.2%})"),
+                        ("log-probability (ln)", fmt(score.logprob, 1)), ("log10", fmt(score.log10prob, 1)),
                         ("nats/token", fmt(score.nats_per_token, 4)), ("perplexity", fmt(score.ppl, 3)),
                         ("perplexity without OOV", fmt(score.ppl_no_oov, 3)), ("bits/char", fmt(score.bpc, 4))):
         table.add_row(name, value)
     out.print(table)
+
+
+class EvalProgress:
+    """A byte-count progress bar on stderr for ``charlm eval``; a no-op when not enabled."""
+
+    def __init__(self, path: str, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress = Progress(TextColumn(f"[bold]eval {path}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err,
+                                 transient=True)
+        self.task = self.progress.add_task("eval", total=1)
+
+    def __enter__(self) -> EvalProgress:
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.enabled:
+            self.progress.update(self.task, completed=done, total=total)
 
 
 def tokenize_table(stats: dict[str, Any], top: list[tuple[str, int]]) -> None:

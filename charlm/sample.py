@@ -3,12 +3,19 @@
 ``<unk>`` is never emitted: its probability is set to zero before drawing, which gives exactly
 the distribution of the seed notes' "draw again when you get <unk>". Temperature 0 is greedy
 argmax; ``top_k`` and ``top_p`` (nucleus) truncate the distribution before drawing. ``num``
-samples are drawn together as one batch.
+samples are drawn together as one batch. A sample ends after ``length`` tokens, at its ``<eos>``
+(``until_eos``) or just before the first ``stop`` string; its log-probability is under the
+untempered, untruncated model. New text is handed to ``on_token`` as soon as it can no longer
+change (a possible start of a stop string or a half-decoded byte sequence is held back).
+
+The model is advanced one token at a time by the function :func:`_stepper` returns: the single
+place a faster per-step path can be swapped in (sampling and beam search both use it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,26 +23,36 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel
+from charlm.models import LanguageModel, State
 from charlm.tokenizers import Tokenizer
 
 TokenCallback = Callable[[int, str], None]
+Step = Callable[[Tensor, State], tuple[Tensor, State]]
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One generated continuation and its log-probability (nats) under the untempered model."""
+    """One generated continuation, why it ended (length, eos or stop) and its log-probability (nats)."""
 
     prime: str
     text: str
     ids: list[int]
     logprob: float
+    ended: str = "length"
+
+    @property
+    def tokens(self) -> int:
+        return len(self.ids)
+
+    @property
+    def ppl(self) -> float:
+        return math.exp(min(-self.logprob / max(len(self.ids), 1), 700.0))
 
 
 def check_options(temperature: float, top_k: int | None, top_p: float | None, length: int, num: int) -> None:
     """Refuse out-of-range sampling options with one clear line."""
-    if temperature < 0:
-        raise CharlmError(f"--temp must be >= 0 (got {temperature}); 0 means greedy")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise CharlmError(f"--temp must be a number >= 0 (got {temperature}); 0 means greedy")
     if top_k is not None and top_k < 1:
         raise CharlmError(f"--top-k must be at least 1 (got {top_k})")
     if top_p is not None and not 0.0 < top_p <= 1.0:
@@ -53,8 +70,8 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None and top_p < 1.0:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B,V)
-        cum = sorted_logits.softmax(-1).cumsum(-1)
-        drop = cum - sorted_logits.softmax(-1) >= top_p  # mass before this token already reaches top_p
+        probs = sorted_logits.softmax(-1)
+        drop = probs.cumsum(-1) - probs >= top_p  # mass before this token already reaches top_p
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
     return logits
 
@@ -68,7 +85,89 @@ def pick(logits: Tensor, temperature: float, generator: torch.Generator | None, 
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)
 
 
-@torch.no_grad()
+def _stepper(model: LanguageModel) -> Step:
+    """The per-token forward: ``step(ids (B,), state) -> (logits (B,V) float32, state)``.
+
+    The one place sampling and beam search advance the model; a faster path swaps in here.
+    """
+
+    def step(ids: Tensor, state: State) -> tuple[Tensor, State]:
+        logits, state = model(ids[:, None], state)  # (B,1,V)
+        return logits[:, -1].float(), state
+
+    return step
+
+
+def prime_model(model: LanguageModel, tokenizer: Tokenizer, prime_ids: list[int], rows: int) -> tuple[Tensor, State]:
+    """Run ``<eos>`` + prime through the model for ``rows`` rows: last logits ``(B,V)`` and state."""
+    context = torch.tensor([tokenizer.eos_id, *prime_ids], device=model.device).repeat(rows, 1)  # (B,L)
+    logits, state = model(context)  # (B,L,V)
+    return logits[:, -1].float(), state
+
+
+def make_generator(device: torch.device, seed: int | None) -> torch.Generator:
+    """A private random stream: seeded for exact repeats, else from the OS."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def last_line(tokenizer: Tokenizer, ids: list[int]) -> list[int]:
+    """The ids after the last ``<eos>``: the part of a prime that decodes together with what follows."""
+    cut = max((n + 1 for n, i in enumerate(ids) if i == tokenizer.eos_id), default=0)
+    return ids[cut:]
+
+
+def continuation(tokenizer: Tokenizer, prime_ids: list[int], ids: list[int]) -> str:
+    """The text ``ids`` add after the prime (at word level it starts with the joining space)."""
+    tail = last_line(tokenizer, prime_ids)
+    return tokenizer.decode(tail + ids)[len(tokenizer.decode(tail)):]
+
+
+class _Text:
+    """One row's generated text, decoded a line at a time, cut at stop strings, released when settled."""
+
+    def __init__(self, tokenizer: Tokenizer, prime_ids: list[int], stops: Sequence[str]) -> None:
+        self.tokenizer, self.stops = tokenizer, [s for s in stops if s]
+        self.line = last_line(tokenizer, prime_ids)
+        self.skip = len(tokenizer.decode(self.line))  # characters of the line that belong to the prime
+        self.before = ""  # finished lines of the continuation
+        self.text = ""
+        self.shown = 0
+        self.ids: list[int] = []
+        self.ended: str | None = None
+
+    def push(self, token: int, until_eos: bool) -> None:
+        self.ids.append(token)
+        if token == self.tokenizer.eos_id:
+            if until_eos:
+                self.ended = "eos"
+                return
+            self.before += self.tokenizer.decode(self.line)[self.skip:] + "\n"
+            self.line, self.skip = [], 0
+        else:
+            self.line.append(token)
+        self.text = self.before + self.tokenizer.decode(self.line)[self.skip:]
+        hits = [n for n in (self.text.find(s) for s in self.stops) if n >= 0]
+        if hits:
+            self.text, self.ended = self.text[: min(hits)], "stop"
+
+    def fresh(self, final: bool = False) -> str:
+        """Text not yet handed out that can no longer change."""
+        end = len(self.text)
+        if not (final or self.ended):
+            while end > self.shown and self.text[end - 1] == "\ufffd":
+                end -= 1  # maybe half of a multi-byte character
+            head = self.text[:end]
+            end -= max((k for s in self.stops for k in range(1, len(s)) if head.endswith(s[:k])), default=0)
+        out = self.text[self.shown : max(end, self.shown)]
+        self.shown = max(end, self.shown)
+        return out
+
+
 def sample(
     model: LanguageModel,
     tokenizer: Tokenizer,
@@ -81,41 +180,34 @@ def sample(
     seed: int | None = None,
     until_eos: bool = False,
     on_token: TokenCallback | None = None,
+    stop: Sequence[str] = (),
 ) -> list[Sample]:
     """Generate ``num`` continuations of ``prime``; ``on_token(row, text)`` streams new text."""
     check_options(temperature, top_k, top_p, length, num)
     model.eval()
-    device = model.device
-    generator = torch.Generator(device=device)
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(seed)
-    context = torch.tensor([tokenizer.eos_id, *tokenizer.encode(prime)], device=device).repeat(num, 1)  # (B,L)
-    logits, state = model(context)  # (B,L,V)
-    last = logits[:, -1].float()  # (B,V)
-    out: list[list[int]] = [[] for _ in range(num)]
-    logprob = torch.zeros(num, device=device)
-    done = torch.zeros(num, dtype=torch.bool, device=device)
-    shown = [""] * num
-    for _ in range(length):
-        last[:, tokenizer.unk_id] = float("-inf")
-        nxt = pick(last, temperature, generator, top_k, top_p)  # (B,)
-        logprob += torch.where(done, 0.0, F.log_softmax(last, -1).gather(-1, nxt[:, None]).squeeze(-1))
-        for row, token in enumerate(nxt.tolist()):
-            if done[row]:
-                continue
-            out[row].append(token)
-            if on_token is not None:
-                text = tokenizer.decode(out[row])
-                on_token(row, text[len(shown[row]):])
-                shown[row] = text
-        if until_eos:
-            done |= nxt == tokenizer.eos_id
-            if bool(done.all()):
+    generator = make_generator(model.device, seed)
+    prime_ids = tokenizer.encode(prime)
+    rows = [_Text(tokenizer, prime_ids, stop) for _ in range(num)]
+    logprob = [0.0] * num
+    with torch.inference_mode():
+        step = _stepper(model)
+        logits, state = prime_model(model, tokenizer, prime_ids, num)  # (B,V)
+        for _ in range(length):
+            allowed = logits.clone()
+            allowed[:, tokenizer.unk_id] = float("-inf")
+            nxt = pick(allowed, temperature, generator, top_k, top_p)  # (B,)
+            token_lp = F.log_softmax(logits, -1).gather(-1, nxt[:, None]).squeeze(-1)  # (B,)
+            for r, (token, lp) in enumerate(zip(nxt.tolist(), token_lp.tolist(), strict=True)):
+                if rows[r].ended is None:
+                    rows[r].push(token, until_eos)
+                    logprob[r] += lp
+                    if on_token is not None and (new := rows[r].fresh()):
+                        on_token(r, new)
+            if all(row.ended for row in rows):
                 break
-        logits, state = model(nxt[:, None], state)  # (B,1,V)
-        last = logits[:, -1].float()
-    return [Sample(prime=prime, text=tokenizer.decode(ids[:-1] if until_eos and ids and ids[-1] == tokenizer.eos_id
-                                                      else ids), ids=ids, logprob=float(lp))
-            for ids, lp in zip(out, logprob.tolist(), strict=True)]
+            logits, state = step(nxt, state)  # (B,V)
+    for r, row in enumerate(rows):
+        if on_token is not None and (rest := row.fresh(final=True)):
+            on_token(r, rest)
+    return [Sample(prime=prime, text=row.text, ids=row.ids, logprob=lp, ended=row.ended or "length")
+            for row, lp in zip(rows, logprob, strict=True)]

@@ -1,26 +1,31 @@
-"""Scoring: log-probabilities of sentences (batched) and of whole corpora (streamed).
+"""Sentence scoring: log-probabilities of many sentences in padded batches, and their ranking.
 
 Conventions, as in KenLM: a sentence is scored from a fresh state, conditioned on ``<eos>`` as its
 start (the start symbol itself is not counted), and its own ``<eos>`` end is counted as a token.
 Bits per character divide total nats by ``len(text) + 1`` characters (the +1 is the newline that
 ``<eos>`` stands for) times ln 2, so char, word and subword models compare on the same text.
+Whole files (state carried across lines) are scored in :mod:`charlm.corpus`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from charlm.errors import CharlmError
 from charlm.models import LanguageModel
+from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
+NORMALIZE = ("total", "token", "char")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -58,18 +63,30 @@ class Totals:
     def bpc(self) -> float:
         return self.bits / max(self.chars, 1)
 
+    @property
+    def oov_rate(self) -> float:
+        return self.oov / max(self.tokens, 1)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.update(log10prob=self.log10prob, bits=self.bits, ppl=self.ppl, ppl_no_oov=self.ppl_no_oov, bpc=self.bpc)
+        out.update(log10prob=self.log10prob, bits=self.bits, nats_per_token=self.nats_per_token, ppl=self.ppl,
+                   ppl_no_oov=self.ppl_no_oov, bpc=self.bpc, oov_rate=self.oov_rate)
         return out
 
 
 @dataclass(frozen=True)
 class SentenceScore(Totals):
-    """One sentence's score; ``per_token`` lists (token, nats) when asked for."""
+    """One sentence's score; ``per_token`` lists (token, nats) when asked for.
+
+    ``normalize`` names the ranking criterion, ``score`` is the sentence's value under it and
+    ``rank`` its place among the sentences scored together (1 = most probable).
+    """
 
     text: str = ""
     per_token: list[tuple[str, float]] | None = None
+    normalize: str = "total"
+    score: float = 0.0
+    rank: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -81,80 +98,119 @@ class SentenceScore(Totals):
 
 
 @dataclass(frozen=True)
-class CorpusScore(Totals):
-    """A whole text's score, state carried across lines."""
+class Ranking:
+    """Sentences best first under ``normalize``, and how far the best is ahead of the second."""
 
-    path: str = ""
+    normalize: str
+    scores: list[SentenceScore]  # best first
+
+    @property
+    def best(self) -> SentenceScore:
+        return self.scores[0]
+
+    @property
+    def margin(self) -> float | None:
+        """Score of the best minus score of the runner-up (nats, per token or per char); None for one."""
+        return self.scores[0].score - self.scores[1].score if len(self.scores) > 1 else None
+
+
+def normalized(score: Totals, normalize: str) -> float:
+    """The ranking value: total nats, nats per token, or nats per character."""
+    if normalize == "total":
+        return score.logprob
+    if normalize == "token":
+        return score.logprob / max(score.tokens, 1)
+    if normalize == "char":
+        return score.logprob / max(score.chars, 1)
+    raise CharlmError(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
+
+
+def rank(scores: Sequence[SentenceScore], normalize: str = "total") -> list[SentenceScore]:
+    """The same scores in input order, each given its ``score`` and ``rank`` under ``normalize``."""
+    valued = [replace(s, normalize=normalize, score=normalized(s, normalize)) for s in scores]
+    order = sorted(range(len(valued)), key=lambda i: -valued[i].score)
+    places = {i: place for place, i in enumerate(order, 1)}
+    return [replace(s, rank=places[i]) for i, s in enumerate(valued)]
+
+
+def ranking(scores: Sequence[SentenceScore], normalize: str = "total") -> Ranking:
+    """A :class:`Ranking` (best first) of ``scores`` under ``normalize``."""
+    ranked = rank(scores, normalize)
+    return Ranking(normalize, sorted(ranked, key=lambda s: s.rank))
+
+
+def check_precision(precision: str) -> None:
+    """Scoring runs in exact fp32 unless bf16 autocast is asked for."""
+    if precision not in PRECISIONS:
+        raise CharlmError(f"unknown --precision {precision!r} for scoring; use fp32 (exact) or bf16 (faster)")
 
 
 def _sentence_ids(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text) + [tokenizer.eos_id]
 
 
-@torch.no_grad()
+def _padded(encoded: list[list[int]], eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (``<eos>`` then each sentence but its last token) and targets, right-padded: (B,T) each."""
+    longest = max(len(ids) for ids in encoded)
+    targets = torch.zeros(len(encoded), longest, dtype=torch.long)  # (B,T)
+    for row, ids in enumerate(encoded):
+        targets[row, : len(ids)] = torch.tensor(ids)
+    inputs = torch.cat([torch.full((len(encoded), 1), eos_id), targets[:, :-1]], dim=1)  # (B,T)
+    return inputs, targets
+
+
+def token_logprobs(model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, precision: str = "fp32",
+                   state: Any = None) -> tuple[torch.Tensor, Any]:
+    """log p(target | history) for every position of ``inputs (B,T)``: (B,T) float32 on the CPU."""
+    device = model.device
+    with autocast(device, precision):
+        logits, state = model(inputs.to(device), state)  # (B,T,V)
+    logp = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.to(device).unsqueeze(-1)).squeeze(-1)  # (B,T)
+    return logp.cpu(), state
+
+
 def score_sentences(
     model: LanguageModel,
     tokenizer: Tokenizer,
     texts: Sequence[str],
     per_token: bool = False,
-    batch_size: int = 64,
+    batch_size: int = 128,
+    precision: str = "fp32",
 ) -> list[SentenceScore]:
-    """Score each text from a fresh state, in padded batches of similar length."""
+    """Score each text from a fresh state, in padded batches of similar length (input order kept)."""
+    if batch_size < 1:
+        raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
+    check_precision(precision)
     model.eval()
-    device = model.device
     encoded = [_sentence_ids(tokenizer, t) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
     results: list[SentenceScore | None] = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        longest = max(len(encoded[i]) for i in idx)
-        targets = torch.zeros(len(idx), longest, dtype=torch.long)  # (B,T), right-padded
-        mask = torch.zeros(len(idx), longest, dtype=torch.bool)
-        for row, i in enumerate(idx):
-            targets[row, : len(encoded[i])] = torch.tensor(encoded[i])
-            mask[row, : len(encoded[i])] = True
-        inputs = torch.cat([torch.full((len(idx), 1), tokenizer.eos_id), targets[:, :-1]], dim=1)  # (B,T)
-        logits, _ = model(inputs.to(device))  # (B,T,V); padding sits after each sentence, so it cannot leak back
-        logp = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.to(device).unsqueeze(-1)).squeeze(-1).cpu()
-        for row, i in enumerate(idx):
-            results[i] = _sentence_score(tokenizer, texts[i], encoded[i], logp[row, : len(encoded[i])], per_token)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            inputs, targets = _padded([encoded[i] for i in idx], tokenizer.eos_id)
+            # Padding sits after each sentence, so a recurrent model cannot carry it back into the scores.
+            logp, _ = token_logprobs(model, inputs, targets, precision)  # (B,T)
+            for row, i in enumerate(idx):
+                results[i] = sentence_score(tokenizer, texts[i], encoded[i], logp[row, : len(encoded[i])], per_token)
     return [r for r in results if r is not None]
 
 
-def _sentence_score(
+def sentence_score(
     tokenizer: Tokenizer, text: str, ids: list[int], logp: torch.Tensor, per_token: bool
 ) -> SentenceScore:
-    is_oov = torch.tensor([i == tokenizer.unk_id for i in ids])
-    pieces = [(tokenizer.token_str(i), float(lp)) for i, lp in zip(ids, logp.tolist(), strict=True)] if per_token else None
-    return SentenceScore(logprob=float(logp.sum()), tokens=len(ids), chars=len(text) + 1, oov=int(is_oov.sum()),
-                         logprob_no_oov=float(logp[~is_oov].sum()), text=text, per_token=pieces)
+    """Totals of one sentence from its token ids and their log-probabilities ``logp (T,)``."""
+    values = logp.tolist()
+    unk = tokenizer.unk_id
+    pieces = [(tokenizer.token_str(i), lp) for i, lp in zip(ids, values, strict=True)] if per_token else None
+    return SentenceScore(logprob=math.fsum(values), tokens=len(ids), chars=len(text) + 1,
+                         oov=sum(i == unk for i in ids),
+                         logprob_no_oov=math.fsum(lp for i, lp in zip(ids, values, strict=True) if i != unk),
+                         text=text, per_token=pieces)
 
 
-@torch.no_grad()
-def score_text(
-    model: LanguageModel,
-    tokenizer: Tokenizer,
-    text: str,
-    window: int = 512,
-    path: str = "",
-    progress: Callable[[int, int], None] | None = None,
-) -> CorpusScore:
-    """Score a whole text as one stream (state carried across lines), ``window`` tokens at a time."""
-    model.eval()
-    device = model.device
-    ids = torch.from_numpy(tokenizer.encode_array(text)).long()
-    inputs = torch.cat([torch.tensor([tokenizer.eos_id]), ids[:-1]])
-    total = total_no_oov = 0.0
-    oov = int((ids == tokenizer.unk_id).sum())
-    state = None
-    for start in range(0, ids.numel(), window):
-        x = inputs[start : start + window].unsqueeze(0).to(device)  # (1,T)
-        y = ids[start : start + window].unsqueeze(0).to(device)  # (1,T)
-        logits, state = model(x, state)  # (1,T,V)
-        logp = F.log_softmax(logits.float(), dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)  # (1,T)
-        total += float(logp.sum())
-        total_no_oov += float(logp[y != tokenizer.unk_id].sum())
-        if progress:
-            progress(min(start + window, ids.numel()), ids.numel())
-    return CorpusScore(logprob=total, tokens=int(ids.numel()), chars=len(text), oov=oov,
-                       logprob_no_oov=total_no_oov, path=path)
+def score_text(model: LanguageModel, tokenizer: Tokenizer, text: str, window: int = 256, path: str = "") -> Any:
+    """A whole in-memory text as one stream (state carried); see :func:`charlm.corpus.score_text`."""
+    from charlm.corpus import score_text as stream_text  # corpus builds on this module
+
+    return stream_text(model, tokenizer, text, window=window, path=path)

@@ -1,0 +1,217 @@
+"""The commands that use a trained model's probabilities: ``sample``, ``score`` and ``eval``.
+
+Registered on :data:`charlm.cli.app` (imported at the end of :mod:`charlm.cli`). Thin, like the
+rest of the CLI: options -> one :class:`charlm.api.Model` call -> :mod:`charlm.render` output.
+Exit codes: 0 success, 1 bad input or model (one ``charlm: error:`` line on stderr), 2 bad usage
+(unknown option or value), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from charlm.cli import JsonOpt, ModelOpt, app, friendly
+from charlm.errors import CharlmError
+
+if TYPE_CHECKING:
+    from charlm.api import Model
+
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+PrecisionOpt = Annotated[str, typer.Option(help="fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate).")]
+PROGRESS_BYTES = 2 << 20
+
+
+@app.command()
+@friendly
+def sample(
+    model: ModelOpt = None,
+    temp: Annotated[float, typer.Option("--temp", "-t", help="Softmax temperature; 0 = greedy.")] = 1.0,
+    length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate (the cap with --until-eos/--stop).")] = 500,
+    prime: Annotated[str, typer.Option(help="Text the sample continues.")] = "",
+    prime_file: Annotated[Path | None, typer.Option(help="Read the prime from this file instead.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed for an exact repeat.")] = None,
+    num: Annotated[int, typer.Option(help="Number of samples (drawn as one batch); with --beam, hypotheses shown.")] = 1,
+    top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens only.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
+    until_eos: Annotated[bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")] = False,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop just before this string (repeatable).")] = None,
+    show_logprob: Annotated[bool, typer.Option("--show-logprob", help="Print each sample's log-probability (nats) under the model.")] = False,
+    beam: Annotated[int | None, typer.Option(help="Beam search of this width for the most probable continuation.")] = None,
+    length_norm: Annotated[bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")] = False,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt loop: each line you type primes a new sample.")] = False,
+    stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Print tokens as they come [default: on a terminal, one sample].")] = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
+
+    Beam search (--beam N) instead finds the most probable continuation; --interactive reads primes
+    from stdin, one per line, until end of input.
+
+    Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
+    """
+    from charlm.api import load
+    from charlm.data import read_text
+
+    if prime and prime_file is not None:
+        raise CharlmError("give either --prime or --prime-file, not both")
+    if beam is not None and (top_k is not None or top_p is not None):
+        raise CharlmError("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
+    lm = load(model, device=device)
+    start = read_text(prime_file) if prime_file is not None else prime
+    live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
+    options = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num, seed=seed,
+                   until_eos=until_eos, stop=stop or [])
+    primes = _prompts() if interactive else iter([start])
+    for text in primes:
+        if beam is not None:
+            _print_beams(lm, text, beam, length, until_eos, length_norm, num, show_logprob)
+        else:
+            _print_samples(lm, text, options, live, show_logprob)
+
+
+def _prompts() -> Iterator[str]:
+    """Lines typed at the prompt (shown on stderr), until end of input."""
+    while True:
+        print("prime> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            print(file=sys.stderr)
+            return
+        yield line.rstrip("\r\n")
+
+
+def _print_samples(lm: Model, prime: str, options: dict[str, Any], live: bool, show_logprob: bool) -> None:
+    def on_token(row: int, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    if live:
+        sys.stdout.write(prime)
+    samples = lm.sample(prime, on_token=on_token if live else None, **options)
+    for n, s in enumerate(samples, 1):
+        detail = f"logprob {s.logprob:.3f} nats over {s.tokens} tokens, ppl {s.ppl:.3f}, ended at {s.ended}"
+        if live:
+            print()
+        elif len(samples) > 1 or show_logprob:
+            print(f"--- sample {n} ({detail})")
+        if not live:
+            print(prime + s.text)
+        elif show_logprob:
+            print(f"--- {detail}")
+
+
+def _print_beams(lm: Model, prime: str, width: int, length: int, until_eos: bool, length_norm: bool, num: int,
+                 show_logprob: bool) -> None:
+    beams = lm.beam(prime, width=width, length=length, until_eos=until_eos, normalize=length_norm)
+    shown = beams[: max(1, min(num, width))]
+    for n, b in enumerate(shown, 1):
+        if len(shown) > 1 or show_logprob:
+            state = "finished" if b.finished else "unfinished"
+            print(f"--- beam {n} (logprob {b.logprob:.3f} nats over {b.tokens} tokens, {state})")
+        print(prime + b.text)
+
+
+def _sentences(sentences: list[str] | None, lines: Path | None) -> list[str]:
+    """Arguments, then the lines of --lines, else stdin when it is not a terminal; blank lines skipped."""
+    from charlm.data import read_text
+
+    texts = list(sentences or [])
+    if lines is not None:
+        texts += read_text(lines).split("\n")
+    elif not texts and not sys.stdin.isatty():
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    return [t for t in texts if t.strip()]
+
+
+@app.command()
+@friendly
+def score(
+    sentences: Annotated[list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")] = None,
+    model: ModelOpt = None,
+    lines: Annotated[Path | None, typer.Option("--lines", "-l", help="Score each line of this file as a sentence.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Score a whole file as one text (state carried): same as charlm eval FILE.")] = None,
+    per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
+    normalize: Annotated[str, typer.Option(help="Rank by total log-prob, per token, or per char: total|token|char.")] = "total",
+    as_json: JsonOpt = False,
+    batch_size: Annotated[int, typer.Option(help="Sentences per padded batch.")] = 128,
+    precision: PrecisionOpt = "fp32",
+    device: DeviceOpt = "auto",
+) -> None:
+    """Score sentences (ranked, best first, with the margin between the best two) or a whole file.
+
+    Each sentence is scored from a fresh state and includes its end-of-sentence token <eos>;
+    the start symbol is not counted (KenLM's convention). log-probabilities are natural logs
+    (log10 and bits also shown); ppl_no_oov leaves out <unk> tokens; bits/char divides by the
+    characters plus one for the end of line. Blank lines are skipped.
+
+    Example: charlm score "the apple and pear salad" "the apple and pair salad"
+    """
+    from charlm.api import load
+    from charlm.score import NORMALIZE
+
+    if normalize not in NORMALIZE:
+        raise CharlmError(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
+    if file is not None:
+        if sentences or lines is not None:
+            raise CharlmError("--file scores a whole file; give sentences or --lines separately")
+        _eval(load(model, device=device), file, False, as_json, 32, precision, None, "utf-8", "strict")
+        return
+    texts = _sentences(sentences, lines)
+    if not texts:
+        raise CharlmError("nothing to score: give sentences as arguments, on stdin, with --lines, or a --file")
+    lm = load(model, device=device)
+    scores = lm.score(texts, normalize=normalize, per_token=per_token, batch_size=batch_size, precision=precision)
+    if as_json:
+        for s in scores:
+            print(json.dumps(s.to_dict(), ensure_ascii=False))
+        return
+    from charlm.render import scores_table
+    from charlm.score import ranking
+
+    scores_table(ranking(scores, normalize), per_token)
+
+
+@app.command("eval")
+@friendly
+def eval_(
+    file: Annotated[Path, typer.Argument(help="Text file to evaluate (may be larger than memory).")],
+    model: ModelOpt = None,
+    independent: Annotated[bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")] = False,
+    as_json: JsonOpt = False,
+    batch_size: Annotated[int, typer.Option(help="Parallel rows (streamed) or lines per batch (--independent).")] = 32,
+    precision: PrecisionOpt = "fp32",
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB].")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
+    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    device: DeviceOpt = "auto",
+) -> None:
+    """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
+
+    Streamed by default: the file is one text with the state carried across lines (cut at line
+    starts into up to --batch-size parallel rows); --independent scores each line as a sentence.
+
+    Example: charlm eval test.txt --model checkpoints/latest --json
+    """
+    from charlm.api import load
+
+    _eval(load(model, device=device), file, independent, as_json, batch_size, precision, progress, encoding, errors)
+
+
+def _eval(lm: Model, file: Path, independent: bool, as_json: bool, batch_size: int, precision: str,
+          progress: bool | None, encoding: str, errors: str) -> None:
+    from charlm.render import EvalProgress, corpus_table
+
+    show = progress if progress is not None else file.is_file() and file.stat().st_size >= PROGRESS_BYTES
+    with EvalProgress(str(file), enabled=show) as bar:
+        result = lm.eval(file, independent=independent, batch_size=batch_size, precision=precision,
+                         encoding=encoding, errors=errors, progress=bar)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        corpus_table(result)

@@ -1,0 +1,241 @@
+"""Corpus evaluation: perplexity, bits per char and OOV rate of whole files, larger than memory.
+
+Two modes. *Streamed* (the default) scores the file as one text with the state carried across
+lines, the first token conditioned on ``<eos>``. To use the batch dimension, the file is cut at line
+starts into ``R`` contiguous byte segments read in parallel, each row carrying its own state (the
+trainer's evaluation layout); a row starts from a fresh state at a line start, so the only
+difference from one long row is ``R - 1`` forgotten contexts at line boundaries::
+
+    file bytes:  |---- row 0 ----|---- row 1 ----|---- row 2 ----|      (cut just after a newline)
+    window k:     row r feeds its next W tokens; padding only after a row's own end
+
+*Independent* scores every line as a sentence (fresh state, ``<eos>`` counted, see
+:mod:`charlm.score`); an empty line is a sentence of just ``<eos>``. Files are read in chunks that
+end at a newline, so every tokenizer's ``encode`` sees whole lines and nothing is held in full.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from charlm.errors import CharlmError
+from charlm.models import LanguageModel
+from charlm.score import Totals, check_precision, score_sentences, token_logprobs
+from charlm.tokenizers import Tokenizer
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+CHUNK_BYTES = 1 << 20
+MIN_ROW_BYTES = 32 << 10
+
+
+@dataclass(frozen=True)
+class CorpusScore(Totals):
+    """A whole text's score: ``mode`` is stream (state carried) or independent (line by line)."""
+
+    path: str = ""
+    mode: str = "stream"
+    rows: int = 1  # parallel rows the stream was cut into
+
+
+class _Reader:
+    """Decoded text chunks of bytes ``[start, end)`` of a file, each ending at a newline."""
+
+    def __init__(self, path: Path, start: int, end: int, encoding: str, errors: str, chunk_bytes: int) -> None:
+        self.path, self.start, self.end, self.chunk_bytes = path, start, end, chunk_bytes
+        self.encoding, self.errors = encoding, errors
+        self.done = 0  # bytes consumed so far
+        self.seen_text = False
+
+    def __iter__(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder(self.encoding)(self.errors)
+        with open(self.path, "rb") as fh:
+            fh.seek(self.start)
+            pos = self.start
+            while pos < self.end:
+                raw = fh.read(min(self.chunk_bytes, self.end - pos))
+                if not raw.endswith(b"\n") and pos + len(raw) < self.end:
+                    raw += fh.readline(self.end - pos - len(raw))  # finish the line
+                try:
+                    text = decoder.decode(raw, final=pos + len(raw) >= self.end)
+                except UnicodeDecodeError as exc:
+                    raise CharlmError(f"{self.path} is not valid {self.encoding} (bad byte at offset "
+                                      f"{pos + exc.start}); pass --encoding NAME or --errors replace") from None
+                if pos == 0:
+                    text = text.lstrip("\ufeff")
+                pos += len(raw)
+                self.done = pos - self.start
+                self.seen_text = self.seen_text or not text.isspace()
+                yield text.replace("\r\n", "\n")
+
+
+def _check_file(path: Path, encoding: str, errors: str) -> int:
+    """The file's size in bytes, after refusing what is not a readable text file."""
+    if not path.exists():
+        raise CharlmError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise CharlmError(f"{path} is a directory; give a text file")
+    try:
+        codecs.lookup(encoding)
+        codecs.lookup_error(errors)
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+    except LookupError:
+        raise CharlmError(f"unknown encoding {encoding!r} or --errors {errors!r}; try utf-8 and strict") from None
+    except OSError as exc:
+        raise CharlmError(f"{path}: cannot read it ({exc.strerror})") from None
+    if b"\x00" in head and encoding.replace("-", "").lower() == "utf8":
+        raise CharlmError(f"{path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
+    if not head.strip():
+        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
+    return os.path.getsize(path)
+
+
+def _line_starts(path: Path, size: int, rows: int) -> list[int]:
+    """``rows + 1`` byte offsets, each at the start of a line, cutting the file into near-equal parts."""
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for r in range(1, rows):
+            fh.seek(max(size * r // rows - 1, cuts[-1]))
+            fh.readline()  # to just after the next newline
+            cuts.append(max(fh.tell(), cuts[-1]))
+    return sorted(set(cuts + [size]))
+
+
+class _RowTokens:
+    """The token stream of one row, refilled chunk by chunk; remembers the last token fed."""
+
+    def __init__(self, chunks: Iterator[str], tokenizer: Tokenizer) -> None:
+        self.chunks, self.tokenizer = chunks, tokenizer
+        self.buffer = np.empty(0, dtype=np.int64)
+        self.prev = tokenizer.eos_id
+        self.chars = 0
+
+    def take(self, n: int) -> np.ndarray:
+        while self.buffer.size < n:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.chars += len(chunk)
+            self.buffer = np.concatenate([self.buffer, self.tokenizer.encode_array(chunk)])
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+
+def _stream(model: LanguageModel, tokenizer: Tokenizer, rows: list[_RowTokens], window: int, precision: str,
+            tick: Callable[[], None]) -> tuple[float, float, int, int]:
+    """(nats, nats without OOV, tokens, OOV) of ``rows`` read in parallel windows, state carried per row."""
+    total = total_no_oov = 0.0
+    tokens = oov = 0
+    state = None
+    unk, eos = tokenizer.unk_id, tokenizer.eos_id
+    while True:
+        parts = [row.take(window) for row in rows]
+        if not any(p.size for p in parts):
+            break
+        width = max(p.size for p in parts)
+        targets = torch.full((len(rows), width), eos, dtype=torch.long)  # (R,W); padding after each row's end
+        inputs = torch.full((len(rows), width), eos, dtype=torch.long)  # (R,W)
+        mask = torch.zeros(len(rows), width, dtype=torch.bool)
+        for r, (row, part) in enumerate(zip(rows, parts, strict=True)):
+            if part.size:
+                targets[r, : part.size] = torch.from_numpy(part)
+                inputs[r, 0] = row.prev
+                inputs[r, 1 : part.size] = targets[r, : part.size - 1]
+                mask[r, : part.size] = True
+                row.prev = int(part[-1])
+        logp, state = token_logprobs(model, inputs, targets, precision, state)  # (R,W)
+        known = mask & (targets != unk)
+        total += float(logp[mask].double().sum())
+        total_no_oov += float(logp[known].double().sum())
+        tokens += int(mask.sum())
+        oov += int((mask & (targets == unk)).sum())
+        tick()
+    return total, total_no_oov, tokens, oov
+
+
+def eval_file(
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    path: str | Path,
+    independent: bool = False,
+    batch_size: int = 32,
+    window: int = 256,
+    precision: str = "fp32",
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    progress: Progress | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    min_row_bytes: int = MIN_ROW_BYTES,
+) -> CorpusScore:
+    """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``)."""
+    if batch_size < 1 or window < 1:
+        raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
+    check_precision(precision)
+    path = Path(path)
+    size = _check_file(path, encoding, errors)
+    rows = 1 if independent else max(1, min(batch_size, size // max(min_row_bytes, 1)))
+    cuts = _line_starts(path, size, rows)
+    readers = [_Reader(path, a, b, encoding, errors, chunk_bytes) for a, b in itertools.pairwise(cuts)]
+
+    def tick() -> None:
+        if progress is not None:
+            progress(sum(r.done for r in readers), size)
+
+    model.eval()
+    with torch.inference_mode():
+        if independent:
+            result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick)
+        else:
+            streams = [_RowTokens(iter(r), tokenizer) for r in readers]
+            total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick)
+            result = CorpusScore(logprob=total, tokens=tokens, chars=sum(s.chars for s in streams), oov=oov,
+                                 logprob_no_oov=no_oov, mode="stream", rows=len(streams))
+    if not any(r.seen_text for r in readers):
+        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
+    return replace(result, path=str(path))
+
+
+def _lines(chunks: Iterator[str]) -> Iterator[str]:
+    for chunk in chunks:
+        pieces = chunk.split("\n")
+        yield from pieces[:-1]
+        if pieces[-1]:
+            yield pieces[-1]  # the file's last line, without a newline
+
+
+def _independent(model: LanguageModel, tokenizer: Tokenizer, chunks: Iterator[str], batch_size: int,
+                 precision: str, tick: Callable[[], None], group: int = 4096) -> CorpusScore:
+    """Every line scored as a sentence, ``group`` lines at a time (sorted by length inside a group)."""
+    totals = [0.0, 0.0, 0, 0, 0]  # nats, nats without OOV, tokens, chars, oov
+    lines = _lines(chunks)
+    while batch := [line for _, line in zip(range(group), lines, strict=False)]:
+        for s in score_sentences(model, tokenizer, batch, batch_size=batch_size, precision=precision):
+            for k, v in enumerate((s.logprob, s.logprob_no_oov, s.tokens, s.chars, s.oov)):
+                totals[k] += v
+        tick()
+    return CorpusScore(logprob=totals[0], tokens=int(totals[2]), chars=int(totals[3]), oov=int(totals[4]),
+                       logprob_no_oov=totals[1], mode="independent", rows=1)
+
+
+def score_text(model: LanguageModel, tokenizer: Tokenizer, text: str, window: int = 256, rows: int = 1,
+               precision: str = "fp32", path: str = "") -> CorpusScore:
+    """Score an in-memory text as one stream (state carried), cut at line starts into ``rows`` rows."""
+    pieces = text.split("\n")
+    lines = [line + "\n" for line in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+    per_row = max(1, math.ceil(len(lines) / max(rows, 1)))
+    parts = ["".join(lines[i : i + per_row]) for i in range(0, len(lines), per_row)] or [""]
+    streams = [_RowTokens(iter([p]), tokenizer) for p in parts]
+    model.eval()
+    with torch.inference_mode():
+        total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, lambda: None)
+    return CorpusScore(logprob=total, tokens=tokens, chars=len(text), oov=oov, logprob_no_oov=no_oov, path=path,
+                       mode="stream", rows=len(streams))
