@@ -6,7 +6,7 @@ The library never prints; everything a person sees is drawn here.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -66,17 +66,24 @@ NORMALIZE_LABEL = {"total": "total log-prob (nats)", "token": "log-prob per toke
                    "char": "log-prob per character (nats)"}
 
 
+def _show(table: Table) -> None:
+    """Print a wide table; written to a pipe or file it gets 200 columns instead of rich's 80."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(file=sys.stdout, width=200, highlight=False, soft_wrap=True).print(table)
+
+
 def scores_table(ranking: Any, per_token: bool) -> None:
     """Ranked sentence scores (best first), the margin between the best two and, if asked, each token."""
     label = NORMALIZE_LABEL[ranking.normalize]
     table = Table(title=f"sentences ranked by {label}, best first (ln = natural log; <eos> counted, start not)")
-    for col in ("#", "sentence", "score", "logprob (ln)", "log10", "bits", "tokens", "chars", "oov", "ppl",
-                "ppl no oov", "bits/char"):
+    for col in ("#", "sentence", "score", "ln p", "log10 p", "tokens", "oov", "ppl", "ppl w/o oov", "bits/char"):
         table.add_column(col, justify="left" if col == "sentence" else "right")
     for s in ranking.scores:
-        table.add_row(str(s.rank), s.text, fmt(s.score, 4), fmt(s.logprob), fmt(s.log10prob), fmt(s.bits),
-                      str(s.tokens), str(s.chars), str(s.oov), fmt(s.ppl, 2), fmt(s.ppl_no_oov, 2), fmt(s.bpc))
-    out.print(table)
+        table.add_row(str(s.rank), s.text, fmt(s.score, 4), fmt(s.logprob), fmt(s.log10prob), str(s.tokens),
+                      str(s.oov), fmt(s.ppl, 2), fmt(s.ppl_no_oov, 2), fmt(s.bpc))
+    _show(table)
     if ranking.margin is not None:
         out.print(f"margin between the best two: {fmt(ranking.margin, 4)} ({label})")
     if per_token:
@@ -91,7 +98,7 @@ def per_token_table(s: Any) -> None:
         detail.add_column(col, justify="left" if col == "token" else "right")
     for token, lp in s.per_token or []:
         detail.add_row(repr(token)[1:-1], fmt(lp, 4), fmt(lp / math.log(10), 4), f"{math.exp(lp):.4g}")
-    out.print(detail)
+    _show(detail)
 
 
 def corpus_table(score: Any) -> None:
@@ -107,7 +114,7 @@ def corpus_table(score: Any) -> None:
                         ("nats/token", fmt(score.nats_per_token, 4)), ("perplexity", fmt(score.ppl, 3)),
                         ("perplexity without OOV", fmt(score.ppl_no_oov, 3)), ("bits/char", fmt(score.bpc, 4))):
         table.add_row(name, value)
-    out.print(table)
+    _show(table)
 
 
 class EvalProgress:
@@ -126,7 +133,8 @@ class EvalProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.enabled:
+            self.progress.stop()
 
     def __call__(self, done: int, total: int) -> None:
         if self.enabled:

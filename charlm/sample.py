@@ -52,7 +52,7 @@ class Sample:
 def check_options(temperature: float, top_k: int | None, top_p: float | None, length: int, num: int) -> None:
     """Refuse out-of-range sampling options with one clear line."""
     if not math.isfinite(temperature) or temperature < 0:
-        raise CharlmError(f"--temp must be a number >= 0 (got {temperature}); 0 means greedy")
+        raise CharlmError(f"--temp must be >= 0 (got {temperature}); 0 means greedy")
     if top_k is not None and top_k < 1:
         raise CharlmError(f"--top-k must be at least 1 (got {top_k})")
     if top_p is not None and not 0.0 < top_p <= 1.0:
