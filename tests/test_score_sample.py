@@ -87,3 +87,56 @@ def test_corpus_eval(tiny_model: Path, corpus: Path) -> None:
     assert result.tokens == len(corpus.read_text())
     assert result.chars == len(corpus.read_text())
     assert 1.0 < result.ppl < 10.0
+
+
+def test_batched_equals_one_at_a_time_on_a_deeper_random_model() -> None:
+    from charlm.models import ModelConfig, build_model
+    from charlm.score import score_sentences
+    from charlm.tokenizers import build_tokenizer
+
+    tok = build_tokenizer("char", "abcdefgh ij\n")
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=tok.vocab_size, arch="gru", layers=2, hidden=24, embed=8)).eval()
+    texts = ["", "a", "abc def", "hij" * 20, "zz unknown", "gafe " * 7] * 3
+    one = [score_sentences(model, tok, [t], batch_size=1)[0].logprob for t in texts]
+    for batch in (4, 64):
+        batched = [s.logprob for s in score_sentences(model, tok, texts, batch_size=batch)]
+        assert batched == pytest.approx(one, abs=1e-5)
+    bf16 = [s.logprob for s in score_sentences(model, tok, texts, precision="bf16")]
+    assert bf16 == pytest.approx(one, rel=0.02, abs=0.05)  # approximate by design; fp32 stays the default
+
+
+def test_api_rank_normalize_and_margin(tiny_model: Path) -> None:
+    lm = charlm.load(tiny_model, device="cpu")
+    texts = ["the cat sat on the mat", "the cat"]
+    by_total = lm.rank(texts)
+    best, second = by_total.scores
+    assert best.logprob >= second.logprob and best.rank == 1
+    assert by_total.margin == pytest.approx(best.logprob - second.logprob)
+    by_char = lm.score(texts, normalize="char")
+    assert {s.rank for s in by_char} == {1, 2}
+    assert by_char[0].score == pytest.approx(by_char[0].logprob / by_char[0].chars)
+    with pytest.raises(charlm.CharlmError):
+        lm.score(texts, normalize="median")
+
+
+def test_streamed_eval_in_rows_and_chunks(tiny_model: Path, corpus: Path) -> None:
+    lm = charlm.load(tiny_model, device="cpu")
+    from charlm.corpus import eval_file
+
+    one = eval_file(lm.module, lm.tokenizer, corpus, batch_size=1)
+    chunked = eval_file(lm.module, lm.tokenizer, corpus, batch_size=1, window=7, chunk_bytes=100)
+    rows = eval_file(lm.module, lm.tokenizer, corpus, batch_size=8, min_row_bytes=256)
+    assert chunked.logprob == pytest.approx(one.logprob, rel=1e-5)  # carried state: chunking changes nothing
+    assert rows.rows == 8 and rows.tokens == one.tokens and rows.chars == one.chars
+    assert rows.ppl == pytest.approx(one.ppl, rel=0.01)  # 7 line starts forget their context
+    independent = lm.eval(corpus, independent=True)
+    assert independent.tokens == one.tokens and independent.ppl > one.ppl
+
+
+def test_word_level_continuation_joins_with_a_space(tiny_word_model: Path) -> None:
+    lm = charlm.load(tiny_word_model, device="cpu")
+    s = lm.sample("the cat", length=3, temperature=0)[0]
+    assert s.text.startswith(" ") and len(s.text.split()) == 3
+    b = lm.beam("the cat", width=3, length=2)[0]
+    assert b.text.startswith(" ") and b.tokens == 2
