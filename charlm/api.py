@@ -26,7 +26,7 @@ class Model:
         self.path = Path(path) if path else Path("checkpoints/latest")
 
     def score(self, texts: str | Sequence[str], normalize: str = "total", per_token: bool = False,
-              batch_size: int = 128, precision: str = "fp32") -> list[SentenceScore]:
+              batch_size: int = 64, precision: str = "fp32") -> list[SentenceScore]:
         """Score sentences from a fresh state (``<eos>`` counted, start not), in input order.
 
         Each result carries ``rank`` (1 = best) and ``score`` under ``normalize``: total (nats),
@@ -39,7 +39,7 @@ class Model:
         return rank(scores, normalize)
 
     def rank(self, texts: Sequence[str], normalize: str = "total", per_token: bool = False,
-             batch_size: int = 128, precision: str = "fp32") -> Ranking:
+             batch_size: int = 64, precision: str = "fp32") -> Ranking:
         """The sentences best first under ``normalize``, with the margin between the best two."""
         return ranking(self.score(texts, normalize, per_token, batch_size, precision), normalize)
 

@@ -139,7 +139,7 @@ def score(
     per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
     normalize: Annotated[str, typer.Option(help="Rank by total log-prob, per token, or per char: total|token|char.")] = "total",
     as_json: JsonOpt = False,
-    batch_size: Annotated[int, typer.Option(help="Sentences per padded batch.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Sentences per padded batch.")] = 64,
     precision: PrecisionOpt = "fp32",
     device: DeviceOpt = "auto",
 ) -> None:

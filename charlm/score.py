@@ -174,7 +174,7 @@ def score_sentences(
     tokenizer: Tokenizer,
     texts: Sequence[str],
     per_token: bool = False,
-    batch_size: int = 128,
+    batch_size: int = 64,
     precision: str = "fp32",
 ) -> list[SentenceScore]:
     """Score each text from a fresh state, in padded batches of similar length (input order kept)."""

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from charlm.cli import app
 
 runner = CliRunner()
-COMMANDS = ["train", "sample", "score", "tokenize", "info"]
+COMMANDS = ["train", "sample", "score", "eval", "tokenize", "info"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
