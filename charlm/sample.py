@@ -128,10 +128,15 @@ def continuation(tokenizer: Tokenizer, prime_ids: list[int], ids: list[int]) -> 
 
 
 class _Text:
-    """One row's generated text, decoded a line at a time, cut at stop strings, released when settled."""
+    """One row's generated text, decoded a line at a time, cut at stop strings, released when settled.
 
-    def __init__(self, tokenizer: Tokenizer, prime_ids: list[int], stops: Sequence[str]) -> None:
-        self.tokenizer, self.stops = tokenizer, [s for s in stops if s]
+    Decoding as it goes is only needed to stream or to watch for stop strings (``live``); otherwise
+    the ids are decoded once at the end.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, prime_ids: list[int], stops: Sequence[str], live: bool) -> None:
+        self.tokenizer, self.stops, self.live = tokenizer, [s for s in stops if s], live or any(stops)
+        self.prime_ids = prime_ids
         self.line = last_line(tokenizer, prime_ids)
         self.skip = len(tokenizer.decode(self.line))  # characters of the line that belong to the prime
         self.before = ""  # finished lines of the continuation
@@ -142,18 +147,29 @@ class _Text:
 
     def push(self, token: int, until_eos: bool) -> None:
         self.ids.append(token)
+        if token == self.tokenizer.eos_id and until_eos:
+            self.ended = "eos"
+        elif self.live:
+            self._decode(token)
+
+    def _decode(self, token: int) -> None:
         if token == self.tokenizer.eos_id:
-            if until_eos:
-                self.ended = "eos"
-                return
             self.before += self.tokenizer.decode(self.line)[self.skip:] + "\n"
             self.line, self.skip = [], 0
         else:
             self.line.append(token)
+        start = max(0, len(self.text) - max((len(s) for s in self.stops), default=0) - 4)
         self.text = self.before + self.tokenizer.decode(self.line)[self.skip:]
-        hits = [n for n in (self.text.find(s) for s in self.stops) if n >= 0]
+        hits = [n for n in (self.text.find(s, start) for s in self.stops) if n >= 0]
         if hits:
             self.text, self.ended = self.text[: min(hits)], "stop"
+
+    def final(self) -> str:
+        """The whole continuation (without the ``<eos>`` that ended it)."""
+        if self.live:
+            return self.text
+        body = self.ids[:-1] if self.ended == "eos" else self.ids
+        return continuation(self.tokenizer, self.prime_ids, body)
 
     def fresh(self, final: bool = False) -> str:
         """Text not yet handed out that can no longer change."""
@@ -187,7 +203,7 @@ def sample(
     model.eval()
     generator = make_generator(model.device, seed)
     prime_ids = tokenizer.encode(prime)
-    rows = [_Text(tokenizer, prime_ids, stop) for _ in range(num)]
+    rows = [_Text(tokenizer, prime_ids, stop, live=on_token is not None) for _ in range(num)]
     logprob = [0.0] * num
     with torch.inference_mode():
         step = _stepper(model)
@@ -209,5 +225,5 @@ def sample(
     for r, row in enumerate(rows):
         if on_token is not None and (rest := row.fresh(final=True)):
             on_token(r, rest)
-    return [Sample(prime=prime, text=row.text, ids=row.ids, logprob=lp, ended=row.ended or "length")
+    return [Sample(prime=prime, text=row.final(), ids=row.ids, logprob=lp, ended=row.ended or "length")
             for row, lp in zip(rows, logprob, strict=True)]

@@ -157,6 +157,9 @@ def test_same_seed_same_samples(bigram: LanguageModel) -> None:
     c = sample(bigram, tok, length=30, num=3, seed=6)
     assert [s.ids for s in a] == [s.ids for s in b]
     assert [s.ids for s in a] != [s.ids for s in c]
+    streamed: dict[int, str] = {}
+    live = sample(bigram, tok, length=30, num=3, seed=5, on_token=lambda r, t: streamed.update({r: streamed.get(r, "") + t}))
+    assert [s.text for s in live] == [s.text for s in a] == [streamed.get(r, "") for r in range(3)]
 
 
 @pytest.mark.parametrize("length", [1, 2, 3])
