@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from charlm.cli import JsonOpt, ModelOpt, app, friendly
+from charlm.cli import JsonOpt, ModelOpt, UnkOpt, app, friendly
 from charlm.errors import CharlmError
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ def sample(
     length_norm: Annotated[bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")] = False,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt loop: each line you type primes a new sample.")] = False,
     stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Print tokens as they come [default: on a terminal, one sample].")] = None,
+    unk: UnkOpt = "replace",
     device: DeviceOpt = "auto",
 ) -> None:
     """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
@@ -57,6 +58,7 @@ def sample(
     """
     from charlm.api import load
     from charlm.data import read_text
+    from charlm.tokenizers.unk import apply_unk_policy
 
     if prime and prime_file is not None:
         raise CharlmError("give either --prime or --prime-file, not both")
@@ -68,7 +70,8 @@ def sample(
     options = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num, seed=seed,
                    until_eos=until_eos, stop=stop or [])
     primes = _prompts() if interactive else iter([start])
-    for text in primes:
+    for given in primes:
+        text = apply_unk_policy(lm.tokenizer, given, unk)
         if beam is not None:
             _print_beams(lm, text, beam, length, until_eos, length_norm, num, show_logprob)
         else:
@@ -141,6 +144,7 @@ def score(
     as_json: JsonOpt = False,
     batch_size: Annotated[int, typer.Option(help="Sentences per padded batch.")] = 64,
     precision: PrecisionOpt = "fp32",
+    unk: UnkOpt = "replace",
     device: DeviceOpt = "auto",
 ) -> None:
     """Score sentences (ranked, best first, with the margin between the best two) or a whole file.
@@ -154,6 +158,7 @@ def score(
     """
     from charlm.api import load
     from charlm.score import NORMALIZE
+    from charlm.tokenizers.unk import apply_unk_policy
 
     if normalize not in NORMALIZE:
         raise CharlmError(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
@@ -166,6 +171,7 @@ def score(
     if not texts:
         raise CharlmError("nothing to score: give sentences as arguments, on stdin, with --lines, or a --file")
     lm = load(model, device=device)
+    texts = [apply_unk_policy(lm.tokenizer, t, unk) for t in texts]
     scores = lm.score(texts, normalize=normalize, per_token=per_token, batch_size=batch_size, precision=precision)
     if as_json:
         for s in scores:
