@@ -53,6 +53,14 @@ class ModelConfig:
     embed: int = 128
     dropout: float = 0.0
     tie_weights: bool = False
+    # issue 6 (defaults keep older config.json files loadable)
+    residual: bool = False  # add each layer's input to its output where widths agree
+    direction: str = "forward"  # "both": a backward LM on the reversed stream shares the embedding (ELMo)
+    attention: int = 0  # K > 0: attend over the last K hidden states (Daniluk et al. 2017)
+    wdrop: float = 0.0  # DropConnect on the fused LSTM's hidden-to-hidden weights (AWD-LSTM)
+    dropoute: float = 0.0  # embedding dropout: whole token rows
+    locked_dropout: bool = False  # one dropout mask per sequence instead of per step
+    clock_modules: int = 4  # clockwork RNN: modules with periods 1, 2, 4, ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,25 +77,58 @@ class LanguageModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         from charlm.models import build_core  # registry imports this module
+        from charlm.models.regularization import LockedDropout
 
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = LockedDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
         self.core = build_core(config, config.embed)
-        out = self.core.output_size
+        self.proj, self.head = self._head(self.core.output_size)
+        if config.direction == "both":  # ELMo: a second LM reads the reversed stream, sharing the embedding
+            self.core_bwd = build_core(config, config.embed)
+            self.proj_bwd, self.head_bwd = self._head(self.core_bwd.output_size)
+
+    def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear]:
+        config = self.config
         # Tied weights share the (V,E) matrix, so a hidden state of another width is projected to E.
-        self.proj = nn.Linear(out, config.embed) if config.tie_weights and out != config.embed else None
-        self.head = nn.Linear(config.embed if config.tie_weights else out, config.vocab_size)
+        proj = nn.Linear(out, config.embed) if config.tie_weights and out != config.embed else None
+        head = nn.Linear(config.embed if config.tie_weights else out, config.vocab_size)
         if config.tie_weights:
-            self.head.weight = self.embed.weight
+            head.weight = self.embed.weight
+        return proj, head
+
+    def _embed(self, ids: Tensor) -> Tensor:
+        from charlm.models.regularization import embedding_dropout
+
+        weight = embedding_dropout(self.embed.weight, self.config.dropoute, self.training)  # (V,E)
+        return self.drop(nn.functional.embedding(ids, weight))  # (B,T,E)
+
+    def _read(self, core: nn.Module, proj: nn.Module | None, head: nn.Linear, ids: Tensor,
+              state: State) -> tuple[Tensor, State]:
+        y, state = core(self._embed(ids), state)  # (B,T,H)
+        y = self.drop(y)
+        if proj is not None:
+            y = proj(y)  # (B,T,E)
+        return head(y), state  # (B,T,V)
 
     def forward(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
-        x = self.drop(self.embed(ids))  # (B,T,E)
-        y, state = self.core(x, state)  # (B,T,H)
-        y = self.drop(y)
-        if self.proj is not None:
-            y = self.proj(y)  # (B,T,E)
-        return self.head(y), state  # (B,T,V)
+        return self._read(self.core, self.proj, self.head, ids, state)
+
+    def backward_lm(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """The backward LM of a ``direction="both"`` model; ``ids (B,T)`` are already reversed."""
+        return self._read(self.core_bwd, self.proj_bwd, self.head_bwd, ids, state)
+
+    def training_loss(self, loss: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        """The trainer's hook: the forward loss, averaged with the backward LM's loss when there is one.
+
+        The backward LM reads the window reversed (input ``y`` flipped, target ``x`` flipped) from a
+        fresh state: its context lies in the *next* window, which TBPTT has not read yet.
+        """
+        if self.config.direction != "both":
+            return loss
+        logits, _ = self.backward_lm(y.flip(1))  # (B,T,V)
+        backward = nn.functional.cross_entropy(logits.float().flatten(0, 1), x.flip(1).flatten())
+        return 0.5 * (loss + backward)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in {id(p): p for p in self.parameters()}.values())
