@@ -42,6 +42,13 @@ class TrainConfig:
     embed: int = 128
     dropout: float = 0.1
     tie_weights: bool = False
+    residual: bool = False
+    direction: str = "forward"
+    attention: int = 0
+    wdrop: float = 0.0
+    dropoute: float = 0.0
+    locked_dropout: bool = False
+    clock_modules: int = 4
     # optimisation
     seq_len: int = 128
     batch_size: int = 64

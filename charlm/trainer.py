@@ -93,9 +93,8 @@ class _Trainer(Checkpointing):
         self.run_dir = resume_dir or make_run_dir(config)
         self.metrics = MetricsLog(self.run_dir)
         self._load_data(resuming=resume_dir is not None)
-        self.model_config = ModelConfig(vocab_size=self.tokenizer.vocab_size, arch=config.arch, layers=config.layers,
-                                        hidden=config.hidden, embed=config.embed, dropout=config.dropout,
-                                        tie_weights=config.tie_weights)
+        # every ModelConfig field has a TrainConfig field of the same name
+        self.model_config = ModelConfig.from_dict({**config.to_dict(), "vocab_size": self.tokenizer.vocab_size})
         self.model = build_model(self.model_config).to(self.device)
         if config.init_from and not resume_dir:
             best = source / ckpt.BEST
@@ -192,6 +191,8 @@ class _Trainer(Checkpointing):
         with autocast(self.device, self.precision):
             logits, state = self.model(x, self.hidden)  # (B,T,V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        with autocast(self.device, self.precision):
+            loss = self.model.training_loss(loss, x, y)  # bidirectional models add their backward LM's loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.clip if self.config.clip > 0 else math.inf
