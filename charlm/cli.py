@@ -275,6 +275,36 @@ def gradflow(
     err.print(f"plot written to {plot}")
 
 
+@app.command()
+@friendly
+def neighbors(
+    word: Annotated[str | None, typer.Argument(help="Word whose nearest neighbours to list.")] = None,
+    model: ModelOpt = None,
+    k: Annotated[int, typer.Option("-k", help="How many neighbours.")] = 10,
+    analogy: Annotated[tuple[str, str, str] | None, typer.Option(help="A B C: A is to B as ? is to C (nearest to A - B + C).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Nearest words by cosine similarity of a word-level model's input embeddings, or an analogy.
+
+    Example: charlm neighbors king -k 10   |   charlm neighbors --analogy king man woman
+    """
+    from charlm.api import load
+    from charlm.neighbors import analogy as solve
+    from charlm.neighbors import neighbors as nearest
+
+    if (word is None) == (analogy is None):
+        raise CharlmError("give either a WORD or --analogy A B C")
+    if k < 1:
+        raise CharlmError(f"-k must be at least 1 (got {k})")
+    lm = load(model, device="cpu")
+    found = nearest(lm.module, lm.tokenizer, word, k) if word else solve(lm.module, lm.tokenizer, *analogy, k=k)
+    if as_json:
+        print(json.dumps([{"word": n.word, "similarity": n.similarity} for n in found], ensure_ascii=False))
+        return
+    for n in found:
+        print(f"{n.similarity:7.4f}  {n.word}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

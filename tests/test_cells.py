@@ -20,7 +20,7 @@ CELL_VS_TORCH = [
 
 
 @pytest.mark.parametrize(("make_cell", "make_torch"), CELL_VS_TORCH, ids=["rnn-tanh", "rnn-relu", "lstm", "gru"])
-def test_cell_equals_torch_after_copying_weights(make_cell, make_torch) -> None:  # noqa: ANN001
+def test_cell_equals_torch_after_copying_weights(make_cell, make_torch) -> None:
     torch.manual_seed(0)
     cell, ref = make_cell(), make_torch()
     with torch.no_grad():
