@@ -111,3 +111,12 @@ def test_bidirectional_model_has_a_backward_lm_sharing_the_embedding() -> None:
 def test_unknown_direction_is_one_line_error() -> None:
     with pytest.raises(CharlmError, match="--direction"):
         build_model(ModelConfig(vocab_size=9, direction="sideways"))
+
+
+def test_config_json_from_before_the_new_options_still_loads() -> None:
+    old = {"vocab_size": 9, "arch": "lstm", "layers": 2, "hidden": 8, "embed": 4, "dropout": 0.0, "tie_weights": False}
+    config = ModelConfig.from_dict(old)
+    assert (config.residual, config.direction, config.attention, config.wdrop) == (False, "forward", 0, 0.0)
+    model = build_model(config)
+    assert set(model.state_dict()) == {"embed.weight", "head.weight", "head.bias"} | {
+        f"core.rnn.{kind}_l{layer}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for layer in (0, 1)}
