@@ -113,7 +113,8 @@ def plot(results: Sequence[GradFlow], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in results:
         rel = [r.relative(d) for d in range(1, len(r.norms) + 1)]
-        ax.semilogy(range(1, len(rel) + 1), rel, label=f"{r.label} ({r.weights} weights, {r.data})")
+        ax.semilogy(range(1, len(rel) + 1), rel, label=f"{r.label} ({r.weights} weights, {r.data})",
+                    linestyle="-" if r.weights == "trained" else "--")
     ax.set_xlabel("distance T - t (steps before the loss)")
     ax.set_ylabel("|dLoss_T / ds_t|  relative to distance 1")
     ax.set_title("Gradient flow through time")
