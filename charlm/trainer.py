@@ -26,6 +26,7 @@ from charlm.config import TrainConfig
 from charlm.data import WindowStream, batchify
 from charlm.errors import CharlmError
 from charlm.models import LanguageModel, ModelConfig, build_model, detach_state
+from charlm.models.base import STRUCTURE_FIELDS
 from charlm.resume import find_run, resumed_config, truncate_metrics
 from charlm.runtime import autocast, pick_device, resolve_precision, seed_everything, set_threads
 from charlm.schedule import StepGuard, ValTracker, lr_factor
@@ -129,7 +130,8 @@ class _Trainer(Checkpointing):
         model = saved["model"]
         return replace(config, level=saved.get("tokenizer", {}).get("kind", config.level), arch=model["arch"],
                        layers=model["layers"], hidden=model["hidden"], embed=model["embed"],
-                       tie_weights=model["tie_weights"], init_from=str(source))
+                       tie_weights=model["tie_weights"], init_from=str(source),
+                       **{k: model[k] for k in STRUCTURE_FIELDS if k in model})
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def progress(self) -> float:

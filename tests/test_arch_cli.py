@@ -139,3 +139,13 @@ def test_neighbors_are_the_most_cosine_similar_rows() -> None:
     found = neighbors(model, tok, "a", k=3)
     assert [n.word for n in found] == ["b", "c", "d"]
     assert found[0].similarity == pytest.approx(0.9 / (0.81 + 0.01) ** 0.5)
+
+
+def test_fine_tuning_keeps_the_source_models_structure(corpus: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    _train(corpus, source, "--arch", "lstm", "--wdrop", "0.2", "--direction", "both", "--attention", "3")
+    tuned = tmp_path / "tuned"
+    result = runner.invoke(app, ["train", str(corpus), "--out", str(tuned), "--init-from", str(source), *TINY])
+    assert result.exit_code == 0, result.output
+    model = json.loads((tuned / "config.json").read_text())["model"]
+    assert (model["direction"], model["attention"], model["wdrop"]) == ("both", 3, 0.2)

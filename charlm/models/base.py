@@ -42,6 +42,11 @@ def detach_state(state: State) -> State:
     return map_state(lambda t: t.detach(), state)
 
 
+# Fields beyond the shapes that change which modules (and weight names) a model has; fine-tuning
+# from a model must keep them.
+STRUCTURE_FIELDS = ("residual", "direction", "attention", "wdrop", "locked_dropout", "clock_modules")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model's shapes (stored in config.json)."""
