@@ -228,86 +228,10 @@ def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     info_table(details)
 
 
-@app.command()
-@friendly
-def gradflow(
-    arch: Annotated[list[str] | None, typer.Option("--arch", "-a", help="Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].")] = None,
-    model: Annotated[list[Path] | None, typer.Option("--model", "-m", help="Trained model directory to measure; repeat for several.")] = None,
-    text: Annotated[Path | None, typer.Option(help="Real text to read [default: uniformly random tokens].")] = None,
-    length: Annotated[int, typer.Option(help="Window length T: distances 1 .. T-1 are measured.")] = 100,
-    batch: Annotated[int, typer.Option(help="Windows averaged over.")] = 16,
-    hidden: Annotated[int, typer.Option(help="Hidden units of the --arch models.")] = 128,
-    layers: Annotated[int, typer.Option(help="Layers of the --arch models.")] = 1,
-    seed: Annotated[int, typer.Option(help="Random seed (weights and window positions).")] = 0,
-    plot: Annotated[Path, typer.Option(help="Where to write the PNG plot.")] = Path("gradflow.png"),
-    as_json: JsonOpt = False,
-) -> None:
-    """Norm of dLoss_T/ds_t against the distance T - t: vanishing and exploding gradients, measured.
-
-    Reads T tokens one at a time, takes the loss of the last prediction and one backward pass, and
-    reports the gradient norm with respect to each earlier recurrent state, relative to distance 1,
-    with the fitted per-step factor (below 1: the gradient vanishes exponentially).
-
-    Example: charlm gradflow --arch rnn --arch lstm --arch gru --text input.txt --plot gradflow.png
-    """
-    from charlm.data import read_text
-    from charlm.gradflow import DISTANCES, compare
-    from charlm.gradflow import plot as write_plot
-
-    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
-        raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
-    archs = arch if arch else ([] if model else ["rnn", "lstm", "gru"])
-    results = compare(archs, model or [], read_text(text) if text else None, length, batch, hidden, layers, seed)
-    write_plot(results, plot)
-    if as_json:
-        print(json.dumps({"plot": str(plot), "results": [r.to_dict() for r in results]}))
-        return
-    from rich.table import Table
-
-    from charlm.render import err, out
-
-    shown = [d for d in DISTANCES if d < length]
-    table = Table("model", "weights", "data", "factor/step", *[f"d={d}" for d in shown],
-                  title="|dLoss_T/ds_t| relative to distance 1")
-    for r in results:
-        table.add_row(r.label, r.weights, r.data, f"{r.rate:.3f}", *[f"{r.relative(d):.1e}" for d in shown])
-    out.print(table)
-    err.print(f"plot written to {plot}")
-
-
-@app.command()
-@friendly
-def neighbors(
-    word: Annotated[str | None, typer.Argument(help="Word whose nearest neighbours to list.")] = None,
-    model: ModelOpt = None,
-    k: Annotated[int, typer.Option("-k", help="How many neighbours.")] = 10,
-    analogy: Annotated[tuple[str, str, str] | None, typer.Option(help="A B C: A is to B as ? is to C (nearest to A - B + C).")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Nearest words by cosine similarity of a word-level model's input embeddings, or an analogy.
-
-    Example: charlm neighbors king -k 10   |   charlm neighbors --analogy king man woman
-    """
-    from charlm.api import load
-    from charlm.neighbors import analogy as solve
-    from charlm.neighbors import neighbors as nearest
-
-    if (word is None) == (analogy is None):
-        raise CharlmError("give either a WORD or --analogy A B C")
-    if k < 1:
-        raise CharlmError(f"-k must be at least 1 (got {k})")
-    lm = load(model, device="cpu")
-    found = nearest(lm.module, lm.tokenizer, word, k) if word else solve(lm.module, lm.tokenizer, *analogy, k=k)
-    if as_json:
-        print(json.dumps([{"word": n.word, "similarity": n.similarity} for n in found], ensure_ascii=False))
-        return
-    for n in found:
-        print(f"{n.similarity:7.4f}  {n.word}")
-
-
 def main() -> None:
     """Console-script entry point."""
     app()
 
 
+import charlm.cli_diagnostics  # noqa: E402,F401  registers gradflow and neighbors on app
 from charlm import cli_model  # noqa: E402,F401  registers sample, score and eval on app

@@ -65,6 +65,9 @@ def sample(
     if beam is not None and (top_k is not None or top_p is not None):
         raise CharlmError("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
     lm = load(model, device=device)
+    from charlm.models.bidirectional import refuse_sampling
+
+    refuse_sampling(lm.module)  # a --direction both model cannot generate left to right
     start = read_text(prime_file) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
     options = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num, seed=seed,
@@ -153,10 +156,12 @@ def score(
     the start symbol is not counted (KenLM's convention). log-probabilities are natural logs
     (log10 and bits also shown); ppl_no_oov leaves out <unk> tokens; bits/char divides by the
     characters plus one for the end of line. Blank lines are skipped.
+    A model trained with --direction both reports forward, backward and mean log-probabilities.
 
     Example: charlm score "the apple and pear salad" "the apple and pair salad"
     """
     from charlm.api import load
+    from charlm.cli_diagnostics import score_bidirectional
     from charlm.score import NORMALIZE
     from charlm.tokenizers.unk import apply_unk_policy
 
@@ -165,13 +170,17 @@ def score(
     if file is not None:
         if sentences or lines is not None:
             raise CharlmError("--file scores a whole file; give sentences or --lines separately")
-        _eval(load(model, device=device), file, False, as_json, 32, precision, None, "utf-8", "strict")
+        lm = load(model, device=device)
+        if not score_bidirectional(lm, [], file, as_json):  # --direction both: forward, backward, mean
+            _eval(lm, file, False, as_json, 32, precision, None, "utf-8", "strict")
         return
     texts = _sentences(sentences, lines)
     if not texts:
         raise CharlmError("nothing to score: give sentences as arguments, on stdin, with --lines, or a --file")
     lm = load(model, device=device)
     texts = [apply_unk_policy(lm.tokenizer, t, unk) for t in texts]
+    if score_bidirectional(lm, texts, None, as_json):  # --direction both: forward, backward, mean
+        return
     scores = lm.score(texts, normalize=normalize, per_token=per_token, batch_size=batch_size, precision=precision)
     if as_json:
         for s in scores:

@@ -1,0 +1,123 @@
+"""The diagnostic commands ``gradflow`` and ``neighbors``, and the bidirectional score output.
+
+Registered on :data:`charlm.cli.app` (imported at the end of :mod:`charlm.cli`). Thin like the rest
+of the CLI: options -> one library call (:mod:`charlm.gradflow`, :mod:`charlm.neighbors`,
+:mod:`charlm.models.bidirectional`) -> a table on stdout (or ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from charlm.cli import JsonOpt, ModelOpt, app, friendly
+from charlm.errors import CharlmError
+
+
+def score_bidirectional(lm: Any, texts: list[str], file: Path | None, as_json: bool) -> bool:
+    """For a --direction both model: print forward, backward and mean log-probabilities; else False."""
+    from charlm.models.bidirectional import is_bidirectional, score_both, score_both_sentences
+
+    if not is_bidirectional(lm.module):
+        return False
+    if file is not None:
+        from charlm.data import read_text
+
+        scores = [score_both(lm.module, lm.tokenizer, read_text(file), whole_file=True)]
+    else:
+        scores = score_both_sentences(lm.module, lm.tokenizer, texts)
+    if as_json:
+        for s in scores:
+            print(json.dumps({**s.to_dict(), **({"text": str(file)} if file else {})}, ensure_ascii=False))
+        return True
+    from rich.table import Table
+
+    from charlm.render import out
+
+    table = Table("text", "tokens", "forward", "backward", "mean", "bits/char (mean)",
+                  title="log-probabilities (nats), forward and backward LM")
+    for s in scores:
+        table.add_row(str(file) if file else s.text, str(s.tokens), f"{s.forward:.3f}", f"{s.backward:.3f}",
+                      f"{s.mean:.3f}", f"{s.bpc(s.mean):.4f}")
+    out.print(table)
+    return True
+
+
+@app.command()
+@friendly
+def gradflow(
+    arch: Annotated[list[str] | None, typer.Option("--arch", "-a", help="Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].")] = None,
+    model: Annotated[list[Path] | None, typer.Option("--model", "-m", help="Trained model directory to measure; repeat for several.")] = None,
+    text: Annotated[Path | None, typer.Option(help="Real text to read [default: uniformly random tokens].")] = None,
+    length: Annotated[int, typer.Option(help="Window length T: distances 1 .. T-1 are measured.")] = 100,
+    batch: Annotated[int, typer.Option(help="Windows averaged over.")] = 16,
+    hidden: Annotated[int, typer.Option(help="Hidden units of the --arch models.")] = 128,
+    layers: Annotated[int, typer.Option(help="Layers of the --arch models.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed (weights and window positions).")] = 0,
+    plot: Annotated[Path, typer.Option(help="Where to write the PNG plot.")] = Path("gradflow.png"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Norm of dLoss_T/ds_t against the distance T - t: vanishing and exploding gradients, measured.
+
+    Reads T tokens one at a time, takes the loss of the last prediction and one backward pass, and
+    reports the gradient norm with respect to each earlier recurrent state, relative to distance 1,
+    with the fitted per-step factor (below 1: the gradient vanishes exponentially).
+
+    Example: charlm gradflow --arch rnn --arch lstm --arch gru --text input.txt --plot gradflow.png
+    """
+    from charlm.data import read_text
+    from charlm.gradflow import DISTANCES, compare
+    from charlm.gradflow import plot as write_plot
+
+    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
+        raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
+    archs = arch if arch else ([] if model else ["rnn", "lstm", "gru"])
+    results = compare(archs, model or [], read_text(text) if text else None, length, batch, hidden, layers, seed)
+    write_plot(results, plot)
+    if as_json:
+        print(json.dumps({"plot": str(plot), "results": [r.to_dict() for r in results]}))
+        return
+    from rich.table import Table
+
+    from charlm.render import err, out
+
+    shown = [d for d in DISTANCES if d < length]
+    table = Table("model", "weights", "data", "factor/step", *[f"d={d}" for d in shown],
+                  title="|dLoss_T/ds_t| relative to distance 1")
+    for r in results:
+        table.add_row(r.label, r.weights, r.data, f"{r.rate:.3f}", *[f"{r.relative(d):.1e}" for d in shown])
+    out.print(table)
+    err.print(f"plot written to {plot}")
+
+
+@app.command()
+@friendly
+def neighbors(
+    word: Annotated[str | None, typer.Argument(help="Word whose nearest neighbours to list.")] = None,
+    model: ModelOpt = None,
+    k: Annotated[int, typer.Option("-k", help="How many neighbours.")] = 10,
+    analogy: Annotated[tuple[str, str, str] | None, typer.Option(help="A B C: A is to B as ? is to C (nearest to A - B + C).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Nearest words by cosine similarity of a word-level model's input embeddings, or an analogy.
+
+    Example: charlm neighbors king -k 10   |   charlm neighbors --analogy king man woman
+    """
+    from charlm.api import load
+    from charlm.neighbors import analogy as solve
+    from charlm.neighbors import neighbors as nearest
+
+    if (word is None) == (analogy is None):
+        raise CharlmError("give either a WORD or --analogy A B C")
+    if k < 1:
+        raise CharlmError(f"-k must be at least 1 (got {k})")
+    lm = load(model, device="cpu")
+    found = nearest(lm.module, lm.tokenizer, word, k) if word else solve(lm.module, lm.tokenizer, *analogy, k=k)
+    if as_json:
+        print(json.dumps([{"word": n.word, "similarity": n.similarity} for n in found], ensure_ascii=False))
+        return
+    for n in found:
+        print(f"{n.similarity:7.4f}  {n.word}")
