@@ -50,6 +50,28 @@ class Tokenizer(Protocol):
     def save(self, directory: str | Path) -> None: ...
 
 
+class SpecialIds:
+    """The ids every tokenizer shares: ``<unk>`` = 0 and ``<eos>`` = 1."""
+
+    @property
+    def unk_id(self) -> int:
+        return UNK_ID
+
+    @property
+    def eos_id(self) -> int:
+        return EOS_ID
+
+
+def join_lines(per_line: list[list[int]]) -> list[int]:
+    """Concatenate the ids of consecutive lines with ``<eos>`` between them (where the newlines were)."""
+    ids: list[int] = []
+    for n, line_ids in enumerate(per_line):
+        if n:
+            ids.append(EOS_ID)
+        ids.extend(line_ids)
+    return ids
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as UTF-8 JSON via a temp file, fsync and rename."""
     write_bytes_atomic(path, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))

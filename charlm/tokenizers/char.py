@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, write_json_atomic
+from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, SpecialIds, write_json_atomic
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -21,7 +21,7 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-class CharTokenizer:
+class CharTokenizer(SpecialIds):
     """Code-point vocabulary with ``<unk>`` and newline as ``<eos>``."""
 
     kind = "char"
@@ -61,14 +61,6 @@ class CharTokenizer:
     @property
     def vocab_size(self) -> int:
         return len(self.itos)
-
-    @property
-    def unk_id(self) -> int:
-        return UNK_ID
-
-    @property
-    def eos_id(self) -> int:
-        return EOS_ID
 
     def encode_array(self, text: str) -> np.ndarray:
         """Ids of ``text`` as an int64 array; unseen characters map to <unk>."""

@@ -15,12 +15,12 @@ import numpy as np
 import sentencepiece as spm
 
 from charlm.errors import CharlmError
-from charlm.tokenizers.base import EOS, EOS_ID, UNK_ID, write_bytes_atomic, write_json_atomic
+from charlm.tokenizers.base import EOS, EOS_ID, UNK_ID, SpecialIds, join_lines, write_bytes_atomic, write_json_atomic
 
 MODEL_FILE = "tokenizer.model"
 
 
-class SubwordTokenizer:
+class SubwordTokenizer(SpecialIds):
     """SentencePiece with <unk> = 0 and <eos> = 1 (its </s>), no <s> and no padding id."""
 
     def __init__(self, model_proto: bytes, kind: str) -> None:
@@ -73,23 +73,8 @@ class SubwordTokenizer:
     def vocab_size(self) -> int:
         return int(self.sp.get_piece_size())
 
-    @property
-    def unk_id(self) -> int:
-        return UNK_ID
-
-    @property
-    def eos_id(self) -> int:
-        return EOS_ID
-
     def encode(self, text: str) -> list[int]:
-        lines = text.split("\n")
-        pieces = self.sp.encode(lines)
-        ids: list[int] = []
-        for n, line_ids in enumerate(pieces):
-            ids.extend(line_ids)
-            if n < len(lines) - 1:
-                ids.append(EOS_ID)
-        return ids
+        return join_lines(self.sp.encode(text.split("\n")))
 
     def encode_array(self, text: str) -> np.ndarray:
         return np.asarray(self.encode(text), dtype=np.int64)

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, write_json_atomic
+from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, SpecialIds, join_lines, write_json_atomic
 
 
-class WordTokenizer:
+class WordTokenizer(SpecialIds):
     """Whitespace words; newline is <eos>; out-of-vocabulary words are <unk>."""
 
     kind = "word"
@@ -51,23 +51,9 @@ class WordTokenizer:
     def vocab_size(self) -> int:
         return len(self.itos)
 
-    @property
-    def unk_id(self) -> int:
-        return UNK_ID
-
-    @property
-    def eos_id(self) -> int:
-        return EOS_ID
-
     def encode(self, text: str) -> list[int]:
         get = self.stoi.get
-        ids: list[int] = []
-        lines = text.split("\n")
-        for n, line in enumerate(lines):
-            ids.extend(get(w, UNK_ID) for w in line.split())
-            if n < len(lines) - 1:
-                ids.append(EOS_ID)
-        return ids
+        return join_lines([[get(w, UNK_ID) for w in line.split()] for line in text.split("\n")])
 
     def encode_array(self, text: str) -> np.ndarray:
         return np.asarray(self.encode(text), dtype=np.int64)
