@@ -24,6 +24,7 @@ from torch import Tensor
 
 from charlm.errors import CharlmError
 from charlm.models import LanguageModel, State
+from charlm.models.stepper import Stepper
 from charlm.tokenizers import Tokenizer
 
 TokenCallback = Callable[[int, str], None]
@@ -91,9 +92,11 @@ def _stepper(model: LanguageModel) -> Step:
     The one place sampling and beam search advance the model; a faster path swaps in here.
     """
 
+    stepper = Stepper(model)  # the cell math on the fused weights (nn.LSTM per call costs ~4 ms on CPU)
+
     def step(ids: Tensor, state: State) -> tuple[Tensor, State]:
-        logits, state = model(ids[:, None], state)  # (B,1,V)
-        return logits[:, -1].float(), state
+        logits, state = stepper.step(ids, state)  # (B,V)
+        return logits.float(), state
 
     return step
 

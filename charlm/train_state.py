@@ -37,11 +37,12 @@ class Checkpointing:
                                                        "fingerprint": ckpt.fingerprint(self.tokenizer)},
                                          "train": self.config.to_dict(), "data": self.data_info, "summary": summary})
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, hidden: Any = None) -> dict[str, Any]:
+        """Everything a resume needs; ``hidden`` is the full-batch state (see :meth:`save_last`)."""
         return {"format": 2, "step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
                 "clipped": self.clipped, "train_loss": self.train_loss, "last_val": self.last_val,
                 "pos": self.stream.pos, "epoch": self.stream.epoch, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "hidden": map_state(lambda t: t.cpu(), self.hidden),
+                "optimizer": self.optimizer.state_dict(), "hidden": map_state(lambda t: t.cpu(), hidden),
                 "tracker": self.tracker.state_dict(), "guard": self.guard.state_dict(), "rng": rng_state()}
 
     def restore(self, state: dict[str, Any], rollback: bool = False) -> None:
@@ -52,7 +53,7 @@ class Checkpointing:
             self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
             self.clipped, self.train_loss, self.last_val = state["clipped"], state["train_loss"], state["last_val"]
             self.stream.pos, self.stream.epoch = state["pos"], state["epoch"]
-            self.hidden = map_state(lambda t: t.to(self.device), state["hidden"])
+            self.hidden = self.dist.shard_state(map_state(lambda t: t.to(self.device), state["hidden"]))
             self.tracker.load_state_dict(state["tracker"])
             if not rollback:
                 self.guard.load_state_dict(state["guard"])
@@ -62,9 +63,10 @@ class Checkpointing:
                               "or model); start a new run or use --init-from") from None
 
     def save_last(self) -> None:
+        hidden = self.dist.gather_state(self.hidden)  # every rank joins: the saved state is the full batch's
         if self.is_main:
             ckpt.save_weights(self.model, self.run_dir / ckpt.LAST)
-            ckpt.save_trainer_state(self.run_dir, self.state_dict())
+            ckpt.save_trainer_state(self.run_dir, self.state_dict(hidden))
             self._write_config()
         self.last_save = time.perf_counter()
         self.emit({"event": "save", "step": self.step, "path": str(self.run_dir)})

@@ -22,13 +22,14 @@ import torch
 import torch.nn.functional as F
 
 from charlm import checkpoint as ckpt
+from charlm import distributed
 from charlm.config import TrainConfig
 from charlm.data import WindowStream, batchify
 from charlm.errors import CharlmError
 from charlm.models import LanguageModel, ModelConfig, build_model, detach_state
 from charlm.models.base import STRUCTURE_FIELDS
 from charlm.resume import find_run, resumed_config, truncate_metrics
-from charlm.runtime import autocast, pick_device, resolve_precision, seed_everything, set_threads
+from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
 from charlm.schedule import StepGuard, ValTracker, lr_factor
 from charlm.train_data import get_tokenizer, prepare
 from charlm.train_io import MetricsLog, StopSignals, check_run_dir, make_run_dir
@@ -79,24 +80,27 @@ class _Trainer(Checkpointing):
 
     def __init__(self, config: TrainConfig, callback: Callback | None, resume_dir: Path | None = None) -> None:
         self.emit_fn = callback or (lambda event: None)
-        self.is_main = True
         set_threads(config.threads)
         seed_everything(config.seed)
-        self.device = pick_device(config.device)
+        self.dist = distributed.setup(config.device)  # torchrun: this rank's slice of a data-parallel job
+        self.device, self.is_main = self.dist.device, self.dist.is_main
+        if not self.is_main:
+            self.emit_fn = lambda event: None  # only rank 0 reports
         self.precision = resolve_precision(config.precision, self.device)
         source = resume_dir or (ckpt.resolve_model_dir(config.init_from) if config.init_from else None)
         if config.init_from and not resume_dir:
             config = self._adopt_source(config, source)
         self.config = config
-        if resume_dir is None:
+        if resume_dir is None and self.is_main:
             check_run_dir(config)
         self.tokenizer = get_tokenizer(config, source)
-        self.run_dir = resume_dir or make_run_dir(config)
+        self.run_dir = resume_dir or Path(str(self.dist.from_main(make_run_dir(config) if self.is_main else None)))
         self.metrics = MetricsLog(self.run_dir)
         self._load_data(resuming=resume_dir is not None)
         # every ModelConfig field has a TrainConfig field of the same name
         self.model_config = ModelConfig.from_dict({**config.to_dict(), "vocab_size": self.tokenizer.vocab_size})
         self.model = build_model(self.model_config).to(self.device)
+        self.ddp = self.dist.wrap(self.model)  # what the step runs: DDP all-reduces gradients across ranks
         if config.init_from and not resume_dir:
             best = source / ckpt.BEST
             ckpt.load_weights(self.model, best if best.exists() else source / ckpt.LAST, device=self.device)
@@ -118,11 +122,17 @@ class _Trainer(Checkpointing):
     def _load_data(self, resuming: bool) -> None:
         """Token memmaps -> the (B, L) training stream and the validation rows."""
         c = self.config
+        world = self.dist.world
+        if not self.is_main:
+            self.dist.barrier()  # rank 0 writes the token cache first; the others then reuse it
         data = prepare(c, self.tokenizer, self.run_dir, resuming=resuming)
+        if self.is_main:
+            self.dist.barrier()
         self.data_info, self.val_chars_per_token = data.info, data.val_chars_per_token
-        self.stream = WindowStream(batchify(data.train, c.batch_size), c.seq_len, device=self.device)
-        val_batch = max(1, min(c.batch_size, len(data.val) // (c.seq_len + 1)))
-        self.val_data = batchify(data.val, val_batch)  # (B_val, L_val)
+        rows = batchify(data.train, c.batch_size * world)  # (B*W, L): rank r reads rows r*B .. (r+1)*B
+        self.stream = WindowStream(self.dist.rows(rows), c.seq_len, device=self.device)
+        val_batch = max(1, min(c.batch_size, len(data.val) // (c.seq_len + 1) // world)) * world
+        self.val_data = self.dist.rows(batchify(data.val, val_batch))  # (B_val, L_val)
 
     def _adopt_source(self, config: TrainConfig, source: Path) -> TrainConfig:
         """Fine-tuning keeps the source model's shape and tokenizer; the optimizer starts afresh."""
@@ -147,7 +157,7 @@ class _Trainer(Checkpointing):
         if c.steps:
             parts.append(self.step / c.steps)
         if c.epochs:
-            parts.append(self.tokens / (c.epochs * self.stream.numel))
+            parts.append(self.tokens / (c.epochs * self.stream.numel * self.dist.world))
         if not parts and c.time_budget:
             parts.append(self.elapsed / c.time_budget)
         return max(parts or [0.0])
@@ -171,6 +181,7 @@ class _Trainer(Checkpointing):
     # -- evaluation ----------------------------------------------------------------------------
     def run_eval(self) -> None:
         val = evaluate(self.model, self.val_data, self.config.seq_len, self.precision)
+        val = self.dist.weighted_mean(val, self.val_data.shape[0] * (self.val_data.shape[1] - 1))
         self.last_val = val
         improved = self.tracker.update(val, self.step, self.config.schedule)
         if improved and self.is_main:
@@ -191,7 +202,7 @@ class _Trainer(Checkpointing):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with autocast(self.device, self.precision):
-            logits, state = self.model(x, self.hidden)  # (B,T,V)
+            logits, state = self.ddp(x, self.hidden)  # (B,T,V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         with autocast(self.device, self.precision):
             loss = self.model.training_loss(loss, x, y)  # bidirectional models add their backward LM's loss
@@ -199,10 +210,10 @@ class _Trainer(Checkpointing):
         loss.backward()
         clip = self.config.clip if self.config.clip > 0 else math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))  # norm before clipping
-        loss_value = loss.item()
+        loss_value = self.dist.mean(loss).item()  # every rank must agree on skipping a bad step
         why = self.guard.verdict(loss_value, grad_norm, self.train_loss, self.step >= self.config.warmup)
         self.step += 1
-        self.tokens += y.numel()
+        self.tokens += y.numel() * self.dist.world  # global tokens (all ranks)
         self._last = {"loss": loss_value, "grad_norm": grad_norm, "lr": lr}
         if why is None:
             self.optimizer.step()
@@ -259,7 +270,7 @@ class _Trainer(Checkpointing):
         c, evaluated = self.config, False
         while self.progress() < 1.0:
             self.train_step()
-            self.elapsed = base_elapsed + time.perf_counter() - started
+            self.elapsed = self.dist.agree(base_elapsed + time.perf_counter() - started)  # ranks stop together
             event = self._step_event(self.tokens - base_tokens, self.elapsed - base_elapsed)
             self.emit(event, log=self.step % c.log_every == 0)
             evaluated = self.step % c.eval_every == 0
@@ -284,7 +295,7 @@ class _Trainer(Checkpointing):
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
     """Train a language model as ``config`` says; events go to ``callback``; returns the result."""
-    return _Trainer(config, callback).fit()
+    return _fit(_Trainer(config, callback))
 
 
 def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: Callback | None = None) -> TrainResult:
@@ -295,4 +306,11 @@ def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: C
     """
     run = Path(run_dir).resolve()
     config = resumed_config(run, given or {})
-    return _Trainer(config, callback, resume_dir=run).fit()
+    return _fit(_Trainer(config, callback, resume_dir=run))
+
+
+def _fit(trainer: _Trainer) -> TrainResult:
+    try:
+        return trainer.fit()
+    finally:
+        trainer.dist.close()

@@ -1,0 +1,139 @@
+"""A fast one-token-at-a-time forward for sampling: the recurrent cell math on the fused weights.
+
+Calling ``nn.LSTM`` once per generated token costs milliseconds on CPU (oneDNN builds its
+primitive on every call), so batch-1 sampling crawled at ~160 tokens/s. :class:`Stepper` reads
+the same parameters and does one step with a few ``addmm`` calls instead::
+
+    layer 0:  gates = table[id] + h0 @ W_hh0^T        table (V, G) = embed @ W_ih0^T + b_ih0 + b_hh0
+    layer l:  gates = [x, h_l] @ [W_ih_l, W_hh_l]^T + b_l
+    head:     logits = head(proj(h_top))
+
+It takes and returns the model's own state layout (``(h, c)`` of ``(L,B,H)`` for LSTM, ``h`` for
+GRU/RNN), so a state from a full ``model(context)`` call continues here seamlessly. Cores it does
+not know (anything but the fused LSTM/GRU/RNN) fall back to ``model(ids[:, None], state)``.
+The weights are snapshotted at construction: build a new stepper after changing the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from charlm.models.base import LanguageModel, State
+
+
+@dataclass(frozen=True)
+class _Layer:
+    w_in: Tensor  # (G, E) input weights; unused for layer 0 (folded into the table)
+    w_hh: Tensor  # (G, H)
+    w_cat: Tensor  # (G, E + H) [W_ih, W_hh] for layers above 0
+    bias: Tensor  # (G,) b_ih + b_hh (LSTM, RNN) or b_ih (GRU)
+    b_hh: Tensor  # (G,) GRU keeps its hidden bias apart (it sits inside r * (...))
+
+
+class Stepper:
+    """``step(ids (B,), state) -> (logits (B,V), state)`` for an eval-mode :class:`LanguageModel`."""
+
+    def __init__(self, model: LanguageModel) -> None:
+        self.model = model
+        rnn = getattr(model.core, "rnn", None)
+        self.kind = _kind(rnn)
+        if self.kind is None:
+            return
+        assert isinstance(rnn, nn.RNNBase)
+        self.layers_n = rnn.num_layers
+        with torch.no_grad():
+            self.layers = [_layer(rnn, k, self.kind) for k in range(rnn.num_layers)]
+            first = self.layers[0]
+            # Embedding and layer-0 input projection folded into one lookup table.
+            self.table = torch.addmm(first.bias, model.embed.weight, first.w_in.t())  # (V,G)
+
+    @property
+    def fused(self) -> bool:
+        """Whether the fast cell path is used (False: the model's own forward per step)."""
+        return self.kind is not None
+
+    @torch.no_grad()
+    def step(self, ids: Tensor, state: State) -> tuple[Tensor, State]:
+        """Advance every row by one token ``ids (B,)``; returns ``(logits (B,V), new state)``."""
+        if self.kind is None:
+            logits, state = self.model(ids[:, None], state)  # (B,1,V)
+            return logits[:, 0], state
+        batch = ids.size(0)
+        hs, cs = _unpack(state, self.kind, self.layers_n, batch, self.table)
+        x = self.table.index_select(0, ids)  # (B,G) layer-0 input gates
+        new_h, new_c = [], []
+        for k, layer in enumerate(self.layers):
+            if k == 0:
+                gates_x, gates_h = x, hs[0] @ layer.w_hh.t()  # (B,G)
+            elif self.kind == "gru":
+                gates_x, gates_h = torch.addmm(layer.bias, x, layer.w_in.t()), hs[k] @ layer.w_hh.t()
+            else:
+                gates_x, gates_h = torch.addmm(layer.bias, torch.cat([x, hs[k]], 1), layer.w_cat.t()), None
+            h, c = _cell(self.kind, gates_x, gates_h, layer.b_hh, hs[k], cs[k] if cs else None)
+            new_h.append(h)
+            new_c.append(c)
+            x = h  # (B,H)
+        y = self.model.proj(x) if self.model.proj is not None else x
+        logits = self.model.head(y)  # (B,V)
+        return logits, _pack(new_h, new_c, self.kind)
+
+
+def _kind(rnn: object) -> str | None:
+    if isinstance(rnn, nn.LSTM) and not rnn.bidirectional and not rnn.proj_size and rnn.bias and rnn.batch_first:
+        return "lstm"
+    if isinstance(rnn, nn.GRU) and not rnn.bidirectional and rnn.bias and rnn.batch_first:
+        return "gru"
+    if type(rnn) is nn.RNN and not rnn.bidirectional and rnn.bias and rnn.batch_first:
+        return "rnn-relu" if rnn.nonlinearity == "relu" else "rnn"
+    return None
+
+
+def _layer(rnn: nn.RNNBase, k: int, kind: str) -> _Layer:
+    w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}").float(), getattr(rnn, f"weight_hh_l{k}").float()
+    b_ih, b_hh = getattr(rnn, f"bias_ih_l{k}").float(), getattr(rnn, f"bias_hh_l{k}").float()
+    bias = b_ih if kind == "gru" else b_ih + b_hh  # GRU adds b_hh to the hidden half (inside r * ...)
+    return _Layer(w_in=w_ih.contiguous(), w_hh=w_hh.contiguous(), w_cat=torch.cat([w_ih, w_hh], 1).contiguous(),
+                  bias=bias.contiguous(), b_hh=b_hh.contiguous())
+
+
+def _cell(kind: str, gx: Tensor, gh: Tensor | None, b_hh: Tensor, h: Tensor,
+          c: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """One cell update from input gates ``gx (B,G)`` and hidden gates ``gh (B,G)`` (None: already in gx)."""
+    if kind == "lstm":
+        gates = gx if gh is None else gx + gh  # (B,4H), torch's order i, f, g, o
+        i, f, g, o = gates.chunk(4, 1)
+        assert c is not None
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B,H)
+        return torch.sigmoid(o) * torch.tanh(c), c
+    if kind == "gru":
+        assert gh is not None
+        gh = gh + b_hh  # (B,3H), order r, z, n
+        xr, xz, xn = gx.chunk(3, 1)
+        hr, hz, hn = gh.chunk(3, 1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        return n + z * (h - n), None  # (1-z)*n + z*h
+    pre = gx if gh is None else gx + gh  # (B,H)
+    return (torch.relu(pre) if kind == "rnn-relu" else torch.tanh(pre)), None
+
+
+def _unpack(state: State, kind: str, layers: int, batch: int, like: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """Split the model's ``(L,B,H)`` state into per-layer ``(B,H)`` lists (zeros for None)."""
+    if state is None:
+        hidden = like.size(1) // {"lstm": 4, "gru": 3}.get(kind, 1)
+        zeros = like.new_zeros(layers, batch, hidden)
+        state = (zeros, zeros) if kind == "lstm" else zeros
+    if kind == "lstm":
+        h, c = state
+        return list(h.float().unbind(0)), list(c.float().unbind(0))
+    return list(state.float().unbind(0)), []
+
+
+def _pack(hs: list[Tensor], cs: list[Tensor | None], kind: str) -> State:
+    h = torch.stack(hs)  # (L,B,H)
+    if kind == "lstm":
+        return h, torch.stack([c for c in cs if c is not None])
+    return h
