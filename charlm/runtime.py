@@ -7,6 +7,7 @@ sampling all call these), so set-up is never copied between commands.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 from collections.abc import Iterator
@@ -48,16 +49,36 @@ def set_threads(threads: int | None) -> None:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """Map ``auto`` to a concrete precision: bf16 on GPUs that support it, fp32 elsewhere."""
+    """Map ``auto`` to a concrete precision: bf16 where the device runs it natively, else fp32.
+
+    Native bf16 means a CUDA GPU that supports it, or a CPU with AVX512-BF16/AMX (oneDNN's bf16
+    kernels); either way a tiny autocast LSTM step must run, else ``auto`` falls back to fp32.
+    """
     if precision not in PRECISIONS:
         raise CharlmError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision != "auto":
         if precision == "fp16" and device.type == "cpu":
             raise CharlmError("fp16 is for GPUs; on CPU use --precision bf16 or fp32")
         return precision
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "fp32"
+    return "bf16" if bf16_native(device.type) else "fp32"
+
+
+@functools.cache
+def bf16_native(device_type: str) -> bool:
+    """Whether ``device_type`` computes in bf16 natively (a probe, run once per process)."""
+    if device_type == "cuda":
+        supported = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    else:
+        supported = torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if not supported:
+        return False
+    try:
+        lstm = torch.nn.LSTM(8, 8, batch_first=True).to(device_type)
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+            y, _ = lstm(torch.zeros(1, 2, 8, device=device_type))
+        return bool(torch.isfinite(y.float()).all())
+    except RuntimeError:
+        return False
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[None]:

@@ -94,20 +94,29 @@ def _kind(rnn: object) -> str | None:
 def _layer(rnn: nn.RNNBase, k: int, kind: str) -> _Layer:
     w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}").float(), getattr(rnn, f"weight_hh_l{k}").float()
     b_ih, b_hh = getattr(rnn, f"bias_ih_l{k}").float(), getattr(rnn, f"bias_hh_l{k}").float()
+    if kind == "lstm":  # torch's gate order i, f, g, o -> i, f, o, g: one sigmoid over 3H, one tanh over H
+        w_ih, w_hh, b_ih, b_hh = (_ifog(t) for t in (w_ih, w_hh, b_ih, b_hh))
     bias = b_ih if kind == "gru" else b_ih + b_hh  # GRU adds b_hh to the hidden half (inside r * ...)
     return _Layer(w_in=w_ih.contiguous(), w_hh=w_hh.contiguous(), w_cat=torch.cat([w_ih, w_hh], 1).contiguous(),
                   bias=bias.contiguous(), b_hh=b_hh.contiguous())
+
+
+def _ifog(t: Tensor) -> Tensor:
+    i, f, g, o = t.chunk(4, 0)
+    return torch.cat([i, f, o, g], 0)
 
 
 def _cell(kind: str, gx: Tensor, gh: Tensor | None, b_hh: Tensor, h: Tensor,
           c: Tensor | None) -> tuple[Tensor, Tensor | None]:
     """One cell update from input gates ``gx (B,G)`` and hidden gates ``gh (B,G)`` (None: already in gx)."""
     if kind == "lstm":
-        gates = gx if gh is None else gx + gh  # (B,4H), torch's order i, f, g, o
-        i, f, g, o = gates.chunk(4, 1)
+        gates = gx if gh is None else gx + gh  # (B,4H), reordered to i, f, o, g
+        hidden = gates.size(1) // 4
+        sig = torch.sigmoid(gates[:, : 3 * hidden])  # (B,3H)
+        g = torch.tanh(gates[:, 3 * hidden :])  # (B,H)
         assert c is not None
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B,H)
-        return torch.sigmoid(o) * torch.tanh(c), c
+        c = torch.addcmul(sig[:, hidden : 2 * hidden] * c, sig[:, :hidden], g)  # f*c + i*g
+        return sig[:, 2 * hidden :] * torch.tanh(c), c
     if kind == "gru":
         assert gh is not None
         gh = gh + b_hh  # (B,3H), order r, z, n

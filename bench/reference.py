@@ -1,0 +1,65 @@
+"""The plain PyTorch baselines charlm is measured against (what a user would otherwise write).
+
+A char/word LSTM as nn.Embedding + nn.LSTM + nn.Linear, trained with AdamW and truncated BPTT
+with carried state in fp32; and sampling by calling nn.LSTM once per token.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class RefLSTM(nn.Module):
+    """ids (B,T) -> logits (B,T,V), state."""
+
+    def __init__(self, vocab: int, embed: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed)
+        self.rnn = nn.LSTM(embed, hidden, layers, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, ids: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        y, state = self.rnn(self.embed(ids), state)  # (B,T,H)
+        return self.head(y), state  # (B,T,V)
+
+
+def train_reference(rows: Tensor, vocab: int, embed: int, hidden: int, layers: int, seq_len: int, steps: int,
+                    warm: int = 2, lr: float = 3e-3, seed: int = 1234) -> dict[str, float]:
+    """Train ``steps`` TBPTT windows over ``rows (B, L)`` in fp32; tokens/s after ``warm`` steps."""
+    torch.manual_seed(seed)
+    model = RefLSTM(vocab, embed, hidden, layers)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
+    state, pos, started, loss = None, 0, 0.0, torch.zeros(())
+    for step in range(steps):
+        if step == warm:
+            started = time.perf_counter()
+        if pos + seq_len + 1 > rows.size(1):
+            pos, state = 0, None
+        x, y = rows[:, pos : pos + seq_len], rows[:, pos + 1 : pos + seq_len + 1]  # (B,T)
+        pos += seq_len
+        logits, state = model(x, state)  # (B,T,V)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state = (state[0].detach(), state[1].detach())
+    elapsed = time.perf_counter() - started
+    return {"tokens_per_s": rows.size(0) * seq_len * (steps - warm) / elapsed, "train_loss": float(loss)}
+
+
+@torch.no_grad()
+def sample_reference(vocab: int, embed: int, hidden: int, layers: int, batch: int, length: int) -> float:
+    """Tokens/s drawing with one nn.LSTM call per token (the naive loop)."""
+    model = RefLSTM(vocab, embed, hidden, layers).eval()
+    ids = torch.zeros(batch, 1, dtype=torch.long)
+    state = None
+    started = time.perf_counter()
+    for _ in range(length):
+        logits, state = model(ids, state)  # (B,1,V)
+        ids = torch.multinomial(logits[:, -1].softmax(-1), 1)  # (B,1)
+    return batch * length / (time.perf_counter() - started)

@@ -1,0 +1,191 @@
+"""One measurement per subprocess: ``python -m bench.workloads NAME [ARGS]`` prints one JSON line.
+
+``peak``: matmul GFLOP/s in fp32 and bf16. ``train``: charlm (fp32 and its fastest precision) and
+the plain reference, interleaved round by round, tokens/s, MFU and the validation loss after the
+same steps. ``score``: sentences/s for 1,000 sentences. ``sample``: tokens/s at batch 1 and 64.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.reference import sample_reference, train_reference
+from charlm.runtime import resolve_precision
+
+SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
+SHAPES = {  # vocab is fixed by the corpus (tinyshakespeare: 65 chars; synthetic Zipf text: 30,000 words)
+    "char": {"level": "char", "layers": 2, "hidden": 512, "embed": 128, "seq_len": 128, "batch_size": 64},
+    "word": {"level": "word", "layers": 2, "hidden": 650, "embed": 650, "seq_len": 35, "batch_size": 20},
+}
+
+
+def peak(n: int = 2048, reps: int = 6) -> dict[str, float]:
+    """Best-of-``reps`` GFLOP/s of an (n,n)@(n,n) matmul in fp32 and in bf16."""
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b  # warm-up
+        best = min(_timed(lambda a=a, b=b: a @ b) for _ in range(reps))
+        out[name] = 2 * n**3 / best / 1e9
+    return out
+
+
+def _timed(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def flops_per_token(vocab: int, embed: int, hidden: int, layers: int) -> float:
+    """Training FLOPs per token of an LSTM LM: 3 (fwd + 2x bwd) x 2 x the multiply-adds of its matmuls."""
+    macs = sum(4 * hidden * ((embed if k == 0 else hidden) + hidden) for k in range(layers)) + hidden * vocab
+    return 6.0 * macs
+
+
+def word_corpus(path: Path, vocab: int = 30_000, tokens: int = 200_000, seed: int = 0) -> None:
+    """Synthetic Zipf-distributed word text with exactly ``vocab`` distinct words (speed only)."""
+    rng = np.random.default_rng(seed)
+    draws = np.minimum(rng.zipf(1.1, tokens), vocab) - 1
+    words = np.concatenate([np.arange(vocab), draws])
+    lines = [" ".join(f"w{i}" for i in words[k : k + 20]) for k in range(0, len(words), 20)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _charlm_run(corpus: Path, root: Path, shape: dict[str, Any], precision: str, steps: int,
+                warm: int) -> dict[str, float]:
+    from charlm.config import TrainConfig
+    from charlm.trainer import train
+
+    stamps: list[float] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "step":
+            stamps.append(time.perf_counter())
+
+    config = TrainConfig(corpus=str(corpus), out=str(root / f"run-{precision}"), checkpoints=str(root / "ck"),
+                         force=True, dropout=0.0, steps=steps, eval_every=steps, save_every=10**9, device="cpu",
+                         precision=precision, **shape)
+    result = train(config, on_event)
+    tokens = shape["batch_size"] * shape["seq_len"] * (steps - warm)
+    return {"tokens_per_s": tokens / (stamps[-1] - stamps[warm - 1]), "val_loss": result.best_val_loss,
+            "train_loss": result.train_loss}
+
+
+def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, Any]:
+    """Reference fp32, charlm fp32 and charlm's fastest precision, interleaved ``rounds`` times."""
+    from charlm.data import batchify, to_tensor
+    from charlm.tokenizers import build_tokenizer
+
+    shape = SHAPES[kind]
+    fast = resolve_precision("auto", torch.device("cpu"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        corpus = root / "corpus.txt"
+        if kind == "char":
+            corpus.write_text(SHAKESPEARE.read_text(encoding="utf-8"), encoding="utf-8")
+        else:
+            word_corpus(corpus)
+        text = corpus.read_text(encoding="utf-8")
+        tokenizer = build_tokenizer(shape["level"], text)
+        rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"])  # (B,L)
+        vocab = tokenizer.vocab_size
+        peaks = peak()
+        runs: dict[str, list[dict[str, float]]] = {"reference": [], "fp32": [], fast: []}
+        for _ in range(rounds):
+            runs["reference"].append(train_reference(rows, vocab, shape["embed"], shape["hidden"], shape["layers"],
+                                                     shape["seq_len"], steps, warm))
+            for precision in ("fp32", fast):
+                runs[precision].append(_charlm_run(corpus, root, shape, precision, steps, warm))
+        peaks = {k: max(v, peak()[k]) for k, v in peaks.items()}
+    flops = flops_per_token(vocab, shape["embed"], shape["hidden"], shape["layers"])
+    out: dict[str, Any] = {"kind": kind, "vocab": vocab, "steps": steps, "rounds": rounds, "fast": fast,
+                           "flops_per_token": flops, "peak_gflops": peaks, **shape}
+    ref = [r["tokens_per_s"] for r in runs["reference"]]
+    for name, items in runs.items():
+        speeds = [r["tokens_per_s"] for r in items]
+        precision = "fp32" if name == "reference" else name
+        out[name] = {"tokens_per_s": statistics.median(speeds),
+                     "ratio": statistics.median(s / r for s, r in zip(speeds, ref, strict=True)),
+                     "mfu": flops * statistics.median(speeds) / (peaks[precision] * 1e9),
+                     **{k: items[-1][k] for k in items[-1] if k != "tokens_per_s"}}
+    if fast != "fp32":
+        out["val_loss_rel_diff"] = abs(out[fast]["val_loss"] / out["fp32"]["val_loss"] - 1.0)
+    return out
+
+
+def _model_dir(root: Path, hidden: int) -> Path:
+    """A 2 x ``hidden`` char model on tinyshakespeare (one step: speed does not depend on training)."""
+    from charlm.config import TrainConfig
+    from charlm.trainer import train
+
+    result = train(TrainConfig(corpus=str(SHAKESPEARE), out=str(root / f"m{hidden}"), checkpoints=str(root / "ck"),
+                               layers=2, hidden=hidden, steps=1, eval_every=1, device="cpu", precision="fp32"))
+    return result.run_dir
+
+
+def sentences(n: int = 1000, width: int = 110) -> list[str]:
+    """``n`` sentences of about ``width`` characters cut from tinyshakespeare at word boundaries."""
+    words = SHAKESPEARE.read_text(encoding="utf-8").split()
+    out, line = [], ""
+    for word in words:
+        line = f"{line} {word}" if line else word
+        if len(line) >= width:
+            out.append(line)
+            line = ""
+            if len(out) == n:
+                break
+    return out
+
+
+def score_speed(n: int = 1000) -> dict[str, Any]:
+    import charlm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lm = charlm.load(_model_dir(Path(tmp), 384), device="cpu")
+        texts = sentences(n)
+        options: dict[str, Any] = {"batch_size": 256}
+        if "precision" in inspect.signature(lm.score).parameters:  # scoring in the fastest precision
+            options["precision"] = resolve_precision("auto", torch.device("cpu"))
+        lm.score(texts[:64], **options)  # warm-up
+        took = _timed(lambda: lm.score(texts, **options))
+    return {"sentences": len(texts), "mean_chars": sum(map(len, texts)) / len(texts), "sentences_per_s": n / took,
+            **options}
+
+
+def sample_speed(length_1: int, length_64: int) -> dict[str, Any]:
+    import charlm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lm = charlm.load(_model_dir(Path(tmp), 512), device="cpu")
+        lm.sample(length=20, seed=0)  # warm-up
+        one = length_1 / _timed(lambda: lm.sample(length=length_1, seed=0))
+        many = 64 * length_64 / _timed(lambda: lm.sample(length=length_64, num=64, seed=0))
+    vocab = lm.tokenizer.vocab_size
+    ref = sample_reference(vocab, 128, 512, 2, 1, max(20, length_1 // 20))
+    return {"batch1_tokens_per_s": one, "batch64_tokens_per_s": many, "reference_batch1_tokens_per_s": ref,
+            "ratio_batch1": one / ref}
+
+
+def main(argv: list[str]) -> None:
+    torch.manual_seed(0)
+    name = argv[0]
+    nums = [int(a) for a in argv[2 if name == "train" else 1 :]]
+    work = {"peak": peak, "train": lambda: train_speed(argv[1], *nums), "score": lambda: score_speed(*nums),
+            "sample": lambda: sample_speed(*nums)}
+    if name not in work:
+        raise SystemExit(f"unknown workload {name!r}; one of {', '.join(work)}")
+    print(json.dumps(work[name]()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
