@@ -27,15 +27,22 @@ class RefLSTM(nn.Module):
         return self.head(y), state  # (B,T,V)
 
 
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings are real (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def train_reference(rows: Tensor, vocab: int, embed: int, hidden: int, layers: int, seq_len: int, steps: int,
                     warm: int = 2, lr: float = 3e-3, seed: int = 1234) -> dict[str, float]:
     """Train ``steps`` TBPTT windows over ``rows (B, L)`` in fp32; tokens/s after ``warm`` steps."""
     torch.manual_seed(seed)
-    model = RefLSTM(vocab, embed, hidden, layers)
+    model = RefLSTM(vocab, embed, hidden, layers).to(rows.device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
     state, pos, started, loss = None, 0, 0.0, torch.zeros(())
     for step in range(steps):
         if step == warm:
+            sync(rows.device)
             started = time.perf_counter()
         if pos + seq_len + 1 > rows.size(1):
             pos, state = 0, None
@@ -48,18 +55,21 @@ def train_reference(rows: Tensor, vocab: int, embed: int, hidden: int, layers: i
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         state = (state[0].detach(), state[1].detach())
+    sync(rows.device)
     elapsed = time.perf_counter() - started
     return {"tokens_per_s": rows.size(0) * seq_len * (steps - warm) / elapsed, "train_loss": float(loss)}
 
 
 @torch.no_grad()
-def sample_reference(vocab: int, embed: int, hidden: int, layers: int, batch: int, length: int) -> float:
+def sample_reference(vocab: int, embed: int, hidden: int, layers: int, batch: int, length: int,
+                     device: torch.device) -> float:
     """Tokens/s drawing with one nn.LSTM call per token (the naive loop)."""
-    model = RefLSTM(vocab, embed, hidden, layers).eval()
-    ids = torch.zeros(batch, 1, dtype=torch.long)
+    model = RefLSTM(vocab, embed, hidden, layers).to(device).eval()
+    ids = torch.zeros(batch, 1, dtype=torch.long, device=device)
     state = None
     started = time.perf_counter()
     for _ in range(length):
         logits, state = model(ids, state)  # (B,1,V)
         ids = torch.multinomial(logits[:, -1].softmax(-1), 1)  # (B,1)
+    sync(device)
     return batch * length / (time.perf_counter() - started)

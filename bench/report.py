@@ -47,12 +47,15 @@ def _train_rows(report: dict[str, Any], kind: str) -> list[str]:
 def markdown(report: dict[str, Any]) -> str:
     """The report as a short markdown table (figure, target, met)."""
     lines = [f"# charlm bench {report['when']}{' (quick)' if report['quick'] else ''}", "",
-             f"{report['machine']['cpus']} CPUs, {report['machine']['platform']}; total "
+             f"{report['machine'].get('device', '')}, {report['machine']['cpus']} CPUs, "
+             f"{report['machine']['platform']}; total "
              f"{report.get('total_s', 0) / 60:.1f} min", "",
              "| measurement | value | target | met |", "|---|---|---|---|"]
     lines.append(_row("matmul peak fp32 GFLOP/s", _get(report, "peak", "fp32"), ",.0f"))
     lines.append(_row("matmul peak bf16 GFLOP/s", _get(report, "peak", "bf16"), ",.0f"))
     lines += _train_rows(report, "char") + _train_rows(report, "word")
+    if "train_word3x1150" in report:
+        lines += _train_rows(report, "word3x1150")
     q = report.get("quality", {})
     if "val_nats" in q:
         lines.append(_row(f"default recipe, tinyshakespeare val nats/char after {q['minutes']:g} min ({q['steps']} "
@@ -67,6 +70,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines.append(_row("sample 2x512 char, batch 64, chars/s (total)", _get(report, "sample", "batch64_tokens_per_s"),
                       ",.0f", 20000))
     lines.append(_row("`charlm --help` wall s", _get(report, "startup", "help", "wall_s"), ".3f", 0.3, higher=False))
+    lines.append(_row("  ... bare `python -c pass` wall s (interpreter start-up)", _get(report, "startup", "python",
+                                                                                             "wall_s"), ".3f"))
     lines.append(_row('`charlm score "one sentence"` wall s', _get(report, "startup", "score", "wall_s"), ".3f"))
     lines += ["", "| process | peak RSS MiB |", "|---|---|"]
     for name in ("train_char", "train_word", "score", "sample", "quality"):

@@ -67,10 +67,14 @@ def quality(minutes: float) -> dict[str, Any]:
 
 
 def startup(model_dir: Path) -> dict[str, Any]:
-    """Best-of-3 wall time and peak RSS of ``charlm --help`` and ``charlm score "one sentence"``."""
+    """Best-of-3 wall time and peak RSS of ``charlm --help`` and ``charlm score "one sentence"``.
+
+    A bare ``python -c pass`` is timed beside them: the interpreter's own start-up on this machine.
+    """
     cli = [sys.executable, "-m", "charlm"]
     out = {}
-    for name, argv in (("help", [*cli, "--help"]), ("score", [*cli, "score", "one sentence", "--model", str(model_dir)])):
+    for name, argv in (("python", [sys.executable, "-c", "pass"]), ("help", [*cli, "--help"]),
+                       ("score", [*cli, "score", "one sentence", "--model", str(model_dir)])):
         runs = [child(argv) for _ in range(3)]
         best = min(runs, key=lambda r: r["wall_s"])
         out[name] = {"wall_s": best["wall_s"], "peak_rss_mib": best["peak_rss_mib"], "rc": best["rc"]}
@@ -90,7 +94,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short version (under 4 minutes)")
     parser.add_argument("--minutes", type=float, default=None, help="quality budget [10; quick: 2]")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     args = parser.parse_args()
+    os.environ["BENCH_DEVICE"] = args.device
+    gpu = args.device.startswith("cuda") or (args.device == "auto" and _cuda())
     if not SHAKESPEARE.exists():
         raise SystemExit(f"bench: {SHAKESPEARE} is missing (tinyshakespeare is needed)")
     rounds, char_steps, word_steps = (1, 8, 8) if args.quick else (2, 20, 20)
@@ -98,10 +105,11 @@ def main() -> None:
     started = time.time()
     report: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": args.quick,
                               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                          "python": platform.python_version()}}
+                                          "python": platform.python_version(), "device": _device_name(gpu)}}
     steps = [("peak", lambda: workload("peak")),
              ("train_char", lambda: workload("train", "char", rounds, char_steps)),
              ("train_word", lambda: workload("train", "word", rounds, word_steps)),
+             *([("train_word3x1150", lambda: workload("train", "word3x1150", rounds, word_steps))] if gpu else []),
              ("score", lambda: workload("score", 1000)),
              ("sample", lambda: workload("sample", 600 if args.quick else 2000, 50 if args.quick else 200)),
              ("quality", lambda: quality(minutes))]
@@ -112,6 +120,18 @@ def main() -> None:
         report["startup"] = startup(tiny_model(Path(tmp)))
     report["total_s"] = time.time() - started
     write(report, args.out)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _device_name(gpu: bool) -> str:
+    import torch
+
+    return torch.cuda.get_device_name() if gpu else platform.processor() or "cpu"
 
 
 def write(report: dict[str, Any], out: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -19,21 +20,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.reference import sample_reference, train_reference
-from charlm.runtime import resolve_precision
+from bench.reference import sample_reference, sync, train_reference
+from charlm.runtime import pick_device, resolve_precision
+
+DEVICE = pick_device(os.environ.get("BENCH_DEVICE", "auto"))
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
 SHAPES = {  # vocab is fixed by the corpus (tinyshakespeare: 65 chars; synthetic Zipf text: 30,000 words)
     "char": {"level": "char", "layers": 2, "hidden": 512, "embed": 128, "seq_len": 128, "batch_size": 64},
     "word": {"level": "word", "layers": 2, "hidden": 650, "embed": 650, "seq_len": 35, "batch_size": 20},
+    "word3x1150": {"level": "word", "layers": 3, "hidden": 1150, "embed": 400, "seq_len": 70, "batch_size": 80},
 }
 
 
-def peak(n: int = 2048, reps: int = 6) -> dict[str, float]:
-    """Best-of-``reps`` GFLOP/s of an (n,n)@(n,n) matmul in fp32 and in bf16."""
+def peak(n: int = 0, reps: int = 6) -> dict[str, float]:
+    """Best-of-``reps`` GFLOP/s of an (n,n)@(n,n) matmul in fp32 and in bf16 on the bench device."""
+    n = n or (8192 if DEVICE.type == "cuda" else 2048)
     out = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a, b = torch.randn(n, n, dtype=dtype, device=DEVICE), torch.randn(n, n, dtype=dtype, device=DEVICE)
         a @ b  # warm-up
         best = min(_timed(lambda a=a, b=b: a @ b) for _ in range(reps))
         out[name] = 2 * n**3 / best / 1e9
@@ -41,8 +46,10 @@ def peak(n: int = 2048, reps: int = 6) -> dict[str, float]:
 
 
 def _timed(fn: Any) -> float:
+    sync(DEVICE)
     started = time.perf_counter()
     fn()
+    sync(DEVICE)
     return time.perf_counter() - started
 
 
@@ -70,10 +77,11 @@ def _charlm_run(corpus: Path, root: Path, shape: dict[str, Any], precision: str,
 
     def on_event(event: dict[str, Any]) -> None:
         if event.get("event") == "step":
+            sync(DEVICE)
             stamps.append(time.perf_counter())
 
     config = TrainConfig(corpus=str(corpus), out=str(root / f"run-{precision}"), checkpoints=str(root / "ck"),
-                         force=True, dropout=0.0, steps=steps, eval_every=steps, save_every=10**9, device="cpu",
+                         force=True, dropout=0.0, steps=steps, eval_every=steps, save_every=10**9, device=str(DEVICE),
                          precision=precision, **shape)
     result = train(config, on_event)
     tokens = shape["batch_size"] * shape["seq_len"] * (steps - warm)
@@ -87,7 +95,7 @@ def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, 
     from charlm.tokenizers import build_tokenizer
 
     shape = SHAPES[kind]
-    fast = resolve_precision("auto", torch.device("cpu"))
+    fast = resolve_precision("auto", DEVICE)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         corpus = root / "corpus.txt"
@@ -97,7 +105,7 @@ def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, 
             word_corpus(corpus)
         text = corpus.read_text(encoding="utf-8")
         tokenizer = build_tokenizer(shape["level"], text)
-        rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"])  # (B,L)
+        rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"]).to(DEVICE)  # (B,L)
         vocab = tokenizer.vocab_size
         peaks = peak()
         runs: dict[str, list[dict[str, float]]] = {"reference": [], "fp32": [], fast: []}
@@ -108,7 +116,7 @@ def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, 
                 runs[precision].append(_charlm_run(corpus, root, shape, precision, steps, warm))
         peaks = {k: max(v, peak()[k]) for k, v in peaks.items()}
     flops = flops_per_token(vocab, shape["embed"], shape["hidden"], shape["layers"])
-    out: dict[str, Any] = {"kind": kind, "vocab": vocab, "steps": steps, "rounds": rounds, "fast": fast,
+    out: dict[str, Any] = {"kind": kind, "device": str(DEVICE), "vocab": vocab, "steps": steps, "rounds": rounds, "fast": fast,
                            "flops_per_token": flops, "peak_gflops": peaks, **shape}
     ref = [r["tokens_per_s"] for r in runs["reference"]]
     for name, items in runs.items():
@@ -129,7 +137,7 @@ def _model_dir(root: Path, hidden: int) -> Path:
     from charlm.trainer import train
 
     result = train(TrainConfig(corpus=str(SHAKESPEARE), out=str(root / f"m{hidden}"), checkpoints=str(root / "ck"),
-                               layers=2, hidden=hidden, steps=1, eval_every=1, device="cpu", precision="fp32"))
+                               layers=2, hidden=hidden, steps=1, eval_every=1, device=str(DEVICE), precision="fp32"))
     return result.run_dir
 
 
@@ -151,11 +159,11 @@ def score_speed(n: int = 1000) -> dict[str, Any]:
     import charlm
 
     with tempfile.TemporaryDirectory() as tmp:
-        lm = charlm.load(_model_dir(Path(tmp), 384), device="cpu")
+        lm = charlm.load(_model_dir(Path(tmp), 384), device=str(DEVICE))
         texts = sentences(n)
         options: dict[str, Any] = {"batch_size": 256}
         if "precision" in inspect.signature(lm.score).parameters:  # scoring in the fastest precision
-            options["precision"] = resolve_precision("auto", torch.device("cpu"))
+            options["precision"] = resolve_precision("auto", DEVICE)
         lm.score(texts[:64], **options)  # warm-up
         took = _timed(lambda: lm.score(texts, **options))
     return {"sentences": len(texts), "mean_chars": sum(map(len, texts)) / len(texts), "sentences_per_s": n / took,
@@ -166,12 +174,12 @@ def sample_speed(length_1: int, length_64: int) -> dict[str, Any]:
     import charlm
 
     with tempfile.TemporaryDirectory() as tmp:
-        lm = charlm.load(_model_dir(Path(tmp), 512), device="cpu")
+        lm = charlm.load(_model_dir(Path(tmp), 512), device=str(DEVICE))
         lm.sample(length=20, seed=0)  # warm-up
         one = length_1 / _timed(lambda: lm.sample(length=length_1, seed=0))
         many = 64 * length_64 / _timed(lambda: lm.sample(length=length_64, num=64, seed=0))
     vocab = lm.tokenizer.vocab_size
-    ref = sample_reference(vocab, 128, 512, 2, 1, max(20, length_1 // 20))
+    ref = sample_reference(vocab, 128, 512, 2, 1, max(20, length_1 // 20), DEVICE)
     return {"batch1_tokens_per_s": one, "batch64_tokens_per_s": many, "reference_batch1_tokens_per_s": ref,
             "ratio_batch1": one / ref}
 

@@ -35,7 +35,7 @@ def _worker(rank: int, world: int, port: int, corpus: str, out: str, root: str) 
                       MASTER_PORT=str(port))
     result = train(TrainConfig(corpus=corpus, out=out, checkpoints=str(Path(root) / f"ck{rank}"), batch_size=4,
                                **SETTINGS))
-    Path(root, f"val{rank}.txt").write_text(repr(result.best_val_loss))
+    Path(root, f"val{rank}.txt").write_text(f"{result.best_val_loss!r} {result.tokens}")
 
 
 @pytest.mark.slow
@@ -49,8 +49,10 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     for name in a:
         torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=0, msg=name)
-    vals = [float(Path(tmp_path, f"val{r}.txt").read_text()) for r in range(2)]
+    vals, tokens = zip(*(Path(tmp_path, f"val{r}.txt").read_text().split() for r in range(2)), strict=True)
+    vals = [float(v) for v in vals]
     assert vals[0] == pytest.approx(one.best_val_loss, rel=1e-5)
+    assert [int(t) for t in tokens] == [one.tokens] * 2  # tokens count the global batch
     assert vals[0] == vals[1]  # every rank holds the all-reduced validation loss
     assert not any((tmp_path / "ck1").glob("*")), "only rank 0 writes"
 
