@@ -57,7 +57,7 @@ def train_reference(rows: Tensor, vocab: int, embed: int, hidden: int, layers: i
         state = (state[0].detach(), state[1].detach())
     sync(rows.device)
     elapsed = time.perf_counter() - started
-    return {"tokens_per_s": rows.size(0) * seq_len * (steps - warm) / elapsed, "train_loss": float(loss)}
+    return {"tokens_per_s": rows.size(0) * seq_len * (steps - warm) / elapsed, "train_loss": float(loss.detach())}
 
 
 @torch.no_grad()

@@ -81,7 +81,7 @@ def _charlm_run(corpus: Path, root: Path, shape: dict[str, Any], precision: str,
             stamps.append(time.perf_counter())
 
     config = TrainConfig(corpus=str(corpus), out=str(root / f"run-{precision}"), checkpoints=str(root / "ck"),
-                         force=True, dropout=0.0, steps=steps, eval_every=steps, save_every=10**9, device=str(DEVICE),
+                         force=True, dropout=0.0, warmup=2, steps=steps, eval_every=steps, save_every=10**9, device=str(DEVICE),
                          precision=precision, **shape)
     result = train(config, on_event)
     tokens = shape["batch_size"] * shape["seq_len"] * (steps - warm)

@@ -113,7 +113,8 @@ class _Trainer(Checkpointing):
         self.resumed = resume_dir is not None and (self.run_dir / ckpt.TRAINER_STATE).exists()
         if self.resumed:
             self.restore(ckpt.load_trainer_state(self.run_dir))
-            truncate_metrics(self.run_dir, self.step)
+            if self.is_main:
+                truncate_metrics(self.run_dir, self.step)
         elif self.is_main:
             self.metrics.clear()
             self.tokenizer.save(self.run_dir)

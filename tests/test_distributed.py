@@ -75,3 +75,33 @@ def test_rows_and_state_split_by_rank() -> None:
     h = torch.arange(2 * 4 * 3).view(2, 4, 3).float()  # (L, B*W, H)
     part = Dist(1, 2, torch.device("cpu")).shard_state((h, h + 1))
     assert torch.equal(part[0], h[:, 2:]) and torch.equal(part[1], h[:, 2:] + 1)
+
+
+def _worker_steps(rank: int, world: int, port: int, corpus: str, out: str, root: str, again: bool) -> None:
+    from charlm.trainer import resume
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    if again:
+        resume(out, {"steps": SETTINGS["steps"]})
+    else:
+        train(TrainConfig(corpus=corpus, out=out, checkpoints=str(Path(root) / f"ck{rank}"), batch_size=4,
+                          **{**SETTINGS, "steps": 6, "schedule": "constant"}))
+
+
+@pytest.mark.slow
+def test_two_process_run_resumes(tmp_path: Path) -> None:
+    """Stopped at step 6 and resumed to 12 on 2 processes = 12 steps in one process with the global batch.
+
+    The carried hidden state is gathered to the full batch before rank 0 saves it and split again on resume.
+    """
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TINY_TEXT, encoding="utf-8")
+    one = train(TrainConfig(corpus=str(corpus), out=str(tmp_path / "one"), checkpoints=str(tmp_path / "ck"),
+                            batch_size=8, **{**SETTINGS, "schedule": "constant"}))  # the LR must not follow --steps
+    for again in (False, True):
+        mp.spawn(_worker_steps, args=(2, _free_port(), str(corpus), str(tmp_path / "two"), str(tmp_path), again),
+                 nprocs=2, join=True)
+    a, b = load_file(str(one.run_dir / "last.safetensors")), load_file(str(tmp_path / "two" / "last.safetensors"))
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=0, msg=name)
