@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -142,6 +143,8 @@ def train(
             if corpus is None:
                 raise CharlmError("give a CORPUS file to train on (or --resume to continue a run)")
             result = run_training(TrainConfig(corpus=str(corpus), **options), progress)
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only rank 0 reports
     err.print(f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
               f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char")
     print(result.run_dir)
