@@ -98,7 +98,7 @@ def train(
     min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
     vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1234,
     threads: Annotated[int | None, typer.Option(help="CPU threads [default: all].")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
