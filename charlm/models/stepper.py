@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from charlm.models.base import LanguageModel, State
+from charlm.models.rnn import FusedCore
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ class Stepper:
 
     def __init__(self, model: LanguageModel) -> None:
         self.model = model
-        rnn = getattr(model.core, "rnn", None)
+        # Only the plain embed -> fused core -> head model: any other core (or model extra) keeps its own forward.
+        plain = type(model.core) is FusedCore and not getattr(model.config, "attention", 0)
+        rnn = model.core.rnn if plain else None
         self.kind = _kind(rnn)
         if self.kind is None:
             return
