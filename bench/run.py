@@ -97,7 +97,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     args = parser.parse_args()
     os.environ["BENCH_DEVICE"] = args.device
-    gpu = args.device.startswith("cuda") or (args.device == "auto" and _cuda())
+    probe = _probe(args.device)
+    gpu = probe["cuda"]
     if not SHAKESPEARE.exists():
         raise SystemExit(f"bench: {SHAKESPEARE} is missing (tinyshakespeare is needed)")
     rounds, char_steps, word_steps = (1, 8, 8) if args.quick else (2, 20, 20)
@@ -105,7 +106,7 @@ def main() -> None:
     started = time.time()
     report: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": args.quick,
                               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                          "python": platform.python_version(), "device": _device_name(gpu)}}
+                                          "python": platform.python_version(), "device": probe["name"]}}
     steps = [("peak", lambda: workload("peak")),
              ("train_char", lambda: workload("train", "char", rounds, char_steps)),
              ("train_word", lambda: workload("train", "word", rounds, word_steps)),
@@ -122,16 +123,16 @@ def main() -> None:
     write(report, args.out)
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _device_name(gpu: bool) -> str:
-    import torch
-
-    return torch.cuda.get_device_name() if gpu else platform.processor() or "cpu"
+def _probe(device: str) -> dict[str, Any]:
+    """Whether the bench runs on CUDA, and the device's name, asked of a child process: the parent
+    never imports torch, or every child forked from it would start with torch's pages in its peak RSS."""
+    code = (f"import json, platform, torch; from charlm.runtime import pick_device; d = pick_device({device!r}); "
+            "print(json.dumps({'cuda': d.type == 'cuda', 'name': torch.cuda.get_device_name(d) "
+            "if d.type == 'cuda' else platform.processor() or 'cpu'}))")
+    run = child([sys.executable, "-c", code])
+    if run["rc"] != 0:
+        raise SystemExit(f"bench: cannot use device {device!r}: {run['stderr'].strip().splitlines()[-1:]}")
+    return json.loads(run["stdout"].strip().splitlines()[-1])
 
 
 def write(report: dict[str, Any], out: Path) -> None:
