@@ -118,8 +118,11 @@ class Dist:
         if self.active:
             tdist.barrier()
 
-    def close(self) -> None:
+    def close(self, settled: bool = False) -> None:
+        """Leave the process group; ``settled`` (every rank finished): meet once more first."""
         if self.active and tdist.is_initialized():
+            if settled:
+                tdist.barrier()
             tdist.destroy_process_group()
 
 

@@ -312,6 +312,10 @@ def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: C
 
 def _fit(trainer: _Trainer) -> TrainResult:
     try:
-        return trainer.fit()
-    finally:
+        result = trainer.fit()
+    except BaseException:
         trainer.dist.close()
+        raise
+    trainer.dist.barrier()  # a finished rank keeps the group (and rank 0's store) up until every peer is done
+    trainer.dist.close(settled=True)
+    return result
