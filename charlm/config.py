@@ -40,7 +40,7 @@ class TrainConfig:
     layers: int = 2
     hidden: int = 512
     embed: int = 128
-    dropout: float = 0.1
+    dropout: float = 0.0
     tie_weights: bool = False
     residual: bool = False
     direction: str = "forward"
@@ -51,7 +51,7 @@ class TrainConfig:
     clock_modules: int = 4
     # optimisation
     seq_len: int = 128
-    batch_size: int = 64
+    batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup: int = 50
