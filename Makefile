@@ -22,7 +22,7 @@ $(DEMO): | install
 
 demo: install $(DEMO)
 	$(BIN)/charlm tokenize $(DEMO) --top 10
-	$(BIN)/charlm train $(DEMO) --out checkpoints/demo --force --hidden 256 --embed 64 --time 2m --eval-every 50
+	$(BIN)/charlm train $(DEMO) --out checkpoints/demo --force --hidden 256 --embed 64 --dropout 0 --time 2m --eval-every 50
 	$(BIN)/charlm info
 	$(BIN)/charlm sample --temp 0.8 --prime "ROMEO:" --length 400 --seed 1
 	$(BIN)/charlm score "the king is dead" "dead the is king" "the apple and pear salad" "the apple and pair salad"

@@ -40,7 +40,7 @@ class TrainConfig:
     layers: int = 2
     hidden: int = 512
     embed: int = 128
-    dropout: float = 0.0
+    dropout: float = 0.2
     tie_weights: bool = False
     residual: bool = False
     direction: str = "forward"
