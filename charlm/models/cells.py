@@ -15,6 +15,7 @@ loop and was slower than eager mode on CPU in torch 2.13 (README, "Architectures
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 
@@ -25,7 +26,7 @@ from charlm.models.base import ModelConfig, State
 from charlm.models.stack import LayerStack
 
 
-class Cell(nn.Module):
+class Cell(nn.Module, abc.ABC):
     """Base cell: ``G`` gate blocks of ``hidden`` units; subclasses define ``step`` and the state."""
 
     gates = 1
@@ -52,8 +53,9 @@ class Cell(nn.Module):
     def zero_state(self, x: Tensor) -> State:
         return x.new_zeros(x.size(0), self.hidden)  # (B,H)
 
+    @abc.abstractmethod
     def step(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
-        raise NotImplementedError
+        """One time step from the projected input ``xp (B,G*H)``: ``(output (B,H), new state)``."""
 
     def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
         xp = self.project(x)  # (B,T,G*H)
