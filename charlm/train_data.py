@@ -1,4 +1,5 @@
-"""Training data of a run: the tokenizer (fitted, fine-tuned from, or resumed) and the train/val memmaps.
+"""Training data of a run: the tokenizer (fitted, fine-tuned from, or resumed), the train/val memmaps,
+and the validation loss over them (:func:`evaluate`).
 
 The corpus is streamed twice at most (vocabulary, then ids into ``<run>/corpus.ids``); a resumed
 run finds the cache and reads nothing but the memmap. See :mod:`charlm.corpus_cache`.
@@ -11,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from charlm.config import TrainConfig
 from charlm.corpus_cache import check_unknown_rate, encode_file, fit_tokenizer
-from charlm.data import check_trainable, split_ids
+from charlm.data import WindowStream, check_trainable, split_ids
+from charlm.models import LanguageModel
+from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer, load_tokenizer
 
 
@@ -56,3 +61,19 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: 
     info = {"corpus": str(Path(config.corpus).resolve()), "chars": corpus.chars, "tokens": corpus.tokens,
             "train_tokens": len(train), "val_tokens": len(val), "unk_rate": corpus.unk / max(corpus.tokens, 1)}
     return TrainData(train, val, chars / max(tokens, 1), info)
+
+
+@torch.no_grad()
+def evaluate(model: LanguageModel, data: Any, seq_len: int, precision: str = "fp32") -> float:
+    """Mean nats per token over a ``(B, L)`` id array (tensor or memmap), state carried across windows."""
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for x, y in WindowStream(data, seq_len, device=model.device).windows():
+        with autocast(model.device, precision):
+            logits, state = model(x, state)  # (B,T,V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum")
+        total += float(loss)
+        count += y.numel()
+    model.train(was_training)
+    return total / max(count, 1)

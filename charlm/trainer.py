@@ -26,12 +26,12 @@ from charlm import distributed
 from charlm.config import TrainConfig
 from charlm.data import WindowStream, batchify
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel, ModelConfig, build_model, detach_state
+from charlm.models import ModelConfig, build_model, detach_state
 from charlm.models.base import STRUCTURE_FIELDS
 from charlm.resume import find_run, resumed_config, truncate_metrics
 from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
 from charlm.schedule import StepGuard, ValTracker, lr_factor
-from charlm.train_data import get_tokenizer, prepare
+from charlm.train_data import evaluate, get_tokenizer, prepare
 from charlm.train_io import MetricsLog, StopSignals, check_run_dir, make_run_dir
 from charlm.train_state import Checkpointing
 
@@ -53,22 +53,6 @@ class TrainResult:
     best_val_loss: float
     best_val_bpc: float
     tokens_per_s: float
-
-
-@torch.no_grad()
-def evaluate(model: LanguageModel, data: Any, seq_len: int, precision: str = "fp32") -> float:
-    """Mean nats per token over a ``(B, L)`` id array (tensor or memmap), state carried across windows."""
-    was_training = model.training
-    model.eval()
-    total, count, state = 0.0, 0, None
-    for x, y in WindowStream(data, seq_len, device=model.device).windows():
-        with autocast(model.device, precision):
-            logits, state = model(x, state)  # (B,T,V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum")
-        total += float(loss)
-        count += y.numel()
-    model.train(was_training)
-    return total / max(count, 1)
 
 
 def resume_command(run_dir: Path) -> str:

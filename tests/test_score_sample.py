@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import charlm
-from charlm.sample import filter_logits
 from charlm.tokenizers import UNK_ID
 
 
@@ -69,16 +68,6 @@ def test_word_sampling_never_emits_unk_and_stops_at_eos(tiny_word_model: Path) -
     for s in lm.sample("", length=30, temperature=3.0, num=8, seed=1, until_eos=True):
         assert UNK_ID not in s.ids
         assert "\n" not in s.text
-
-
-def test_top_k_and_top_p_truncate() -> None:
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    k2 = filter_logits(logits, top_k=2)
-    assert torch.isinf(k2[0, 2:]).all() and torch.isfinite(k2[0, :2]).all()
-    p = filter_logits(logits, top_p=0.7)  # 0.5 + 0.3 reaches 0.7
-    assert torch.isfinite(p[0, :2]).all() and torch.isinf(p[0, 2:]).all()
-    p1 = filter_logits(logits, top_p=0.4)
-    assert torch.isfinite(p1[0, 0]) and torch.isinf(p1[0, 1:]).all()
 
 
 def test_corpus_eval(tiny_model: Path, corpus: Path) -> None:
