@@ -10,6 +10,7 @@ Writes happen only where ``self.is_main`` (one process of a distributed run writ
 
 from __future__ import annotations
 
+import gc
 import math
 import shlex
 import time
@@ -298,8 +299,22 @@ def _fit(trainer: _Trainer) -> TrainResult:
     try:
         result = trainer.fit()
     except BaseException:
+        _release(trainer)
         trainer.dist.close()
         raise
+    _release(trainer)
     trainer.dist.barrier()  # a finished rank keeps the group (and rank 0's store) up until every peer is done
     trainer.dist.close(settled=True)
     return result
+
+
+def _release(trainer: _Trainer) -> None:
+    """Free the DDP wrapper now, so the process group it holds dies in ``close``, not at interpreter exit.
+
+    DDP's reducer keeps the gloo/NCCL group alive through a reference cycle; left to the garbage
+    collector at exit, the group's threads were torn down after Python finalised and the process
+    aborted ("terminate called without an active exception") after a successful run.
+    """
+    if trainer.dist.active:
+        trainer.ddp = trainer.model
+        gc.collect()
