@@ -12,6 +12,7 @@ from typing import Any
 from charlm.beam import Beam, beam_search
 from charlm.checkpoint import load_model
 from charlm.corpus import CorpusScore, Progress, eval_file
+from charlm.models.bidirectional import refuse_sampling
 from charlm.runtime import pick_device
 from charlm.sample import Sample, TokenCallback, sample
 from charlm.score import Ranking, SentenceScore, rank, ranking, score_sentences
@@ -57,6 +58,7 @@ class Model:
                top_p: float | None = None, num: int = 1, seed: int | None = None, until_eos: bool = False,
                stop: str | Sequence[str] = (), on_token: TokenCallback | None = None) -> list[Sample]:
         """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them."""
+        refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         stops = [stop] if isinstance(stop, str) else list(stop)
         return sample(self.module, self.tokenizer, prime, length, temperature, top_k, top_p, num, seed,
                       until_eos, on_token, stops)
@@ -64,6 +66,7 @@ class Model:
     def beam(self, prime: str = "", width: int = 5, length: int = 100, until_eos: bool = False,
              normalize: bool = False) -> list[Beam]:
         """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
+        refuse_sampling(self.module)
         return beam_search(self.module, self.tokenizer, prime, width, length, until_eos, normalize)
 
     def info(self) -> dict[str, Any]:

@@ -203,8 +203,7 @@ def point_latest(run_dir: Path, checkpoints: Path) -> None:
     checkpoints.mkdir(parents=True, exist_ok=True)
     link = checkpoints / "latest"
     target = os.path.relpath(run_dir.resolve(), checkpoints.resolve())
-    tmp = checkpoints / ".latest.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
+    tmp = checkpoints / f".latest.{os.getpid()}.tmp"  # per process: runs sharing checkpoints/ do not collide
+    tmp.unlink(missing_ok=True)
     os.symlink(target, tmp)
     os.replace(tmp, link)

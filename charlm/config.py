@@ -52,8 +52,8 @@ class TrainConfig:
     # optimisation
     seq_len: int = 128
     batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.01
+    lr: float = 4e-3
+    weight_decay: float = 0.2
     warmup: int = 50
     schedule: str = "cosine"  # constant | cosine (over the budget) | plateau (halve on a validation plateau)
     clip: float = 1.0
@@ -89,6 +89,8 @@ class TrainConfig:
             raise CharlmError(f"--dropout must be in [0, 1) (got {self.dropout})")
         if self.lr <= 0:
             raise CharlmError(f"--lr must be positive (got {self.lr})")
+        if self.weight_decay < 0:
+            raise CharlmError(f"--weight-decay must be >= 0 (got {self.weight_decay})")
         if self.clip < 0:
             raise CharlmError(f"--clip must be >= 0, 0 turns clipping off (got {self.clip})")
         if self.schedule not in SCHEDULES:

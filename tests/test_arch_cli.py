@@ -11,6 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from charlm.cli import app
+from charlm.errors import CharlmError
 from charlm.models import ARCHS
 
 runner = CliRunner()
@@ -71,6 +72,12 @@ def test_bidirectional_scores_both_ways_and_refuses_to_sample(corpus: Path, tmp_
     sample = runner.invoke(app, ["sample", "--model", str(out)])
     assert sample.exit_code == 1
     assert "cannot sample left to right" in sample.output and len(sample.output.strip().splitlines()) == 1
+    from charlm.api import load
+
+    lm = load(out, device="cpu")
+    for generate in (lm.sample, lm.beam):  # the library refuses too, not only the CLI
+        with pytest.raises(CharlmError, match="cannot sample left to right"):
+            generate("the")
 
 
 def test_bidirectional_forward_half_matches_the_forward_scorer(corpus: Path, tmp_path: Path) -> None:

@@ -174,6 +174,7 @@ def test_out_of_range_options(tiny_model: Path, corpus: Path, tmp_path: Path, mo
     run_fails(["train", str(corpus), "--batch-size", "0"], "--batch-size must be at least 1")
     run_fails(["train", str(corpus), "--save-every", "soon"], "cannot read duration")
     run_fails(["train", str(corpus), "--patience", "0"], "--patience must be positive")
+    run_fails(["train", str(corpus), "--weight-decay", "-0.1"], "--weight-decay must be >= 0")
     run_fails(["train", str(corpus), "--schedule", "wild"], "unknown --schedule")
     run_fails(["train"], "give a CORPUS file")
     run_fails(["train", "--resume", str(tmp_path / "none")], "no run to resume")
