@@ -104,6 +104,18 @@ def test_residual_stack_runs_and_learns(arch: str) -> None:
     assert losses[-1] < losses[0] - 0.1
 
 
+@pytest.mark.parametrize("arch", ["rnn-cell", "lstm-cell", "gru-cell", "lstm-peephole", "lstm-cifg", "lstm-layernorm",
+                                  "clockwork", "lstm", "gru", "rnn"])
+def test_every_parameter_is_used(arch: str) -> None:
+    """No dead weights: each parameter gets a gradient (lstm-layernorm once carried an unused bias_hh)."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=9, arch=arch, layers=2, hidden=8, embed=8))
+    logits, _ = model(torch.randint(0, 9, (2, 9)))
+    logits.square().mean().backward()
+    unused = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert not unused
+
+
 def test_residual_adds_the_layer_input() -> None:
     torch.manual_seed(0)
     plain = build_model(ModelConfig(vocab_size=9, arch="lstm-cell", layers=2, hidden=8, embed=8)).eval()

@@ -67,6 +67,7 @@ class LayerNormLSTMCell(LSTMCell):
 
     def __init__(self, input_size: int, hidden: int) -> None:
         super().__init__(input_size, hidden)
+        del self.bias_hh  # unused: the recurrent branch's bias is ln_hh's own (and b is bias_ih)
         self.ln_ih = nn.LayerNorm(4 * hidden)
         self.ln_hh = nn.LayerNorm(4 * hidden)
         self.ln_c = nn.LayerNorm(hidden)
