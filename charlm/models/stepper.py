@@ -8,6 +8,10 @@ the same parameters and does one step with a few ``addmm`` calls instead::
     layer l:  gates = [x, h_l] @ [W_ih_l, W_hh_l]^T + b_l
     head:     logits = head(proj(h_top))
 
+``precision="bf16"`` keeps bf16 copies of the recurrent weight matrices and multiplies in bf16
+(products rounded to bf16, then biases and the cell math in fp32): on CPUs with native bf16 the
+per-step products run ~3x faster at large batches; the embedding table and the head stay fp32.
+
 It takes and returns the model's own state layout (``(h, c)`` of ``(L,B,H)`` for LSTM, ``h`` for
 GRU/RNN), so a state from a full ``model(context)`` call continues here seamlessly. Cores it does
 not know (anything but the fused LSTM/GRU/RNN) fall back to ``model(ids[:, None], state)``.
@@ -16,13 +20,15 @@ The weights are snapshotted at construction: build a new stepper after changing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from charlm.models.base import LanguageModel, State
 from charlm.models.rnn import FusedCore
+from charlm.runtime import autocast
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,8 @@ class _Layer:
 class Stepper:
     """``step(ids (B,), state) -> (logits (B,V), state)`` for an eval-mode :class:`LanguageModel`."""
 
-    def __init__(self, model: LanguageModel) -> None:
-        self.model = model
+    def __init__(self, model: LanguageModel, precision: str = "fp32") -> None:
+        self.model, self.precision = model, precision
         # Only the plain embed -> fused core -> head model: any other core (or model extra) keeps its own forward.
         # On CUDA, cuDNN's per-call cost is small and this path's many tiny kernels are launch-bound
         # (H100, 2x512 batch 1: 2,347 chars/s here against 3,452 for nn.LSTM per call), so it is CPU-only.
@@ -55,6 +61,8 @@ class Stepper:
             first = self.layers[0]
             # Embedding and layer-0 input projection folded into one lookup table.
             self.table = torch.addmm(first.bias, model.embed.weight, first.w_in.t())  # (V,G)
+            if precision == "bf16":
+                self.layers = [_lowered(layer) for layer in self.layers]
 
     @property
     def fused(self) -> bool:
@@ -65,7 +73,8 @@ class Stepper:
     def step(self, ids: Tensor, state: State) -> tuple[Tensor, State]:
         """Advance every row by one token ``ids (B,)``; returns ``(logits (B,V), new state)``."""
         if self.kind is None:
-            logits, state = self.model(ids[:, None], state)  # (B,1,V)
+            with autocast(ids.device, self.precision):
+                logits, state = self.model(ids[:, None], state)  # (B,1,V)
             return logits[:, 0], state
         batch = ids.size(0)
         hs, cs = _unpack(state, self.kind, self.layers_n, batch, self.table)
@@ -73,11 +82,11 @@ class Stepper:
         new_h, new_c = [], []
         for k, layer in enumerate(self.layers):
             if k == 0:
-                gates_x, gates_h = x, hs[0] @ layer.w_hh.t()  # (B,G)
+                gates_x, gates_h = x, _linear(hs[0], layer.w_hh)  # (B,G)
             elif self.kind == "gru":
-                gates_x, gates_h = torch.addmm(layer.bias, x, layer.w_in.t()), hs[k] @ layer.w_hh.t()
+                gates_x, gates_h = _linear(x, layer.w_in, layer.bias), _linear(hs[k], layer.w_hh)
             else:
-                gates_x, gates_h = torch.addmm(layer.bias, torch.cat([x, hs[k]], 1), layer.w_cat.t()), None
+                gates_x, gates_h = _linear(torch.cat([x, hs[k]], 1), layer.w_cat, layer.bias), None
             h, c = _cell(self.kind, gates_x, gates_h, layer.b_hh, hs[k], cs[k] if cs else None)
             new_h.append(h)
             new_c.append(c)
@@ -105,6 +114,19 @@ def _layer(rnn: nn.RNNBase, k: int, kind: str) -> _Layer:
     bias = b_ih if kind == "gru" else b_ih + b_hh  # GRU adds b_hh to the hidden half (inside r * ...)
     return _Layer(w_in=w_ih.contiguous(), w_hh=w_hh.contiguous(), w_cat=torch.cat([w_ih, w_hh], 1).contiguous(),
                   bias=bias.contiguous(), b_hh=b_hh.contiguous())
+
+
+def _lowered(layer: _Layer) -> _Layer:
+    """The layer with its matrices in bf16 (biases stay fp32)."""
+    return replace(layer, w_in=layer.w_in.bfloat16(), w_hh=layer.w_hh.bfloat16(), w_cat=layer.w_cat.bfloat16())
+
+
+def _linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x (B,K) @ weight (N,K)^T (+ bias)`` in fp32: exactly the fp32 product, or a bf16 one widened."""
+    if weight.dtype == torch.float32:
+        return x @ weight.t() if bias is None else torch.addmm(bias, x, weight.t())  # (B,N)
+    out = F.linear(x.to(weight.dtype), weight).float()  # (B,N)
+    return out if bias is None else out + bias
 
 
 def _ifog(t: Tensor) -> Tensor:
