@@ -56,12 +56,17 @@ class Model:
 
     def sample(self, prime: str = "", length: int = 200, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, num: int = 1, seed: int | None = None, until_eos: bool = False,
-               stop: str | Sequence[str] = (), on_token: TokenCallback | None = None) -> list[Sample]:
-        """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them."""
+               stop: str | Sequence[str] = (), on_token: TokenCallback | None = None,
+               precision: str = "fp32") -> list[Sample]:
+        """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them.
+
+        ``precision="bf16"`` steps the model with bf16 weight matrices: faster at large ``num`` on CPUs
+        with bf16 support, approximate (a seed repeats exactly only within one precision).
+        """
         refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         stops = [stop] if isinstance(stop, str) else list(stop)
         return sample(self.module, self.tokenizer, prime, length, temperature, top_k, top_p, num, seed,
-                      until_eos, on_token, stops)
+                      until_eos, on_token, stops, precision)
 
     def beam(self, prime: str = "", width: int = 5, length: int = 100, until_eos: bool = False,
              normalize: bool = False) -> list[Beam]:

@@ -48,6 +48,7 @@ def sample(
     stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Print tokens as they come [default: on a terminal, one sample].")] = None,
     unk: UnkOpt = "replace",
     device: DeviceOpt = "auto",
+    precision: Annotated[str, typer.Option(help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision).")] = "fp32",
 ) -> None:
     """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
 
@@ -71,7 +72,7 @@ def sample(
     start = read_text(prime_file) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
     options = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num, seed=seed,
-                   until_eos=until_eos, stop=stop or [])
+                   until_eos=until_eos, stop=stop or [], precision=precision)
     primes = _prompts() if interactive else iter([start])
     for given in primes:
         text = apply_unk_policy(lm.tokenizer, given, unk)
