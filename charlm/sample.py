@@ -217,7 +217,8 @@ def sample(
     rows = [_Text(tokenizer, prime_ids, stop, live=on_token is not None) for _ in range(num)]
     live = rows[0].live  # decode every step (streaming or stop strings); else decode once at the end
     device = model.device
-    ids = torch.zeros(num, length, dtype=torch.long, device=device)  # (B,length) the drawn tokens
+    can_end = live or until_eos  # else every row runs to ``length`` and needs no per-step checks
+    drawn: list[Tensor] = []  # per step (B,) the drawn tokens
     kept = torch.full((num,), length, device=device)  # (B,) tokens that belong to each row (it ended after them)
     logprob = torch.zeros(num, dtype=torch.float64, device=device)  # (B,) float64 sums, as Python floats were
     with torch.inference_mode():
@@ -227,21 +228,25 @@ def sample(
             log_probs = F.log_softmax(logits, -1)  # (B,V) untempered, untruncated
             logits[:, tokenizer.unk_id] = float("-inf")  # in place: these logits are not used again
             nxt = pick(logits, temperature, generator, top_k, top_p)  # (B,)
-            token_lp = log_probs.gather(-1, nxt[:, None]).squeeze(-1)  # (B,)
-            active = kept > t  # (B,) rows that have not ended
-            ids[:, t] = nxt
-            logprob = torch.where(active, logprob + token_lp.double(), logprob)
-            if live:
-                _push_live(rows, nxt, active, kept, t, until_eos, on_token)
-            elif until_eos:
-                kept = torch.where(active & (nxt == tokenizer.eos_id), t + 1, kept)
-            if bool((kept <= t + 1).all()):
-                break
+            drawn.append(nxt)
+            token_lp = log_probs.gather(-1, nxt[:, None]).squeeze(-1)  # (B,) float32
+            if not can_end:
+                logprob += token_lp  # widened to float64 before adding
+            else:
+                active = kept > t  # (B,) rows that have not ended
+                logprob = torch.where(active, logprob + token_lp, logprob)
+                if live:
+                    _push_live(rows, nxt.tolist(), kept, t, until_eos, on_token)
+                else:
+                    kept = torch.where(active & (nxt == tokenizer.eos_id), t + 1, kept)
+                if all(row.ended for row in rows) if live else bool((kept <= t + 1).all()):
+                    break
             logits, state = step(nxt, state)  # (B,V)
+    ids = torch.stack(drawn, 1)  # (B,T)
     samples = []
-    for r, row in enumerate(rows):
+    for r, (row, row_ids, count) in enumerate(zip(rows, ids.tolist(), kept.tolist(), strict=True)):
         if not live:
-            row.ids = ids[r, : int(kept[r])].tolist()
+            row.ids = row_ids[:count]
             row.ended = "eos" if until_eos and row.ids[-1:] == [tokenizer.eos_id] else None  # its first <eos>
         if on_token is not None and (rest := row.fresh(final=True)):
             on_token(r, rest)
@@ -250,12 +255,13 @@ def sample(
     return samples
 
 
-def _push_live(rows: list[_Text], nxt: Tensor, active: Tensor, kept: Tensor, t: int, until_eos: bool,
+def _push_live(rows: list[_Text], tokens: list[int], kept: Tensor, t: int, until_eos: bool,
                on_token: TokenCallback | None) -> None:
-    """Decode this step's tokens row by row, stream what settled and mark rows that ended (``kept``)."""
-    tokens = nxt.tolist()
-    for r in active.nonzero().squeeze(-1).tolist():
-        rows[r].push(tokens[r], until_eos)
+    """Decode this step's tokens row by row, stream what settled and mark rows that end (``kept``)."""
+    for r, token in enumerate(tokens):
+        if rows[r].ended is not None:
+            continue
+        rows[r].push(token, until_eos)
         if rows[r].ended:
             kept[r] = t + 1
         if on_token is not None and (new := rows[r].fresh()):

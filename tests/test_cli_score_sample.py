@@ -94,6 +94,7 @@ def test_eval_independent_table_and_progress(model: str, tmp_path: Path) -> None
     (["sample", "--top-p", "1.5"], 1),
     (["sample", "--beam", "0"], 1),
     (["sample", "--beam", "2", "--top-k", "3"], 1),
+    (["sample", "--precision", "fp16"], 1),
 ])
 def test_exit_codes_scripts_can_trust(model: str, args: list[str], code: int) -> None:
     result = runner.invoke(app, [*args, "--model", model], input="")
