@@ -40,3 +40,27 @@ def test_stepper_from_zero_state_and_fallback() -> None:
         model.core.rnn = torch.nn.LSTM(4, 16, 1, batch_first=True, bidirectional=False, proj_size=8)
         stepper = Stepper(model)  # an LSTM with projections is not fused: falls back to the forward
     assert not stepper.fused
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn", "rnn-relu"])
+def test_bf16_stepper_is_close_to_forward(arch: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=23, arch=arch, layers=2, hidden=64, embed=8)).eval()
+    stepper = Stepper(model, "bf16")
+    ids = torch.randint(0, 23, (4, 12))  # (B,T)
+    with torch.no_grad():
+        want, _ = model(ids)  # (B,T,V)
+        state, got = None, []
+        for t in range(12):
+            logits, state = stepper.step(ids[:, t], state)  # (B,V)
+            got.append(logits)
+    got_t = torch.stack(got, 1)  # (B,T,V)
+    assert not torch.equal(got_t, want)  # the bf16 products are really used
+    torch.testing.assert_close(got_t, want, atol=2e-2, rtol=0)
+
+
+def test_tanh_by_sigmoid_matches_tanh() -> None:
+    from charlm.models.stepper import _tanh_by_sigmoid
+
+    x = torch.linspace(-30, 30, 200_001)
+    assert float((_tanh_by_sigmoid(x) - torch.tanh(x.double()).float()).abs().max()) < 3e-7
