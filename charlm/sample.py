@@ -241,7 +241,8 @@ def sample(
                     kept = torch.where(active & (nxt == tokenizer.eos_id), t + 1, kept)
                 if all(row.ended for row in rows) if live else bool((kept <= t + 1).all()):
                     break
-            logits, state = step(nxt, state)  # (B,V)
+            if t + 1 < length:  # no forward for logits nobody reads
+                logits, state = step(nxt, state)  # (B,V)
     ids = torch.stack(drawn, 1)  # (B,T)
     samples = []
     for r, (row, row_ids, count) in enumerate(zip(rows, ids.tolist(), kept.tolist(), strict=True)):
