@@ -9,7 +9,11 @@ untempered, untruncated model. New text is handed to ``on_token`` as soon as it 
 change (a possible start of a stop string or a half-decoded byte sequence is held back).
 
 The model is advanced one token at a time by the function :func:`_stepper` returns: the single
-place a faster per-step path can be swapped in (sampling and beam search both use it).
+place a faster per-step path can be swapped in (sampling and beam search both use it); with
+``precision="bf16"`` it multiplies by bf16 weights (faster at large batches, approximate). The
+per-step bookkeeping stays in tensors (drawn ids, where each row ended, float64 log-prob sums, which
+equal the Python float sums they replaced); text is decoded per step only to stream or to watch for
+stop strings, otherwise once at the end.
 """
 
 from __future__ import annotations
@@ -243,12 +247,17 @@ def sample(
                     break
             if t + 1 < length:  # no forward for logits nobody reads
                 logits, state = step(nxt, state)  # (B,V)
-    ids = torch.stack(drawn, 1)  # (B,T)
+    return _results(rows, prime, torch.stack(drawn, 1), kept, logprob, until_eos, on_token)
+
+
+def _results(rows: list[_Text], prime: str, ids: Tensor, kept: Tensor, logprob: Tensor, until_eos: bool,
+             on_token: TokenCallback | None) -> list[Sample]:
+    """One :class:`Sample` per row from the drawn ``ids (B,T)``; hands out the rest of streamed text."""
     samples = []
     for r, (row, row_ids, count) in enumerate(zip(rows, ids.tolist(), kept.tolist(), strict=True)):
-        if not live:
+        if not row.live:  # not decoded as it went: its ids and ending come from the tensors
             row.ids = row_ids[:count]
-            row.ended = "eos" if until_eos and row.ids[-1:] == [tokenizer.eos_id] else None  # its first <eos>
+            row.ended = "eos" if until_eos and row.ids[-1:] == [row.tokenizer.eos_id] else None  # its first <eos>
         if on_token is not None and (rest := row.fresh(final=True)):
             on_token(r, rest)
         samples.append(Sample(prime=prime, text=row.final(), ids=row.ids, logprob=float(logprob[r]),
