@@ -64,3 +64,16 @@ def test_tanh_by_sigmoid_matches_tanh() -> None:
 
     x = torch.linspace(-30, 30, 200_001)
     assert float((_tanh_by_sigmoid(x) - torch.tanh(x.double()).float()).abs().max()) < 3e-7
+
+
+def test_bf16_fallback_runs_the_forward_under_autocast() -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=11, arch="lstm-cell", layers=1, hidden=16, embed=4)).eval()
+    stepper = Stepper(model, "bf16")
+    assert not stepper.fused
+    ids = torch.tensor([3, 5])
+    with torch.no_grad():
+        want, _ = model(ids[:, None])  # (B,1,V)
+        got, _ = stepper.step(ids, None)  # (B,V)
+    assert got.dtype == torch.bfloat16  # autocast really applied
+    torch.testing.assert_close(got.float(), want[:, 0], atol=3e-2, rtol=0)
