@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from charlm.beam import Beam, beam_search
+from charlm.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
 from charlm.checkpoint import load_model
 from charlm.corpus import CorpusScore, Progress, eval_file
 from charlm.models.bidirectional import refuse_sampling
@@ -45,14 +46,19 @@ class Model:
         return ranking(self.score(texts, normalize, per_token, batch_size, precision), normalize)
 
     def eval(self, path: str | Path, independent: bool = False, batch_size: int = 32, precision: str = "fp32",
-             encoding: str = "utf-8", errors: str = "strict", progress: Progress | None = None) -> CorpusScore:
+             encoding: str = "utf-8", errors: str = "strict", progress: Progress | None = None,
+             cache: int | None = None, cache_theta: float = CACHE_THETA, cache_lambda: float = CACHE_LAMBDA,
+             ) -> CorpusScore:
         """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
 
         The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
         ``batch_size`` parallel rows; ``progress(bytes_done, bytes_total)`` is called as it goes.
+        ``cache=N`` mixes a neural cache of each row's last N steps into the streamed scores
+        (:mod:`charlm.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache``.
         """
+        settings = CacheConfig(cache, cache_theta, cache_lambda) if cache is not None else None
         return eval_file(self.module, self.tokenizer, path, independent=independent, batch_size=batch_size,
-                         precision=precision, encoding=encoding, errors=errors, progress=progress)
+                         precision=precision, encoding=encoding, errors=errors, progress=progress, cache=settings)
 
     def sample(self, prime: str = "", length: int = 200, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, num: int = 1, seed: int | None = None, until_eos: bool = False,

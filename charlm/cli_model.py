@@ -205,28 +205,47 @@ def eval_(
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB].")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
     errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    cache: Annotated[int | None, typer.Option(help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only).")] = None,
+    cache_theta: Annotated[float | None, typer.Option(help="Cache flatness: p_cache ~ exp(theta h_t . h_i) [default: 0.3].")] = None,
+    cache_lambda: Annotated[float | None, typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1].")] = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
 
     Streamed by default: the file is one text with the state carried across lines (cut at line
     starts into up to --batch-size parallel rows); --independent scores each line as a sentence.
+    --cache N adds the continuous cache: each row remembers its last N (hidden state, next token)
+    pairs and the model's distribution is mixed with a pointer over them.
 
-    Example: charlm eval test.txt --model checkpoints/latest --json
+    Example: charlm eval test.txt --model checkpoints/latest --json --cache 2000
     """
     from charlm.api import load
 
-    _eval(load(model, device=device), file, independent, as_json, batch_size, precision, progress, encoding, errors)
+    settings = _cache_settings(cache, cache_theta, cache_lambda)
+    _eval(load(model, device=device), file, independent, as_json, batch_size, precision, progress, encoding, errors,
+          settings)
+
+
+def _cache_settings(size: int | None, theta: float | None, lam: float | None) -> dict[str, Any]:
+    """The keyword arguments of :meth:`Model.eval` for the cache options (refused without --cache)."""
+    from charlm.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
+
+    if size is None:
+        if theta is not None or lam is not None:
+            raise CharlmError("--cache-theta and --cache-lambda tune the cache; add --cache N")
+        return {}
+    config = CacheConfig(size, CACHE_THETA if theta is None else theta, CACHE_LAMBDA if lam is None else lam)
+    return {"cache": config.size, "cache_theta": config.theta, "cache_lambda": config.lam}
 
 
 def _eval(lm: Model, file: Path, independent: bool, as_json: bool, batch_size: int, precision: str,
-          progress: bool | None, encoding: str, errors: str) -> None:
+          progress: bool | None, encoding: str, errors: str, cache: dict[str, Any] | None = None) -> None:
     from charlm.render import EvalProgress, corpus_table
 
     show = progress if progress is not None else file.is_file() and file.stat().st_size >= PROGRESS_BYTES
     with EvalProgress(str(file), enabled=show) as bar:
         result = lm.eval(file, independent=independent, batch_size=batch_size, precision=precision,
-                         encoding=encoding, errors=errors, progress=bar)
+                         encoding=encoding, errors=errors, progress=bar, **(cache or {}))
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

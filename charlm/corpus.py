@@ -23,10 +23,12 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from charlm.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.errors import CharlmError
 from charlm.models import LanguageModel
 from charlm.score import Totals, check_precision, score_sentences, token_logprobs
@@ -44,6 +46,7 @@ class CorpusScore(Totals):
     path: str = ""
     mode: str = "stream"
     rows: int = 1  # parallel rows the stream was cut into
+    cache: dict[str, Any] | None = None  # the neural cache's settings, when one was used
 
 
 class _Reader:
@@ -131,11 +134,15 @@ class _RowTokens:
 
 
 def _stream(model: LanguageModel, tokenizer: Tokenizer, rows: list[_RowTokens], window: int, precision: str,
-            tick: Callable[[], None]) -> tuple[float, float, int, int]:
-    """(nats, nats without OOV, tokens, OOV) of ``rows`` read in parallel windows, state carried per row."""
+            tick: Callable[[], None], cache: CacheConfig | None = None) -> tuple[float, float, int, int]:
+    """(nats, nats without OOV, tokens, OOV) of ``rows`` read in parallel windows, state carried per row.
+
+    With ``cache``, every row keeps its own neural cache of its history (:mod:`charlm.cache`).
+    """
     total = total_no_oov = 0.0
     tokens = oov = 0
     state = None
+    memory = NeuralCache(cache) if cache is not None else None
     unk, eos = tokenizer.unk_id, tokenizer.eos_id
     while True:
         parts = [row.take(window) for row in rows]
@@ -152,7 +159,10 @@ def _stream(model: LanguageModel, tokenizer: Tokenizer, rows: list[_RowTokens], 
                 inputs[r, 1 : part.size] = targets[r, : part.size - 1]
                 mask[r, : part.size] = True
                 row.prev = int(part[-1])
-        logp, state = token_logprobs(model, inputs, targets, precision, state)  # (R,W)
+        if memory is None:
+            logp, state = token_logprobs(model, inputs, targets, precision, state)  # (R,W)
+        else:
+            logp, state = cached_logprobs(model, inputs, targets, precision, state, memory)  # (R,W)
         known = mask & (targets != unk)
         total += float(logp[mask].double().sum())
         total_no_oov += float(logp[known].double().sum())
@@ -175,10 +185,16 @@ def eval_file(
     progress: Progress | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     min_row_bytes: int = MIN_ROW_BYTES,
+    cache: CacheConfig | None = None,
 ) -> CorpusScore:
-    """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``)."""
+    """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``).
+
+    ``cache`` mixes a neural cache of each row's history into the streamed scores.
+    """
     if batch_size < 1 or window < 1:
         raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
+    if independent and cache is not None:
+        raise CharlmError("--cache reads the stream's history; drop --independent (lines have no history)")
     check_precision(precision)
     path = Path(path)
     size = _check_file(path, encoding, errors)
@@ -196,9 +212,10 @@ def eval_file(
             result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick)
         else:
             streams = [_RowTokens(iter(r), tokenizer) for r in readers]
-            total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick)
+            total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, cache)
             result = CorpusScore(logprob=total, tokens=tokens, chars=sum(s.chars for s in streams), oov=oov,
-                                 logprob_no_oov=no_oov, mode="stream", rows=len(streams))
+                                 logprob_no_oov=no_oov, mode="stream", rows=len(streams),
+                                 cache=cache.to_dict() if cache is not None else None)
     if not any(r.seen_text for r in readers):
         raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
     return replace(result, path=str(path))

@@ -105,6 +105,8 @@ def corpus_table(score: Any) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a corpus."""
     mode = ("streamed, state carried across lines" + (f", {score.rows} parallel rows" if score.rows > 1 else "")
             if score.mode == "stream" else "each line from a fresh state, <eos> counted")
+    if getattr(score, "cache", None):
+        mode += ", neural cache {size} theta {theta} lambda {lambda}".format(**score.cache)
     table = Table(title=f"corpus score: {score.path} ({mode})", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")

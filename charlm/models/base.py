@@ -108,16 +108,28 @@ class LanguageModel(nn.Module):
         weight = embedding_dropout(self.embed.weight, self.config.dropoute, self.training)  # (V,E)
         return self.drop(nn.functional.embedding(ids, weight))  # (B,T,E)
 
-    def _read(self, core: nn.Module, proj: nn.Module | None, head: nn.Linear, ids: Tensor,
-              state: State) -> tuple[Tensor, State]:
+    def _features(self, core: nn.Module, proj: nn.Module | None, ids: Tensor, state: State) -> tuple[Tensor, State]:
         y, state = core(self._embed(ids), state)  # (B,T,H)
         y = self.drop(y)
         if proj is not None:
             y = proj(y)  # (B,T,E)
+        return y, state
+
+    def _read(self, core: nn.Module, proj: nn.Module | None, head: nn.Linear, ids: Tensor,
+              state: State) -> tuple[Tensor, State]:
+        y, state = self._features(core, proj, ids, state)  # (B,T,D)
         return head(y), state  # (B,T,V)
 
     def forward(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
         return self._read(self.core, self.proj, self.head, ids, state)
+
+    def features(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """The vectors the head reads, ``(B,T,D)`` (after dropout and any tied-weight projection)."""
+        return self._features(self.core, self.proj, ids, state)
+
+    def logits_from(self, y: Tensor) -> Tensor:
+        """Logits ``(B,T,V)`` from :meth:`features`: ``forward`` is ``logits_from(features(...))``."""
+        return self.head(y)
 
     def backward_lm(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
         """The backward LM of a ``direction="both"`` model; ``ids (B,T)`` are already reversed."""
