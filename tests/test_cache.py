@@ -142,3 +142,22 @@ def test_api_eval_cache(bigram: str, tmp_path: Path) -> None:
     assert got.logprob == pytest.approx(_expected_bigram_cache(ids, 1.5, 0.4), abs=1e-5)
     with pytest.raises(CharlmError, match="--independent"):
         lm.eval(path, independent=True, cache=50)
+
+
+@pytest.mark.parametrize("extra", [{}, {"attention": 3}, {"direction": "both"}, {"tie_weights": True, "hidden": 12}])
+def test_features_then_head_is_forward_and_the_cache_runs_on_every_kind(extra: dict, tmp_path: Path) -> None:
+    from charlm.models import LanguageModel, ModelConfig
+
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(**{"vocab_size": 4, "layers": 1, "hidden": 8, "embed": 6, **extra})).eval()
+    ids = torch.randint(0, 4, (2, 9))  # (B,T)
+    logits, _ = model(ids)  # (B,T,V)
+    y, _ = model.features(ids)  # (B,T,D)
+    assert y.shape[-1] == (6 if extra.get("tie_weights") else 8)
+    assert torch.equal(model.logits_from(y), logits)
+    path = tmp_path / "t.txt"
+    path.write_text("abba\nab\nbbb\n" * 30, encoding="utf-8")
+    plain = eval_file(model, hb.tokenizer(), path, window=7)
+    off = eval_file(model, hb.tokenizer(), path, window=7, cache=CacheConfig(40, 0.5, 0.0))
+    on = eval_file(model, hb.tokenizer(), path, window=7, cache=CacheConfig(40, 0.5, 0.5))
+    assert off.logprob == plain.logprob and on.logprob != plain.logprob
