@@ -37,7 +37,7 @@ QUERY_BLOCK_FLOATS = 1 << 24  # score entries computed at once (64 MiB of float3
 
 @dataclass(frozen=True)
 class CacheConfig:
-    """The cache's settings: ``size`` pairs per stream, ``theta`` (flatness), ``lam`` (mixing weight)."""
+    """The cache's settings: ``size`` pairs per stream, ``theta`` (sharpness), ``lam`` (mixing weight)."""
 
     size: int = CACHE_SIZE
     theta: float = CACHE_THETA

@@ -206,7 +206,7 @@ def eval_(
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
     errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
     cache: Annotated[int | None, typer.Option(help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only).")] = None,
-    cache_theta: Annotated[float | None, typer.Option(help="Cache flatness: p_cache ~ exp(theta h_t . h_i) [default: 0.3].")] = None,
+    cache_theta: Annotated[float | None, typer.Option(help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3].")] = None,
     cache_lambda: Annotated[float | None, typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1].")] = None,
     device: DeviceOpt = "auto",
 ) -> None:
