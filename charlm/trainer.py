@@ -309,12 +309,8 @@ def _fit(trainer: _Trainer) -> TrainResult:
 
 
 def _release(trainer: _Trainer) -> None:
-    """Free the DDP wrapper now, so the process group it holds dies in ``close``, not at interpreter exit.
-
-    DDP's reducer keeps the gloo/NCCL group alive through a reference cycle; left to the garbage
-    collector at exit, the group's threads were torn down after Python finalised and the process
-    aborted ("terminate called without an active exception") after a successful run.
-    """
+    """Free the DDP wrapper (a reference cycle holding the process group) before ``close``: collected at
+    interpreter exit instead, the group's gloo threads outlived Python and the process aborted."""
     if trainer.dist.active:
         trainer.ddp = trainer.model
         gc.collect()
