@@ -19,6 +19,7 @@ is the same whether it came from one process or many. Only rank 0 writes or logs
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -119,8 +120,14 @@ class Dist:
             tdist.barrier()
 
     def close(self, settled: bool = False) -> None:
-        """Leave the process group; ``settled`` (every rank finished): meet once more first."""
+        """Leave the process group; ``settled`` (every rank finished): meet once more first.
+
+        Drop the DDP wrapper before calling this: its reducer holds the group through a reference
+        cycle, collected here; left to interpreter exit, the group's gloo threads outlived Python and
+        the process aborted ("terminate called without an active exception") after a good run.
+        """
         if self.active and tdist.is_initialized():
+            gc.collect()
             if settled:
                 tdist.barrier()
             tdist.destroy_process_group()

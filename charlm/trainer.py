@@ -10,7 +10,6 @@ Writes happen only where ``self.is_main`` (one process of a distributed run writ
 
 from __future__ import annotations
 
-import gc
 import math
 import shlex
 import time
@@ -299,18 +298,10 @@ def _fit(trainer: _Trainer) -> TrainResult:
     try:
         result = trainer.fit()
     except BaseException:
-        _release(trainer)
+        trainer.ddp = trainer.model  # drop DDP, which holds the process group, so close() can free it
         trainer.dist.close()
         raise
-    _release(trainer)
+    trainer.ddp = trainer.model
     trainer.dist.barrier()  # a finished rank keeps the group (and rank 0's store) up until every peer is done
     trainer.dist.close(settled=True)
     return result
-
-
-def _release(trainer: _Trainer) -> None:
-    """Free the DDP wrapper (a reference cycle holding the process group) before ``close``: collected at
-    interpreter exit instead, the group's gloo threads outlived Python and the process aborted."""
-    if trainer.dist.active:
-        trainer.ddp = trainer.model
-        gc.collect()
