@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.models import ModelConfig, build_model
+from charlm.models.base import build_model
+from charlm.models.config import ModelConfig
 
 DEFAULT_ARCHS = ("rnn", "rnn-relu", "lstm", "gru", "rnn-cell", "lstm-cell", "gru-cell", "lstm-peephole",
                  "lstm-cifg", "lstm-layernorm", "clockwork")

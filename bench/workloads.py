@@ -83,8 +83,8 @@ def word_corpus(path: Path, vocab: int = 30_000, tokens: int = 200_000, seed: in
 
 def _charlm_run(corpus: Path, root: Path, shape: dict[str, Any], precision: str, steps: int,
                 warm: int) -> dict[str, float]:
-    from charlm.config import TrainConfig
-    from charlm.trainer import train
+    from charlm.training.config import TrainConfig
+    from charlm.training.loop import train
 
     stamps: list[float] = []
 
@@ -104,8 +104,8 @@ def _charlm_run(corpus: Path, root: Path, shape: dict[str, Any], precision: str,
 
 def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, Any]:
     """Reference fp32, charlm fp32 and charlm's fastest precision, interleaved ``rounds`` times (best of)."""
-    from charlm.data import batchify, to_tensor
     from charlm.tokenizers import build_tokenizer
+    from charlm.training.windows import batchify, to_tensor
 
     shape = SHAPES[kind]
     fast = resolve_precision("auto", DEVICE)
@@ -147,8 +147,8 @@ def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, 
 
 def _model_dir(root: Path, hidden: int) -> Path:
     """A 2 x ``hidden`` char model on tinyshakespeare (one step: speed does not depend on training)."""
-    from charlm.config import TrainConfig
-    from charlm.trainer import train
+    from charlm.training.config import TrainConfig
+    from charlm.training.loop import train
 
     result = train(TrainConfig(corpus=str(SHAKESPEARE), out=str(root / f"m{hidden}"), checkpoints=str(root / "ck"),
                                layers=2, hidden=hidden, steps=1, eval_every=1, device=str(DEVICE), precision="fp32"))

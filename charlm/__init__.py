@@ -21,19 +21,19 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "charlm.api",
     "Model": "charlm.api",
-    "train": "charlm.trainer",
-    "TrainConfig": "charlm.trainer",
-    "TrainResult": "charlm.trainer",
+    "train": "charlm.training.loop",
+    "TrainConfig": "charlm.training.loop",
+    "TrainResult": "charlm.training.loop",
     "ModelConfig": "charlm.models.base",
     "LanguageModel": "charlm.models.base",
     "CharlmError": "charlm.errors",
     "build_tokenizer": "charlm.tokenizers",
     "load_tokenizer": "charlm.tokenizers",
-    "SentenceScore": "charlm.score",
-    "CorpusScore": "charlm.corpus",
-    "Ranking": "charlm.score",
-    "Beam": "charlm.beam",
-    "Sample": "charlm.sample",
+    "SentenceScore": "charlm.eval.score",
+    "CorpusScore": "charlm.eval.corpus",
+    "Ranking": "charlm.eval.score",
+    "Beam": "charlm.eval.beam",
+    "Sample": "charlm.eval.sample",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

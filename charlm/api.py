@@ -6,17 +6,25 @@ The CLI calls exactly these methods; they return plain dataclasses and never pri
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from charlm.beam import Beam, beam_search
-from charlm.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
 from charlm.checkpoint import load_model
-from charlm.corpus import CorpusScore, Progress, eval_file
-from charlm.models.bidirectional import refuse_sampling
+from charlm.eval.beam import Beam, beam_search
+from charlm.eval.bidirectional import (
+    BidirectionalScore,
+    is_bidirectional,
+    refuse_sampling,
+    score_both,
+    score_both_sentences,
+)
+from charlm.eval.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
+from charlm.eval.corpus import CorpusScore, Progress, eval_file
+from charlm.eval.sample import Sample, TokenCallback, sample
+from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
+from charlm.io import read_text
 from charlm.runtime import pick_device
-from charlm.sample import Sample, TokenCallback, sample
-from charlm.score import Ranking, SentenceScore, rank, ranking, score_sentences
 
 
 class Model:
@@ -40,6 +48,24 @@ class Model:
                                  precision=precision)
         return rank(scores, normalize)
 
+    @property
+    def bidirectional(self) -> bool:
+        """Whether this is a ``--direction both`` model (score it with :meth:`score_both`)."""
+        return is_bidirectional(self.module)
+
+    def score_both(self, texts: str | Sequence[str] = (), file: str | Path | None = None,
+                   encoding: str = "utf-8", errors: str = "strict") -> list[BidirectionalScore]:
+        """A ``--direction both`` model's forward, backward and mean log-probabilities.
+
+        Sentences (each from a fresh state, ``<eos>`` counted, best mean first), or with ``file`` the
+        whole file's text as one stream.
+        """
+        if file is not None:
+            text = read_text(file, encoding, errors)
+            return [replace(score_both(self.module, self.tokenizer, text, whole_file=True), text=str(file))]
+        items = [texts] if isinstance(texts, str) else list(texts)
+        return score_both_sentences(self.module, self.tokenizer, items)
+
     def rank(self, texts: Sequence[str], normalize: str = "total", per_token: bool = False,
              batch_size: int = 64, precision: str = "fp32") -> Ranking:
         """The sentences best first under ``normalize``, with the margin between the best two."""
@@ -54,7 +80,7 @@ class Model:
         The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
         ``batch_size`` parallel rows; ``progress(bytes_done, bytes_total)`` is called as it goes.
         ``cache=N`` mixes a neural cache of each row's last N steps into the streamed scores
-        (:mod:`charlm.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache``.
+        (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache``.
         """
         settings = CacheConfig(cache, cache_theta, cache_lambda) if cache is not None else None
         return eval_file(self.module, self.tokenizer, path, independent=independent, batch_size=batch_size,

@@ -24,12 +24,13 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel, ModelConfig, build_model
+from charlm.io import write_atomic, write_bytes_atomic, write_json_atomic
+from charlm.models.base import LanguageModel, build_model
+from charlm.models.config import ModelConfig
 from charlm.tokenizers import Tokenizer, load_tokenizer
-from charlm.tokenizers.base import write_json_atomic
 
 FORMAT_VERSION = 1
 CONFIG = "config.json"
@@ -37,17 +38,6 @@ BEST = "model.safetensors"
 LAST = "last.safetensors"
 TRAINER_STATE = "trainer_state.pt"
 DEFAULT_MODEL = Path("checkpoints") / "latest"
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _named_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -61,16 +51,8 @@ def save_weights(model: LanguageModel, path: Path) -> None:
     Tensors are copied to contiguous CPU memory first: cuDNN keeps an RNN's weights as views of
     one flat buffer, which safetensors would otherwise refuse as shared storage.
     """
-    tmp = path.with_name(path.name + ".tmp")
     tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in _named_tensors(model).items()}
-    try:
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves the previous file, not a stray temp
-    _fsync_dir(path.parent)
+    write_bytes_atomic(path, save(tensors, metadata={"format": "pt"}))
 
 
 def load_weights(model: LanguageModel, path: Path, device: torch.device | str = "cpu") -> None:
@@ -173,17 +155,7 @@ def save_trainer_state(directory: Path, state: dict[str, Any]) -> None:
     The trainer keeps the model weights of the same step inside this one file, so the rename is
     the single commit point of a checkpoint: a kill can never pair weights and state of two steps.
     """
-    path = directory / TRAINER_STATE
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(directory)
+    write_atomic(directory / TRAINER_STATE, lambda fh: torch.save(state, fh))
 
 
 def load_trainer_state(directory: Path) -> dict[str, Any]:

@@ -30,8 +30,8 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small char LSTM trained for a few seconds; shared, never modified by tests."""
-    from charlm.config import TrainConfig
-    from charlm.trainer import train
+    from charlm.training.config import TrainConfig
+    from charlm.training.loop import train
 
     root = tmp_path_factory.mktemp("tiny")
     path = root / "corpus.txt"
@@ -44,8 +44,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_word_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from charlm.config import TrainConfig
-    from charlm.trainer import train
+    from charlm.training.config import TrainConfig
+    from charlm.training.loop import train
 
     root = tmp_path_factory.mktemp("tinyword")
     path = root / "corpus.txt"

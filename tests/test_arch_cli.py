@@ -10,9 +10,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from charlm.cli import app
+from charlm.cli.app import app
 from charlm.errors import CharlmError
-from charlm.models import ARCHS
+from charlm.models.registry import ARCHS
 
 runner = CliRunner()
 TINY = ["--steps", "4", "--hidden", "12", "--embed", "8", "--layers", "2", "--seq-len", "12", "--batch-size", "4",
@@ -82,7 +82,7 @@ def test_bidirectional_scores_both_ways_and_refuses_to_sample(corpus: Path, tmp_
 
 def test_bidirectional_forward_half_matches_the_forward_scorer(corpus: Path, tmp_path: Path) -> None:
     from charlm.api import load
-    from charlm.models.bidirectional import score_both
+    from charlm.eval.bidirectional import score_both
 
     out = tmp_path / "both"
     _train(corpus, out, "--direction", "both")
@@ -106,8 +106,9 @@ def test_gradflow_writes_table_and_plot(corpus: Path, tmp_path: Path, tiny_model
 
 
 def test_gradflow_shows_the_rnn_gradient_vanishing() -> None:
-    from charlm.gradflow import GradFlow, measure
-    from charlm.models import ModelConfig, build_model
+    from charlm.eval.gradflow import GradFlow, measure
+    from charlm.models.base import build_model
+    from charlm.models.config import ModelConfig
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=20, arch="rnn", layers=1, hidden=32, embed=8))
@@ -135,8 +136,9 @@ def test_neighbors_and_analogy(tiny_word_model: Path, tiny_model: Path) -> None:
 
 
 def test_neighbors_are_the_most_cosine_similar_rows() -> None:
-    from charlm.models import ModelConfig, build_model
-    from charlm.neighbors import neighbors
+    from charlm.eval.neighbors import neighbors
+    from charlm.models.base import build_model
+    from charlm.models.config import ModelConfig
     from charlm.tokenizers import build_tokenizer
 
     tok = build_tokenizer("word", "a b c d\n")

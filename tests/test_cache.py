@@ -1,4 +1,4 @@
-"""The neural cache (charlm.cache): hand-computed answers, the exact lambda=0 identity, the CLI and its refusals."""
+"""The neural cache (charlm.eval.cache): hand-computed answers, the exact lambda=0 identity, the CLI and its refusals."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from charlm import cache as cache_mod
-from charlm.cache import CacheConfig, NeuralCache
-from charlm.cli import app
-from charlm.corpus import eval_file
+from charlm.cli.app import app
 from charlm.errors import CharlmError
+from charlm.eval import cache as cache_mod
+from charlm.eval.cache import CacheConfig, NeuralCache
+from charlm.eval.corpus import eval_file
 from tests import handbuilt as hb
 from tests.handbuilt import EOS, A, B
 
@@ -146,7 +146,8 @@ def test_api_eval_cache(bigram: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("extra", [{}, {"attention": 3}, {"direction": "both"}, {"tie_weights": True, "hidden": 12}])
 def test_features_then_head_is_forward_and_the_cache_runs_on_every_kind(extra: dict, tmp_path: Path) -> None:
-    from charlm.models import LanguageModel, ModelConfig
+    from charlm.models.base import LanguageModel
+    from charlm.models.config import ModelConfig
 
     torch.manual_seed(0)
     model = LanguageModel(ModelConfig(**{"vocab_size": 4, "layers": 1, "hidden": 8, "embed": 6, **extra})).eval()

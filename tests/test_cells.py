@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from charlm.models import ModelConfig, build_model
+from charlm.models.base import build_model
 from charlm.models.cells import GRUCell, LSTMCell, RNNCell
 from charlm.models.clockwork import ClockworkCell
+from charlm.models.config import ModelConfig
 from charlm.models.lstm_variants import CIFGLSTMCell, LayerNormLSTMCell, PeepholeLSTMCell
 
 CELL_VS_TORCH = [

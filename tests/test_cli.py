@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from charlm.cli import app
+from charlm.cli.app import app
 
 runner = CliRunner()
 COMMANDS = ["train", "sample", "score", "eval", "tokenize", "info"]
@@ -77,5 +77,5 @@ def test_help_is_fast_to_import() -> None:
     import subprocess
     import sys
 
-    code = "import sys, charlm.cli; sys.exit('torch' in sys.modules)"
+    code = "import sys, charlm.cli.app; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0

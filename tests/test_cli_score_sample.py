@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from charlm.cli import app
+from charlm.cli.app import app
 from tests import handbuilt as hb
 from tests.handbuilt import EOS, A, B
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charlm.corpus_cache import encode_file, fit_tokenizer, iter_chunks
-from charlm.data import read_text
 from charlm.errors import CharlmError
+from charlm.io import read_text
 from charlm.tokenizers import build_tokenizer
+from charlm.training.corpus_cache import encode_file, fit_tokenizer, iter_chunks
 from tests.conftest import TINY_TEXT
 
 MIXED = ("naïve café — 中文字符 emoji 🙂\r\n" + TINY_TEXT[:400]) * 30
@@ -16,9 +16,9 @@ MIXED = ("naïve café — 中文字符 emoji 🙂\r\n" + TINY_TEXT[:400]) * 30
 
 @pytest.mark.parametrize("level", ["char", "word", "bpe"])
 def test_streamed_ids_equal_whole_text_ids(level: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import charlm.corpus_cache as cc
+    import charlm.io as charlm_io
 
-    monkeypatch.setattr(cc, "CHUNK_BYTES", 1000)  # many chunks, multi-byte characters cut across reads
+    monkeypatch.setattr(charlm_io, "CHUNK_BYTES", 1000)  # many chunks, multi-byte characters cut across reads
     path = tmp_path / "c.txt"
     path.write_bytes(b"\xef\xbb\xbf" + MIXED.encode())
     text = read_text(path)

@@ -15,9 +15,9 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from charlm.config import TrainConfig
-from charlm.distributed import Dist, launched, setup
-from charlm.trainer import train
+from charlm.training.config import TrainConfig
+from charlm.training.distributed import Dist, launched, setup
+from charlm.training.loop import train
 from tests.conftest import TINY_TEXT
 
 SETTINGS = dict(hidden=32, embed=8, layers=2, seq_len=16, steps=12, eval_every=6, save_every=6, lr=1e-2,
@@ -78,7 +78,7 @@ def test_rows_and_state_split_by_rank() -> None:
 
 
 def _worker_steps(rank: int, world: int, port: int, corpus: str, out: str, root: str, again: bool) -> None:
-    from charlm.trainer import resume
+    from charlm.training.loop import resume
 
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))

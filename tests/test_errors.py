@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from charlm.cli import app
+from charlm.cli.app import app
 
 runner = CliRunner()
 

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from charlm import checkpoint as ckpt
-from charlm.cli import app
-from charlm.config import TrainConfig
+from charlm.cli.app import app
 from charlm.errors import CharlmError
 from charlm.tokenizers import build_tokenizer
 from charlm.tokenizers.unk import apply_unk_policy
-from charlm.trainer import resume, train
+from charlm.training.config import TrainConfig
+from charlm.training.loop import resume, train
 from tests.conftest import TINY_TEXT
 from tests.test_errors import run_fails
 
@@ -68,13 +68,14 @@ def test_windows_line_endings_become_eos(tmp_path: Path) -> None:
 
 
 def test_one_very_long_line_streams_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import charlm.corpus_cache as cc
+    import charlm.io as charlm_io
+    import charlm.training.corpus_cache as cc
 
-    monkeypatch.setattr(cc, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(charlm_io, "CHUNK_BYTES", 4096)
     text = ("lorem ipsum dolor sit amet " * 2000).strip()  # 54 kB, no newline at all
     path = tmp_path / "long.txt"
     path.write_text(text, encoding="utf-8")
-    pieces = list(cc.iter_chunks(path, chunk_bytes=4096))
+    pieces = list(charlm_io.iter_chunks(path, chunk_bytes=4096))
     assert len(pieces) > 5 and "".join(pieces) == text
     tok = cc.fit_tokenizer(path, "word")
     cache = cc.encode_file(path, tok, tmp_path)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from charlm.beam import beam_search
-from charlm.corpus import eval_file, score_text
-from charlm.models import LanguageModel
-from charlm.sample import filter_logits, sample
-from charlm.score import rank, ranking, score_sentences
+from charlm.eval.beam import beam_search
+from charlm.eval.corpus import eval_file, score_text
+from charlm.eval.sample import filter_logits, sample
+from charlm.eval.score import rank, ranking, score_sentences
+from charlm.models.base import LanguageModel
 from tests import handbuilt as hb
 from tests.handbuilt import EOS, UNK, A, B
 

@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from charlm.errors import CharlmError
-from charlm.models import ModelConfig, build_model
 from charlm.models.attention import HistoryAttention
-from charlm.models.regularization import LockedDropout, WeightDropLSTM, embedding_dropout
+from charlm.models.base import build_model
+from charlm.models.config import ModelConfig
+from charlm.models.dropout import LockedDropout, WeightDropLSTM, embedding_dropout
 
 
 @pytest.mark.parametrize("arch", ["lstm", "gru-cell", "clockwork"])

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from charlm import checkpoint as ckpt
-from charlm.models import ARCHS, ModelConfig, build_model
-from charlm.score import score_text
+from charlm.eval.corpus import score_text
+from charlm.models.base import build_model
+from charlm.models.config import ModelConfig
+from charlm.models.registry import ARCHS
 from charlm.tokenizers import build_tokenizer
 
 

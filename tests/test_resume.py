@@ -16,9 +16,9 @@ import torch
 from safetensors.torch import load_file
 
 from charlm import checkpoint as ckpt
-from charlm.config import TrainConfig
 from charlm.errors import CharlmError
-from charlm.trainer import resume, train
+from charlm.training.config import TrainConfig
+from charlm.training.loop import resume, train
 from tests.conftest import TINY_TEXT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def test_init_from_fine_tunes_and_refuses_a_foreign_text(tiny_model: Path, corpu
 
 def test_non_finite_steps_are_skipped_then_rolled_back(corpus: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import charlm.trainer as trainer_mod
+    import charlm.training.loop as trainer_mod
 
     real = trainer_mod.F.cross_entropy
     calls = {"n": 0}
@@ -126,7 +126,7 @@ def test_patience_stops_early(corpus: Path, tmp_path: Path) -> None:
 def test_metrics_fields_loss_png_and_plot_command(tiny_model: Path, corpus: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from charlm.cli import app
+    from charlm.cli.app import app
 
     result = train(config(tmp_path, corpus, "m", steps=20, log_every=5))
     events = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -145,7 +145,7 @@ def test_metrics_fields_loss_png_and_plot_command(tiny_model: Path, corpus: Path
 
 
 def test_save_every_minutes_parses(corpus: Path, tmp_path: Path) -> None:
-    from charlm.config import parse_save_every
+    from charlm.training.config import parse_save_every
 
     assert parse_save_every("200,10m") == (200, 600.0)
     assert parse_save_every("90s") == (None, 90.0)

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 
 import charlm
-from charlm.models import LanguageModel, ModelConfig, build_model
+from charlm.eval.sample import _stepper, _Text, make_generator, pick, prime_model, sample
+from charlm.models.base import LanguageModel, build_model
+from charlm.models.config import ModelConfig
 from charlm.models.stepper import Stepper
-from charlm.sample import _stepper, _Text, make_generator, pick, prime_model, sample
 from charlm.tokenizers import Tokenizer, build_tokenizer
 
 

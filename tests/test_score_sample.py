@@ -79,8 +79,9 @@ def test_corpus_eval(tiny_model: Path, corpus: Path) -> None:
 
 
 def test_batched_equals_one_at_a_time_on_a_deeper_random_model() -> None:
-    from charlm.models import ModelConfig, build_model
-    from charlm.score import score_sentences
+    from charlm.eval.score import score_sentences
+    from charlm.models.base import build_model
+    from charlm.models.config import ModelConfig
     from charlm.tokenizers import build_tokenizer
 
     tok = build_tokenizer("char", "abcdefgh ij\n")
@@ -111,7 +112,7 @@ def test_api_rank_normalize_and_margin(tiny_model: Path) -> None:
 
 def test_streamed_eval_in_rows_and_chunks(tiny_model: Path, corpus: Path) -> None:
     lm = charlm.load(tiny_model, device="cpu")
-    from charlm.corpus import eval_file
+    from charlm.eval.corpus import eval_file
 
     one = eval_file(lm.module, lm.tokenizer, corpus, batch_size=1)
     chunked = eval_file(lm.module, lm.tokenizer, corpus, batch_size=1, window=7, chunk_bytes=100)

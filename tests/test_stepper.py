@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from charlm.models import ModelConfig, build_model
+from charlm.models.base import build_model
+from charlm.models.config import ModelConfig
 from charlm.models.stepper import Stepper
 
 

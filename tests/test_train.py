@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from charlm import checkpoint as ckpt
-from charlm.config import TrainConfig, parse_duration
 from charlm.errors import CharlmError
-from charlm.trainer import train
+from charlm.training.config import TrainConfig, parse_duration
+from charlm.training.loop import train
 
 
 def test_loss_falls_and_model_directory_is_complete(tiny_model: Path) -> None:

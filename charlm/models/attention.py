@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from charlm.models.base import State
+from charlm.models.config import State
 
 
 class HistoryAttention(nn.Module):

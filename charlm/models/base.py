@@ -9,71 +9,18 @@
 A *core* is any ``nn.Module`` with ``forward(x (B,T,E), state | None) -> (y (B,T,H), state)`` and an
 ``output_size`` attribute; cores are looked up by name in :mod:`charlm.models` (the ``--arch``
 registry). The loss lives outside the model so training, scoring and sampling share one forward.
-A state is a tensor or a (nested) tuple of tensors; :func:`map_state` walks it.
+A state is a tensor or a (nested) tuple of tensors; :func:`charlm.models.state.map_state` walks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-State = Any  # None | Tensor | tuple[State, ...]
-
-
-def map_state(fn: Callable[[Tensor], Tensor], state: State) -> State:
-    """Apply ``fn`` to every tensor in a (nested tuple/list) recurrent state."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return fn(state)
-    if isinstance(state, (tuple, list)):
-        return type(state)(map_state(fn, s) for s in state)
-    if isinstance(state, dict):
-        return {k: map_state(fn, v) for k, v in state.items()}
-    raise TypeError(f"unsupported state type {type(state).__name__}")
-
-
-def detach_state(state: State) -> State:
-    """Cut the graph at a TBPTT window boundary, keeping the values."""
-    return map_state(lambda t: t.detach(), state)
-
-
-# Fields beyond the shapes that change which modules (and weight names) a model has; fine-tuning
-# from a model must keep them.
-STRUCTURE_FIELDS = ("residual", "direction", "attention", "wdrop", "locked_dropout", "clock_modules")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything needed to rebuild a model's shapes (stored in config.json)."""
-
-    vocab_size: int
-    arch: str = "lstm"
-    layers: int = 2
-    hidden: int = 512
-    embed: int = 128
-    dropout: float = 0.0
-    tie_weights: bool = False
-    # issue 6 (defaults keep older config.json files loadable)
-    residual: bool = False  # add each layer's input to its output where widths agree
-    direction: str = "forward"  # "both": a backward LM on the reversed stream shares the embedding (ELMo)
-    attention: int = 0  # K > 0: attend over the last K hidden states (Daniluk et al. 2017)
-    wdrop: float = 0.0  # DropConnect on the fused LSTM's hidden-to-hidden weights (AWD-LSTM)
-    dropoute: float = 0.0  # embedding dropout: whole token rows
-    locked_dropout: bool = False  # one dropout mask per sequence instead of per step
-    clock_modules: int = 4  # clockwork RNN: modules with periods 1, 2, 4, ...
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in payload.items() if k in known})
+from charlm.models.attention import HistoryAttention
+from charlm.models.config import ModelConfig, State
+from charlm.models.dropout import LockedDropout, embedding_dropout
+from charlm.models.registry import get_arch, validate_model
 
 
 class LanguageModel(nn.Module):
@@ -81,9 +28,7 @@ class LanguageModel(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        from charlm.models import build_core  # registry imports this module
-        from charlm.models.regularization import LockedDropout
-
+        validate_model(config)
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed)
         self.drop = LockedDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
@@ -103,8 +48,6 @@ class LanguageModel(nn.Module):
         return proj, head
 
     def _embed(self, ids: Tensor) -> Tensor:
-        from charlm.models.regularization import embedding_dropout
-
         weight = embedding_dropout(self.embed.weight, self.config.dropoute, self.training)  # (V,E)
         return self.drop(nn.functional.embedding(ids, weight))  # (B,T,E)
 
@@ -153,3 +96,16 @@ class LanguageModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.embed.weight.device
+
+
+def build_core(config: ModelConfig, input_size: int) -> nn.Module:
+    """The core registered under ``config.arch``, wrapped in history attention when ``config.attention``."""
+    core = get_arch(config.arch).build(config, input_size)
+    if config.attention:
+        core = HistoryAttention(core, config.attention)
+    return core
+
+
+def build_model(config: ModelConfig) -> LanguageModel:
+    """A freshly initialised language model for ``config``."""
+    return LanguageModel(config)

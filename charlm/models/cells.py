@@ -22,7 +22,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from charlm.models.base import ModelConfig, State
+from charlm.models.config import ModelConfig, State
+from charlm.models.dropout import between_layers
 from charlm.models.stack import LayerStack
 
 
@@ -122,14 +123,7 @@ def cell_stack(config: ModelConfig, input_size: int, make_cell: Callable[[int, i
     """``config.layers`` cells made by ``make_cell(input_size, hidden)``, unrolled by the shared stack."""
     sizes = [input_size] + [config.hidden] * (config.layers - 1)
     cells = [make_cell(size, config.hidden) for size in sizes]
-    return LayerStack(cells, config.hidden, _between(config), config.residual)
-
-
-def _between(config: ModelConfig) -> nn.Module:
-    from charlm.models.regularization import LockedDropout
-
-    p = config.dropout if config.layers > 1 else 0.0
-    return LockedDropout(p) if config.locked_dropout else nn.Dropout(p)
+    return LayerStack(cells, config.hidden, between_layers(config), config.residual)
 
 
 def rnn_cell(config: ModelConfig, input_size: int) -> LayerStack:

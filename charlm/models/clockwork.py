@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from charlm.models.base import ModelConfig, State
 from charlm.models.cells import Cell, cell_stack
+from charlm.models.config import ModelConfig, State
 from charlm.models.stack import LayerStack
 
 

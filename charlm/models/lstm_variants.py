@@ -11,8 +11,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from charlm.models.base import ModelConfig, State
 from charlm.models.cells import LSTMCell, cell_stack
+from charlm.models.config import ModelConfig, State
 from charlm.models.stack import LayerStack
 
 

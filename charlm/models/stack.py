@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from charlm.models.base import State
+from charlm.models.config import State
 
 
 class LayerStack(nn.Module):

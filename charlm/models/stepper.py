@@ -28,8 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from charlm.models.base import LanguageModel, State
-from charlm.models.rnn import FusedCore
+from charlm.models.base import LanguageModel
+from charlm.models.config import State
+from charlm.models.fused import FusedCore
 from charlm.runtime import autocast
 
 

@@ -11,10 +11,8 @@ Conventions every tokenizer follows (so models, scoring and sampling need no spe
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -70,21 +68,3 @@ def join_lines(per_line: list[list[int]]) -> list[int]:
             ids.append(EOS_ID)
         ids.extend(line_ids)
     return ids
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as UTF-8 JSON via a temp file, fsync and rename."""
-    write_bytes_atomic(path, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` via a temp file, fsync and rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # after a failed write the previous file stays, with no stray temp

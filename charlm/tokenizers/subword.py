@@ -15,7 +15,8 @@ import numpy as np
 import sentencepiece as spm
 
 from charlm.errors import CharlmError
-from charlm.tokenizers.base import EOS, EOS_ID, UNK_ID, SpecialIds, join_lines, write_bytes_atomic, write_json_atomic
+from charlm.io import write_bytes_atomic, write_json_atomic
+from charlm.tokenizers.base import EOS, EOS_ID, UNK_ID, SpecialIds, join_lines
 
 MODEL_FILE = "tokenizer.model"
 
@@ -35,7 +36,7 @@ class SubwordTokenizer(SpecialIds):
 
     @classmethod
     def fit_lines(cls, lines: list[str], kind: str = "bpe", vocab_size: int = 2000) -> SubwordTokenizer:
-        """Train on ``lines`` (for a big corpus: a sample of its lines, see :mod:`charlm.corpus_cache`)."""
+        """Train on ``lines`` (for a big corpus: a sample of its lines, see :mod:`charlm.training.corpus_cache`)."""
         lines = [line for line in lines if line.strip()]
         buffer = io.BytesIO()
         try:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, SpecialIds, join_lines, write_json_atomic
+from charlm.io import write_json_atomic
+from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, SpecialIds, join_lines
 
 
 class WordTokenizer(SpecialIds):

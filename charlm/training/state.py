@@ -14,9 +14,9 @@ from typing import Any
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
-from charlm.models import map_state
-from charlm.resume import rng_state, set_rng_state
-from charlm.schedule import LR_CUT, MAX_ROLLBACKS
+from charlm.models.state import map_state
+from charlm.training.resume import rng_state, set_rng_state
+from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS
 
 
 class Checkpointing:

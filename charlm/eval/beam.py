@@ -19,8 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel, State, map_state
-from charlm.sample import _stepper, continuation, prime_model
+from charlm.eval.sample import _stepper, continuation, prime_model
+from charlm.models.base import LanguageModel
+from charlm.models.config import State
+from charlm.models.state import map_state
 from charlm.tokenizers import Tokenizer
 
 

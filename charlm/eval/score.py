@@ -4,7 +4,7 @@ Conventions, as in KenLM: a sentence is scored from a fresh state, conditioned o
 start (the start symbol itself is not counted), and its own ``<eos>`` end is counted as a token.
 Bits per character divide total nats by ``len(text) + 1`` characters (the +1 is the newline that
 ``<eos>`` stands for) times ln 2, so char, word and subword models compare on the same text.
-Whole files (state carried across lines) are scored in :mod:`charlm.corpus`.
+Whole files (state carried across lines) are scored in :mod:`charlm.eval.corpus`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel
+from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer
 
@@ -208,9 +208,3 @@ def sentence_score(
                          logprob_no_oov=math.fsum(lp for i, lp in zip(ids, values, strict=True) if i != unk),
                          text=text, per_token=pieces)
 
-
-def score_text(model: LanguageModel, tokenizer: Tokenizer, text: str, window: int = 256, path: str = "") -> Any:
-    """A whole in-memory text as one stream (state carried); see :func:`charlm.corpus.score_text`."""
-    from charlm.corpus import score_text as stream_text  # corpus builds on this module
-
-    return stream_text(model, tokenizer, text, window=window, path=path)

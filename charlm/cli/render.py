@@ -5,6 +5,7 @@ The library never prints; everything a person sees is drawn here.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from typing import Any
@@ -184,4 +185,18 @@ def info_table(info: dict[str, Any]) -> None:
     ]
     for name, value in rows:
         table.add_row(name, value)
+    out.print(table)
+
+
+def bidirectional_table(scores: list[Any], as_json: bool) -> None:
+    """Forward, backward and mean log-probabilities of a --direction both model (a table or JSON lines)."""
+    if as_json:
+        for s in scores:
+            print(json.dumps(s.to_dict(), ensure_ascii=False))
+        return
+    table = Table("text", "tokens", "forward", "backward", "mean", "bits/char (mean)",
+                  title="log-probabilities (nats), forward and backward LM")
+    for s in scores:
+        table.add_row(s.text, str(s.tokens), f"{s.forward:.3f}", f"{s.backward:.3f}", f"{s.mean:.3f}",
+                      f"{s.bpc(s.mean):.4f}")
     out.print(table)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from charlm.models.base import ModelConfig, State
+from charlm.models.config import ModelConfig, State
 from charlm.models.stack import LayerStack
 
 
@@ -41,6 +41,12 @@ def embedding_dropout(weight: Tensor, p: float, training: bool) -> Tensor:
     return weight * keep
 
 
+def between_layers(config: ModelConfig) -> nn.Module:
+    """The dropout applied to the input of stacked layers 1..L-1 (locked when ``--locked-dropout``)."""
+    p = config.dropout if config.layers > 1 else 0.0
+    return LockedDropout(p) if config.locked_dropout else nn.Dropout(p)
+
+
 class WeightDropLSTM(nn.Module):
     """One fused ``nn.LSTM`` layer whose ``W_hh`` gets a fresh DropConnect mask on each forward pass."""
 
@@ -58,23 +64,9 @@ class WeightDropLSTM(nn.Module):
 
 def awd_lstm(config: ModelConfig, input_size: int) -> LayerStack:
     """A stack of weight-dropped fused LSTM layers with (locked) dropout between them."""
-    from charlm.models.cells import _between
-
     sizes = [input_size] + [config.hidden] * (config.layers - 1)
     layers = [WeightDropLSTM(size, config.hidden, config.wdrop) for size in sizes]
-    return LayerStack(layers, config.hidden, _between(config), config.residual)
+    return LayerStack(layers, config.hidden, between_layers(config), config.residual)
 
 
-def check_regularization(config: ModelConfig) -> None:
-    """Weight drop needs the fused LSTM path; rates must be probabilities."""
-    from charlm.errors import CharlmError
-
-    for name in ("wdrop", "dropoute"):
-        value = getattr(config, name)
-        if not 0.0 <= value < 1.0:
-            raise CharlmError(f"--{name} must be in [0, 1) (got {value})")
-    if config.wdrop and config.arch != "lstm":
-        raise CharlmError(f"--wdrop works on the fused LSTM path only; use --arch lstm (got {config.arch})")
-
-
-__all__ = ["LockedDropout", "WeightDropLSTM", "awd_lstm", "check_regularization", "embedding_dropout"]
+__all__ = ["LockedDropout", "WeightDropLSTM", "awd_lstm", "between_layers", "embedding_dropout"]

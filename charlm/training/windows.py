@@ -12,41 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from charlm.errors import CharlmError
-
-
-def read_text(path: str | Path, encoding: str = "utf-8", errors: str = "strict") -> str:
-    """Read a corpus, normalising Windows line endings; refuse what is not usable text."""
-    path = Path(path)
-    if not path.exists():
-        raise CharlmError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise CharlmError(f"{path} is a directory; give a text file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CharlmError(f"{path}: cannot read it ({exc.strerror})") from None
-    if b"\x00" in raw[:1 << 20] and encoding.replace("-", "").lower() == "utf8":
-        raise CharlmError(f"{path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
-    try:
-        text = raw.decode(encoding, errors=errors)
-    except UnicodeDecodeError as exc:
-        raise CharlmError(
-            f"{path} is not valid {encoding} (bad byte at offset {exc.start}); "
-            "pass --encoding NAME or --errors replace"
-        ) from None
-    except LookupError:
-        raise CharlmError(f"unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252") from None
-    text = text.lstrip("\ufeff").replace("\r\n", "\n")
-    if not text.strip():
-        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
-    return text
 
 
 def batchify(ids: Tensor | np.ndarray, batch: int) -> Tensor | np.ndarray:

@@ -1,64 +1,24 @@
-"""The ``charlm`` command line: options -> config -> one library call -> rich output.
+"""The commands that make models and tokenizers: ``train``, ``tokenize`` and ``plot``.
 
-Thin by design: every command maps its options onto the library (:mod:`charlm.api`,
-:func:`charlm.trainer.train`) and renders what comes back. Heavy imports (torch) happen inside
-commands so ``charlm --help`` stays fast. Errors are one line on stderr and a non-zero exit.
+Options -> one library call (:func:`charlm.training.loop.train`, :func:`charlm.training.loop.resume`,
+:func:`charlm.tokenizers.build_tokenizer`, :func:`charlm.plot.plot_runs`) -> rendered output.
+Heavy imports (torch) happen inside the commands so ``charlm --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
+from charlm.cli.options import JsonOpt, friendly
 from charlm.errors import CharlmError
-
-app = typer.Typer(
-    help="Recurrent language models from a text file: tokenize, train, score, sample.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
-ModelOpt = Annotated[
-    Path | None, typer.Option("--model", "-m", help="Model directory [default: checkpoints/latest].")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-UnkOpt = Annotated[str, typer.Option("--unk", help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error.")]
+from charlm.models.registry import arch_help
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    print(f"charlm: error: {message}", file=sys.stderr)
-    return typer.Exit(code)
-
-
-def friendly(fn: F) -> F:
-    """Turn library errors into one stderr line and an exit code, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CharlmError as exc:
-            raise _fail(str(exc), exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise _fail("interrupted", 130) from None
-        except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            raise _fail(f"{exc.strerror or exc}{where}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-@app.command()
 @friendly
 def train(
     ctx: typer.Context,
@@ -67,7 +27,7 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue a run exactly where its last checkpoint left it: the run in --out, the directory given as argument, or checkpoints/latest. --steps is the run's total.")] = False,
     init_from: Annotated[Path | None, typer.Option(help="Fine-tune: start from this model's weights and tokenizer, with a new optimizer.")] = None,
     level: Annotated[str, typer.Option(help="Tokenizer: char, word, bpe or unigram.")] = "char",
-    arch: Annotated[str, typer.Option(help="Architecture: lstm, gru, rnn, rnn-relu (fused); rnn-cell, rnn-relu-cell, lstm-cell, gru-cell, lstm-peephole, lstm-cifg, lstm-layernorm, clockwork (hand-written).")] = "lstm",
+    arch: Annotated[str, typer.Option(help=arch_help())] = "lstm",
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
     hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 512,
     embed: Annotated[int, typer.Option(help="Embedding size.")] = 128,
@@ -115,11 +75,11 @@ def train(
 
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
-    from charlm.config import TrainConfig, parse_duration, parse_save_every
-    from charlm.render import TrainProgress, err, fmt
-    from charlm.trainer import find_run
-    from charlm.trainer import resume as resume_run
-    from charlm.trainer import train as run_training
+    from charlm.cli.render import TrainProgress, err, fmt
+    from charlm.training.config import TrainConfig, parse_duration, parse_save_every
+    from charlm.training.loop import find_run
+    from charlm.training.loop import resume as resume_run
+    from charlm.training.loop import train as run_training
 
     every_steps, every_s = parse_save_every(save_every)
     options = dict(
@@ -159,7 +119,6 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name == "COMMANDLINE"
 
 
-@app.command()
 @friendly
 def plot(
     runs: Annotated[list[Path], typer.Argument(help="Run directories (each with a metrics.jsonl).")],
@@ -179,7 +138,6 @@ def plot(
     print(plot_runs(runs, out, title))
 
 
-@app.command()
 @friendly
 def tokenize(
     corpus: Annotated[Path, typer.Argument(help="UTF-8 text file.")],
@@ -197,7 +155,7 @@ def tokenize(
 
     Example: charlm tokenize input.txt --level bpe --vocab-size 2000
     """
-    from charlm.data import read_text
+    from charlm.io import read_text
     from charlm.tokenizers import build_tokenizer, describe
 
     text = read_text(corpus, encoding, errors)
@@ -210,33 +168,6 @@ def tokenize(
     if as_json:
         print(json.dumps({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}, ensure_ascii=False))
         return
-    from charlm.render import tokenize_table
+    from charlm.cli.render import tokenize_table
 
     tokenize_table(stats, frequent)
-
-
-@app.command()
-@friendly
-def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
-    """Show what a model directory holds: architecture, size, tokenizer, data, training, best loss.
-
-    Example: charlm info --model checkpoints/latest
-    """
-    from charlm.api import load
-
-    details = load(model, device="cpu").info()
-    if as_json:
-        print(json.dumps(details, ensure_ascii=False))
-        return
-    from charlm.render import info_table
-
-    info_table(details)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-import charlm.cli_diagnostics  # noqa: E402,F401  registers gradflow and neighbors on app
-from charlm import cli_model  # noqa: E402,F401  registers sample, score and eval on app

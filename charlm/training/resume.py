@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from charlm import checkpoint as ckpt
-from charlm.config import RESUMABLE_CHANGES, TrainConfig
 from charlm.errors import CharlmError
-from charlm.tokenizers.base import write_bytes_atomic
+from charlm.io import write_bytes_atomic
+from charlm.training.config import RESUMABLE_CHANGES, TrainConfig
 
 
 def rng_state() -> dict[str, Any]:

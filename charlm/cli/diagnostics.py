@@ -1,52 +1,22 @@
-"""The diagnostic commands ``gradflow`` and ``neighbors``, and the bidirectional score output.
+"""The diagnostic commands ``gradflow`` and ``neighbors``.
 
-Registered on :data:`charlm.cli.app` (imported at the end of :mod:`charlm.cli`). Thin like the rest
-of the CLI: options -> one library call (:mod:`charlm.gradflow`, :mod:`charlm.neighbors`,
-:mod:`charlm.models.bidirectional`) -> a table on stdout (or ``--json``).
+Registered on :data:`charlm.cli.app` (imported at the end of :mod:`charlm.cli.app`). Thin like the rest
+of the CLI: options -> one library call (:mod:`charlm.eval.gradflow`, :mod:`charlm.eval.neighbors`,
+:mod:`charlm.eval.bidirectional`) -> a table on stdout (or ``--json``).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from charlm.cli import JsonOpt, ModelOpt, app, friendly
+from charlm.cli.options import JsonOpt, ModelOpt, friendly
 from charlm.errors import CharlmError
 
 
-def score_bidirectional(lm: Any, texts: list[str], file: Path | None, as_json: bool) -> bool:
-    """For a --direction both model: print forward, backward and mean log-probabilities; else False."""
-    from charlm.models.bidirectional import is_bidirectional, score_both, score_both_sentences
-
-    if not is_bidirectional(lm.module):
-        return False
-    if file is not None:
-        from charlm.data import read_text
-
-        scores = [score_both(lm.module, lm.tokenizer, read_text(file), whole_file=True)]
-    else:
-        scores = score_both_sentences(lm.module, lm.tokenizer, texts)
-    if as_json:
-        for s in scores:
-            print(json.dumps({**s.to_dict(), **({"text": str(file)} if file else {})}, ensure_ascii=False))
-        return True
-    from rich.table import Table
-
-    from charlm.render import out
-
-    table = Table("text", "tokens", "forward", "backward", "mean", "bits/char (mean)",
-                  title="log-probabilities (nats), forward and backward LM")
-    for s in scores:
-        table.add_row(str(file) if file else s.text, str(s.tokens), f"{s.forward:.3f}", f"{s.backward:.3f}",
-                      f"{s.mean:.3f}", f"{s.bpc(s.mean):.4f}")
-    out.print(table)
-    return True
-
-
-@app.command()
 @friendly
 def gradflow(
     arch: Annotated[list[str] | None, typer.Option("--arch", "-a", help="Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].")] = None,
@@ -68,9 +38,9 @@ def gradflow(
 
     Example: charlm gradflow --arch rnn --arch lstm --arch gru --text input.txt --plot gradflow.png
     """
-    from charlm.data import read_text
-    from charlm.gradflow import DISTANCES, compare
-    from charlm.gradflow import plot as write_plot
+    from charlm.eval.gradflow import DISTANCES, compare
+    from charlm.eval.gradflow import plot as write_plot
+    from charlm.io import read_text
 
     if length < 3 or batch < 1 or hidden < 1 or layers < 1:
         raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
@@ -82,7 +52,7 @@ def gradflow(
         return
     from rich.table import Table
 
-    from charlm.render import err, out
+    from charlm.cli.render import err, out
 
     shown = [d for d in DISTANCES if d < length]
     table = Table("model", "weights", "data", "factor/step", *[f"d={d}" for d in shown],
@@ -93,7 +63,6 @@ def gradflow(
     err.print(f"plot written to {plot}")
 
 
-@app.command()
 @friendly
 def neighbors(
     word: Annotated[str | None, typer.Argument(help="Word whose nearest neighbours to list.")] = None,
@@ -107,8 +76,8 @@ def neighbors(
     Example: charlm neighbors king -k 10   |   charlm neighbors --analogy king man woman
     """
     from charlm.api import load
-    from charlm.neighbors import analogy as solve
-    from charlm.neighbors import neighbors as nearest
+    from charlm.eval.neighbors import analogy as solve
+    from charlm.eval.neighbors import neighbors as nearest
 
     if (word is None) == (analogy is None):
         raise CharlmError("give either a WORD or --analogy A B C")

@@ -1,7 +1,7 @@
 """The continuous (neural) cache at evaluation time (Grave, Joulin & Usunier 2017, "Improving
 neural language models with a continuous cache"), the one AWD-LSTM's pointer.py made famous.
 
-Not to be confused with :mod:`charlm.corpus_cache` (token ids kept on disk). Each stream keeps its
+Not to be confused with :mod:`charlm.training.corpus_cache` (token ids kept on disk). Each stream keeps its
 last ``size`` pairs ``(h_i, x_{i+1})``: the vector the head read at step i and the token that
 followed. At step t the cache's distribution and the final one are::
 
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel
+from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 
 CACHE_SIZE, CACHE_THETA, CACHE_LAMBDA = 2000, 0.3, 0.1  # defaults: see the README's measurements

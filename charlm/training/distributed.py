@@ -29,7 +29,8 @@ import torch.distributed as tdist
 from torch import Tensor, nn
 
 from charlm.errors import CharlmError
-from charlm.models.base import State, map_state
+from charlm.models.config import State
+from charlm.models.state import map_state
 from charlm.runtime import pick_device
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")

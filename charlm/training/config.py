@@ -1,6 +1,6 @@
 """TrainConfig: every knob of a training run, validated in one place.
 
-A frozen dataclass beside its consumer (:mod:`charlm.trainer`); the CLI maps options onto it
+A frozen dataclass beside its consumer (:mod:`charlm.training.loop`); the CLI maps options onto it
 one to one, and config.json stores it so a run can be inspected and resumed.
 """
 
@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from charlm.errors import CharlmError
+from charlm.models.config import ModelConfig
+from charlm.models.registry import validate_model
 
 DEFAULT_TIME_S = 600.0
 SCHEDULES = ("constant", "cosine", "plateau")
@@ -97,6 +99,11 @@ class TrainConfig:
             raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
         if self.warmup < 0:
             raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")
+        validate_model(self.model_config(vocab_size=1))  # arch, shapes and model options, before any work
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        """The model this run trains (every ModelConfig field has a TrainConfig field of the same name)."""
+        return ModelConfig.from_dict({**asdict(self), "vocab_size": vocab_size})
 
     @property
     def time_budget(self) -> float | None:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from charlm.models.base import ModelConfig, State
+from charlm.models.config import ModelConfig, State
+from charlm.models.dropout import awd_lstm, between_layers
 from charlm.models.stack import FusedLayer, LayerStack
 
 
@@ -32,10 +33,8 @@ def _between_layers(config: ModelConfig) -> float:
 
 def _per_layer(config: ModelConfig, input_size: int, make: Callable[[int, int], nn.RNNBase]) -> LayerStack:
     """One fused module per layer, so the shared stack can add residuals or locked dropout between them."""
-    from charlm.models.cells import _between
-
     sizes = [input_size] + [config.hidden] * (config.layers - 1)
-    return LayerStack([FusedLayer(make(size, config.hidden)) for size in sizes], config.hidden, _between(config),
+    return LayerStack([FusedLayer(make(size, config.hidden)) for size in sizes], config.hidden, between_layers(config),
                       config.residual)
 
 
@@ -46,8 +45,6 @@ def _needs_stack(config: ModelConfig) -> bool:
 def lstm(config: ModelConfig, input_size: int) -> nn.Module:
     """Long short-term memory (Hochreiter & Schmidhuber 1997), torch's fused kernel (+ AWD weight drop)."""
     if config.wdrop or _needs_stack(config):
-        from charlm.models.regularization import awd_lstm
-
         return awd_lstm(config, input_size)
     return FusedCore(nn.LSTM(input_size, config.hidden, config.layers, batch_first=True, dropout=_between_layers(config)))
 

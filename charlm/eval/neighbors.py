@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel
+from charlm.models.base import LanguageModel
 from charlm.tokenizers import Tokenizer
 
 

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.models import LanguageModel
-from charlm.models.base import State
+from charlm.models.base import LanguageModel
+from charlm.models.config import State
 
 DISTANCES = (1, 2, 5, 10, 20, 50, 100, 200)
 
@@ -129,7 +129,8 @@ def compare(archs: Sequence[str], models: Sequence[str | Path], text: str | None
             batch: int = 16, hidden: int = 128, layers: int = 1, seed: int = 0) -> list[GradFlow]:
     """Measure randomly initialised ``archs`` and trained ``models`` on windows of ``text`` (or random tokens)."""
     from charlm.checkpoint import load_model
-    from charlm.models import ModelConfig, build_model
+    from charlm.models.base import build_model
+    from charlm.models.config import ModelConfig
     from charlm.tokenizers import build_tokenizer
 
     data = "text" if text else "random tokens"

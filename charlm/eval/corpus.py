@@ -10,16 +10,14 @@ difference from one long row is ``R - 1`` forgotten contexts at line boundaries:
     window k:     row r feeds its next W tokens; padding only after a row's own end
 
 *Independent* scores every line as a sentence (fresh state, ``<eos>`` counted, see
-:mod:`charlm.score`); an empty line is a sentence of just ``<eos>``. Files are read in chunks that
+:mod:`charlm.eval.score`); an empty line is a sentence of just ``<eos>``. Files are read in chunks that
 end at a newline, so every tokenizer's ``encode`` sees whole lines and nothing is held in full.
 """
 
 from __future__ import annotations
 
-import codecs
 import itertools
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,14 +26,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from charlm.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel
-from charlm.score import Totals, check_precision, score_sentences, token_logprobs
+from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
+from charlm.eval.score import Totals, check_precision, score_sentences, token_logprobs
+from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
+from charlm.models.base import LanguageModel
 from charlm.tokenizers import Tokenizer
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
-CHUNK_BYTES = 1 << 20
 MIN_ROW_BYTES = 32 << 10
 
 
@@ -47,70 +45,6 @@ class CorpusScore(Totals):
     mode: str = "stream"
     rows: int = 1  # parallel rows the stream was cut into
     cache: dict[str, Any] | None = None  # the neural cache's settings, when one was used
-
-
-class _Reader:
-    """Decoded text chunks of bytes ``[start, end)`` of a file, each ending at a newline."""
-
-    def __init__(self, path: Path, start: int, end: int, encoding: str, errors: str, chunk_bytes: int) -> None:
-        self.path, self.start, self.end, self.chunk_bytes = path, start, end, chunk_bytes
-        self.encoding, self.errors = encoding, errors
-        self.done = 0  # bytes consumed so far
-        self.seen_text = False
-
-    def __iter__(self) -> Iterator[str]:
-        decoder = codecs.getincrementaldecoder(self.encoding)(self.errors)
-        with open(self.path, "rb") as fh:
-            fh.seek(self.start)
-            pos = self.start
-            while pos < self.end:
-                raw = fh.read(min(self.chunk_bytes, self.end - pos))
-                if not raw.endswith(b"\n") and pos + len(raw) < self.end:
-                    raw += fh.readline(self.end - pos - len(raw))  # finish the line
-                try:
-                    text = decoder.decode(raw, final=pos + len(raw) >= self.end)
-                except UnicodeDecodeError as exc:
-                    raise CharlmError(f"{self.path} is not valid {self.encoding} (bad byte at offset "
-                                      f"{pos + exc.start}); pass --encoding NAME or --errors replace") from None
-                if pos == 0:
-                    text = text.lstrip("\ufeff")
-                pos += len(raw)
-                self.done = pos - self.start
-                self.seen_text = self.seen_text or not text.isspace()
-                yield text.replace("\r\n", "\n")
-
-
-def _check_file(path: Path, encoding: str, errors: str) -> int:
-    """The file's size in bytes, after refusing what is not a readable text file."""
-    if not path.exists():
-        raise CharlmError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise CharlmError(f"{path} is a directory; give a text file")
-    try:
-        codecs.lookup(encoding)
-        codecs.lookup_error(errors)
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 20)
-    except LookupError:
-        raise CharlmError(f"unknown encoding {encoding!r} or --errors {errors!r}; try utf-8 and strict") from None
-    except OSError as exc:
-        raise CharlmError(f"{path}: cannot read it ({exc.strerror})") from None
-    if b"\x00" in head and encoding.replace("-", "").lower() == "utf8":
-        raise CharlmError(f"{path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
-    if not head.strip():
-        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
-    return os.path.getsize(path)
-
-
-def _line_starts(path: Path, size: int, rows: int) -> list[int]:
-    """``rows + 1`` byte offsets, each at the start of a line, cutting the file into near-equal parts."""
-    cuts = [0]
-    with open(path, "rb") as fh:
-        for r in range(1, rows):
-            fh.seek(max(size * r // rows - 1, cuts[-1]))
-            fh.readline()  # to just after the next newline
-            cuts.append(max(fh.tell(), cuts[-1]))
-    return sorted(set(cuts + [size]))
 
 
 class _RowTokens:
@@ -137,7 +71,7 @@ def _stream(model: LanguageModel, tokenizer: Tokenizer, rows: list[_RowTokens], 
             tick: Callable[[], None], cache: CacheConfig | None = None) -> tuple[float, float, int, int]:
     """(nats, nats without OOV, tokens, OOV) of ``rows`` read in parallel windows, state carried per row.
 
-    With ``cache``, every row keeps its own neural cache of its history (:mod:`charlm.cache`).
+    With ``cache``, every row keeps its own neural cache of its history (:mod:`charlm.eval.cache`).
     """
     total = total_no_oov = 0.0
     tokens = oov = 0
@@ -183,7 +117,7 @@ def eval_file(
     encoding: str = "utf-8",
     errors: str = "strict",
     progress: Progress | None = None,
-    chunk_bytes: int = CHUNK_BYTES,
+    chunk_bytes: int | None = None,
     min_row_bytes: int = MIN_ROW_BYTES,
     cache: CacheConfig | None = None,
 ) -> CorpusScore:
@@ -197,10 +131,11 @@ def eval_file(
         raise CharlmError("--cache reads the stream's history; drop --independent (lines have no history)")
     check_precision(precision)
     path = Path(path)
-    size = _check_file(path, encoding, errors)
+    check_codec(encoding, errors)
+    size = check_text_file(path)
     rows = 1 if independent else max(1, min(batch_size, size // max(min_row_bytes, 1)))
-    cuts = _line_starts(path, size, rows)
-    readers = [_Reader(path, a, b, encoding, errors, chunk_bytes) for a, b in itertools.pairwise(cuts)]
+    cuts = line_starts(path, size, rows, encoding)
+    readers = [TextReader(path, encoding, errors, a, b, chunk_bytes) for a, b in itertools.pairwise(cuts)]
 
     def tick() -> None:
         if progress is not None:
@@ -217,7 +152,7 @@ def eval_file(
                                  logprob_no_oov=no_oov, mode="stream", rows=len(streams),
                                  cache=cache.to_dict() if cache is not None else None)
     if not any(r.seen_text for r in readers):
-        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
+        raise empty_file(path)
     return replace(result, path=str(path))
 
 

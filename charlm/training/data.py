@@ -2,7 +2,7 @@
 and the validation loss over them (:func:`evaluate`).
 
 The corpus is streamed twice at most (vocabulary, then ids into ``<run>/corpus.ids``); a resumed
-run finds the cache and reads nothing but the memmap. See :mod:`charlm.corpus_cache`.
+run finds the cache and reads nothing but the memmap. See :mod:`charlm.training.corpus_cache`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charlm.config import TrainConfig
-from charlm.corpus_cache import check_unknown_rate, encode_file, fit_tokenizer
-from charlm.data import WindowStream, check_trainable, split_ids
-from charlm.models import LanguageModel
+from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer, load_tokenizer
+from charlm.training.config import TrainConfig
+from charlm.training.corpus_cache import check_unknown_rate, encode_file, fit_tokenizer
+from charlm.training.windows import WindowStream, check_trainable, split_ids
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
-from charlm.models import LanguageModel, State
+from charlm.models.base import LanguageModel
+from charlm.models.config import State
 from charlm.models.stepper import Stepper
 from charlm.tokenizers import Tokenizer
 

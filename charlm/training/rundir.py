@@ -19,8 +19,8 @@ from types import FrameType
 from typing import Any
 
 from charlm import checkpoint as ckpt
-from charlm.config import TrainConfig
 from charlm.errors import CharlmError
+from charlm.training.config import TrainConfig
 
 PLOT_EVERY_S = 10.0
 PLOT_FILE = "loss.png"

@@ -22,18 +22,19 @@ import torch
 import torch.nn.functional as F
 
 from charlm import checkpoint as ckpt
-from charlm import distributed
-from charlm.config import TrainConfig
-from charlm.data import WindowStream, batchify
 from charlm.errors import CharlmError
-from charlm.models import ModelConfig, build_model, detach_state
-from charlm.models.base import STRUCTURE_FIELDS
-from charlm.resume import find_run, resumed_config, truncate_metrics
+from charlm.models.base import build_model
+from charlm.models.config import STRUCTURE_FIELDS
+from charlm.models.state import detach_state
 from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
-from charlm.schedule import StepGuard, ValTracker, lr_factor
-from charlm.train_data import evaluate, get_tokenizer, prepare
-from charlm.train_io import MetricsLog, StopSignals, check_run_dir, make_run_dir
-from charlm.train_state import Checkpointing
+from charlm.training import distributed
+from charlm.training.config import TrainConfig
+from charlm.training.data import evaluate, get_tokenizer, prepare
+from charlm.training.resume import find_run, resumed_config, truncate_metrics
+from charlm.training.rundir import MetricsLog, StopSignals, check_run_dir, make_run_dir
+from charlm.training.schedule import StepGuard, ValTracker, lr_factor
+from charlm.training.state import Checkpointing
+from charlm.training.windows import WindowStream, batchify
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
 
@@ -81,8 +82,7 @@ class _Trainer(Checkpointing):
         self.run_dir = resume_dir or Path(str(self.dist.from_main(make_run_dir(config) if self.is_main else None)))
         self.metrics = MetricsLog(self.run_dir)
         self._load_data(resuming=resume_dir is not None)
-        # every ModelConfig field has a TrainConfig field of the same name
-        self.model_config = ModelConfig.from_dict({**config.to_dict(), "vocab_size": self.tokenizer.vocab_size})
+        self.model_config = config.model_config(self.tokenizer.vocab_size)
         self.model = build_model(self.model_config).to(self.device)
         self.ddp = self.dist.wrap(self.model)  # what the step runs: DDP all-reduces gradients across ranks
         if config.init_from and not resume_dir:

@@ -5,7 +5,7 @@ Both halves give a full log-probability of the same text, by the chain rule in o
     forward : log p(w1 | <eos>) + log p(w2 | <eos> w1) + ... + log p(<eos> | <eos> w1 .. wn)
     backward: log p(wn | <eos>) + log p(wn-1 | <eos> wn) + ... + log p(<eos> | <eos> wn .. w1)
 
-so each counts ``n + 1`` tokens, like the forward scorer in :mod:`charlm.score` (KenLM's convention).
+so each counts ``n + 1`` tokens, like the forward scorer in :mod:`charlm.eval.score` (KenLM's convention).
 Their mean is reported as the model's score. A bidirectional model cannot generate left to right
 (its backward half needs the future), so sampling refuses it with one line.
 """

@@ -1,7 +1,7 @@
-"""The commands that use a trained model's probabilities: ``sample``, ``score`` and ``eval``.
+"""The commands that use a trained model: ``sample``, ``score``, ``eval`` and ``info``.
 
-Registered on :data:`charlm.cli.app` (imported at the end of :mod:`charlm.cli`). Thin, like the
-rest of the CLI: options -> one :class:`charlm.api.Model` call -> :mod:`charlm.render` output.
+Registered on :data:`charlm.cli.app` (imported at the end of :mod:`charlm.cli.app`). Thin, like the
+rest of the CLI: options -> one :class:`charlm.api.Model` call -> :mod:`charlm.cli.render` output.
 Exit codes: 0 success, 1 bad input or model (one ``charlm: error:`` line on stderr), 2 bad usage
 (unknown option or value), 130 interrupted.
 """
@@ -16,18 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from charlm.cli import JsonOpt, ModelOpt, UnkOpt, app, friendly
+from charlm.cli.options import DeviceOpt, JsonOpt, ModelOpt, PrecisionOpt, UnkOpt, friendly
 from charlm.errors import CharlmError
 
 if TYPE_CHECKING:
     from charlm.api import Model
 
-DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
-PrecisionOpt = Annotated[str, typer.Option(help="fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate).")]
 PROGRESS_BYTES = 2 << 20
 
 
-@app.command()
 @friendly
 def sample(
     model: ModelOpt = None,
@@ -58,7 +55,7 @@ def sample(
     Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
     """
     from charlm.api import load
-    from charlm.data import read_text
+    from charlm.io import read_text
     from charlm.tokenizers.unk import apply_unk_policy
 
     if prime and prime_file is not None:
@@ -66,7 +63,7 @@ def sample(
     if beam is not None and (top_k is not None or top_p is not None):
         raise CharlmError("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
     lm = load(model, device=device)
-    from charlm.models.bidirectional import refuse_sampling
+    from charlm.eval.bidirectional import refuse_sampling
 
     refuse_sampling(lm.module)  # a --direction both model cannot generate left to right
     start = read_text(prime_file) if prime_file is not None else prime
@@ -126,7 +123,7 @@ def _print_beams(lm: Model, prime: str, width: int, length: int, until_eos: bool
 
 def _sentences(sentences: list[str] | None, lines: Path | None) -> list[str]:
     """Arguments, then the lines of --lines, else stdin when it is not a terminal; blank lines skipped."""
-    from charlm.data import read_text
+    from charlm.io import read_text
 
     texts = list(sentences or [])
     if lines is not None:
@@ -136,7 +133,6 @@ def _sentences(sentences: list[str] | None, lines: Path | None) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
-@app.command()
 @friendly
 def score(
     sentences: Annotated[list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")] = None,
@@ -162,8 +158,8 @@ def score(
     Example: charlm score "the apple and pear salad" "the apple and pair salad"
     """
     from charlm.api import load
-    from charlm.cli_diagnostics import score_bidirectional
-    from charlm.score import NORMALIZE
+    from charlm.cli.render import bidirectional_table
+    from charlm.eval.score import NORMALIZE
     from charlm.tokenizers.unk import apply_unk_policy
 
     if normalize not in NORMALIZE:
@@ -172,7 +168,9 @@ def score(
         if sentences or lines is not None:
             raise CharlmError("--file scores a whole file; give sentences or --lines separately")
         lm = load(model, device=device)
-        if not score_bidirectional(lm, [], file, as_json):  # --direction both: forward, backward, mean
+        if lm.bidirectional:  # --direction both: forward, backward, mean
+            bidirectional_table(lm.score_both(file=file), as_json)
+        else:
             _eval(lm, file, False, as_json, 32, precision, None, "utf-8", "strict")
         return
     texts = _sentences(sentences, lines)
@@ -180,20 +178,20 @@ def score(
         raise CharlmError("nothing to score: give sentences as arguments, on stdin, with --lines, or a --file")
     lm = load(model, device=device)
     texts = [apply_unk_policy(lm.tokenizer, t, unk) for t in texts]
-    if score_bidirectional(lm, texts, None, as_json):  # --direction both: forward, backward, mean
+    if lm.bidirectional:  # --direction both: forward, backward, mean
+        bidirectional_table(lm.score_both(texts), as_json)
         return
     scores = lm.score(texts, normalize=normalize, per_token=per_token, batch_size=batch_size, precision=precision)
     if as_json:
         for s in scores:
             print(json.dumps(s.to_dict(), ensure_ascii=False))
         return
-    from charlm.render import scores_table
-    from charlm.score import ranking
+    from charlm.cli.render import scores_table
+    from charlm.eval.score import ranking
 
     scores_table(ranking(scores, normalize), per_token)
 
 
-@app.command("eval")
 @friendly
 def eval_(
     file: Annotated[Path, typer.Argument(help="Text file to evaluate (may be larger than memory).")],
@@ -228,7 +226,7 @@ def eval_(
 
 def _cache_settings(size: int | None, theta: float | None, lam: float | None) -> dict[str, Any]:
     """The keyword arguments of :meth:`Model.eval` for the cache options (refused without --cache)."""
-    from charlm.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
+    from charlm.eval.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
 
     if size is None:
         if theta is not None or lam is not None:
@@ -240,7 +238,7 @@ def _cache_settings(size: int | None, theta: float | None, lam: float | None) ->
 
 def _eval(lm: Model, file: Path, independent: bool, as_json: bool, batch_size: int, precision: str,
           progress: bool | None, encoding: str, errors: str, cache: dict[str, Any] | None = None) -> None:
-    from charlm.render import EvalProgress, corpus_table
+    from charlm.cli.render import EvalProgress, corpus_table
 
     show = progress if progress is not None else file.is_file() and file.stat().st_size >= PROGRESS_BYTES
     with EvalProgress(str(file), enabled=show) as bar:
@@ -250,3 +248,20 @@ def _eval(lm: Model, file: Path, independent: bool, as_json: bool, batch_size: i
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         corpus_table(result)
+
+
+@friendly
+def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what a model directory holds: architecture, size, tokenizer, data, training, best loss.
+
+    Example: charlm info --model checkpoints/latest
+    """
+    from charlm.api import load
+
+    details = load(model, device="cpu").info()
+    if as_json:
+        print(json.dumps(details, ensure_ascii=False))
+        return
+    from charlm.cli.render import info_table
+
+    info_table(details)

@@ -10,91 +10,27 @@ Training then reads TBPTT windows straight from ``np.memmap`` views, so memory s
 model's needs whatever the file size. Chunks end at a newline (or, inside one very long line, at a
 space), which every tokenizer encodes exactly as it would the whole text. Subword vocabularies are
 trained on a seeded sample of lines. Bad input is refused with the same one-line messages as
-:func:`charlm.data.read_text`.
+:mod:`charlm.io`, whose reader it uses.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
-import os
 import random
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from charlm.checkpoint import fingerprint
 from charlm.errors import CharlmError
+from charlm.io import check_text_file, iter_chunks, write_atomic, write_json_atomic
 from charlm.tokenizers import Tokenizer, build_tokenizer
-from charlm.tokenizers.base import write_json_atomic
 
-CHUNK_BYTES = 1 << 20
 SUBWORD_SAMPLE_BYTES = 64 << 20
 MAX_UNK_RATE = 0.5
-
-
-def _open_checked(path: Path) -> None:
-    if not path.exists():
-        raise CharlmError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise CharlmError(f"{path} is a directory; give a text file")
-    if not os.access(path, os.R_OK):
-        raise CharlmError(f"{path}: cannot read it (permission denied)")
-
-
-def _decoder(encoding: str, errors: str) -> codecs.IncrementalDecoder:
-    if errors not in ("strict", "replace", "ignore"):
-        raise CharlmError(f"unknown --errors {errors!r}; use strict, replace or ignore")
-    try:
-        return codecs.getincrementaldecoder(encoding)(errors=errors)
-    except LookupError:
-        raise CharlmError(f"unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252") from None
-
-
-def _cut(text: str, final: bool, limit: int) -> int:
-    """Where to end this chunk: after the last newline, else the last space, else (huge line) anywhere."""
-    if final:
-        return len(text)
-    cut = text.rfind("\n") + 1 or text.rfind(" ") + 1
-    if cut == 0 and len(text) >= limit:
-        cut = len(text) - 1 if text.endswith("\r") else len(text)  # keep a CR with its LF
-    return cut
-
-
-def iter_chunks(path: str | Path, encoding: str = "utf-8", errors: str = "strict",
-                chunk_bytes: int | None = None) -> Iterator[str]:
-    """The decoded text of ``path`` in pieces that end at line breaks, CRLF normalised, BOM dropped."""
-    path, chunk_bytes = Path(path), chunk_bytes or CHUNK_BYTES
-    _open_checked(path)
-    decoder, utf8 = _decoder(encoding, errors), codecs.lookup(encoding).name == "utf-8"
-    carry, offset, seen_text, first = "", 0, False, True
-    with open(path, "rb") as fh:
-        while True:
-            raw = fh.read(chunk_bytes)
-            final = not raw
-            if utf8 and b"\x00" in raw:
-                raise CharlmError(f"{path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
-            pending = len(decoder.getstate()[0])
-            try:
-                text = carry + decoder.decode(raw, final)
-            except UnicodeDecodeError as exc:
-                raise CharlmError(f"{path} is not valid {encoding} (bad byte at offset {offset - pending + exc.start}); "
-                                  "pass --encoding NAME or --errors replace") from None
-            offset += len(raw)
-            if first:
-                text, first = text.lstrip("\ufeff"), False
-            cut = _cut(text, final, chunk_bytes)
-            piece, carry = text[:cut], text[cut:]
-            if piece:
-                seen_text = seen_text or bool(piece.strip())
-                yield piece.replace("\r\n", "\n")
-            if final:
-                break
-    if not seen_text:
-        raise CharlmError(f"{path} is empty or only whitespace; give a file with some text")
 
 
 def fit_tokenizer(path: str | Path, level: str, encoding: str = "utf-8", errors: str = "strict",
@@ -176,26 +112,22 @@ def encode_file(path: str | Path, tokenizer: Tokenizer, cache_dir: Path, name: s
     if keep and not path.is_file():
         want: dict[str, object] = {"tokenizer": fingerprint(tokenizer)}
     else:
-        _open_checked(path)
+        check_text_file(path)
         want = _fingerprint(path, tokenizer, encoding, errors)
     cached = _open_cache(ids_path, meta_path, want, dtype, keep)
     if cached is not None:
         return cached
-    _open_checked(path)
-    tmp = ids_path.with_name(ids_path.name + ".tmp")
-    tokens = chars = unk = 0
-    try:
-        with open(tmp, "wb") as fh:
-            for piece in iter_chunks(path, encoding, errors):
-                ids = tokenizer.encode_array(piece)
-                unk += int(np.count_nonzero(ids == tokenizer.unk_id))
-                fh.write(ids.astype(dtype).tobytes())
-                tokens, chars = tokens + len(ids), chars + len(piece)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, ids_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    counts = [0, 0, 0]  # tokens, chars, unk
+
+    def write(fh: BinaryIO) -> None:
+        for piece in iter_chunks(path, encoding, errors):
+            ids = tokenizer.encode_array(piece)
+            counts[2] += int(np.count_nonzero(ids == tokenizer.unk_id))
+            fh.write(ids.astype(dtype).tobytes())
+            counts[0], counts[1] = counts[0] + len(ids), counts[1] + len(piece)
+
+    write_atomic(ids_path, write)
+    tokens, chars, unk = counts
     write_json_atomic(meta_path, {"fingerprint": want, "tokens": tokens, "chars": chars, "unk": unk,
                                   "dtype": dtype.name})
     return TokenCache(np.memmap(ids_path, dtype=dtype, mode="r", shape=(tokens,)), chars, unk)

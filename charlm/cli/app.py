@@ -1,0 +1,41 @@
+"""The ``charlm`` command line: the Typer app and the list of its commands.
+
+Every command is options -> one library call -> rendered output, defined in :mod:`charlm.cli.train`,
+:mod:`charlm.cli.model` and :mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
+order ``charlm --help`` lists them. Errors are one line on stderr and a non-zero exit: 1 for bad
+input, a bad model or a bad value, 2 for usage Typer itself refuses (an unknown option), 130 when
+interrupted.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from charlm.cli import diagnostics, model, train
+
+app = typer.Typer(
+    help="Recurrent language models from a text file: tokenize, train, score, sample.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+COMMANDS = {
+    "train": train.train,
+    "plot": train.plot,
+    "tokenize": train.tokenize,
+    "info": model.info,
+    "sample": model.sample,
+    "score": model.score,
+    "eval": model.eval_,
+    "gradflow": diagnostics.gradflow,
+    "neighbors": diagnostics.neighbors,
+}
+for _name, _command in COMMANDS.items():
+    app.command(_name)(_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""Training: config, the loop over an explicit run state, data, run directories, schedule, distributed."""

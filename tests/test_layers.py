@@ -1,0 +1,98 @@
+"""The shape of charlm/: imports point one way (cli -> api -> training | eval -> models, tokenizers -> io,
+errors) and no module imports itself back through others, lazily or not."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
+
+# Lower numbers are lower layers; a module may import only modules of a strictly lower layer, or of
+# its own layer inside its own package (models.base -> models.cells).
+LAYERS = {
+    "charlm.errors": 0, "charlm.io": 1, "charlm.runtime": 1, "charlm.models": 2, "charlm.tokenizers": 2,
+    "charlm.checkpoint": 3, "charlm.plot": 3, "charlm.training": 4, "charlm.eval": 4, "charlm.api": 5,
+    "charlm.cli": 6,
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        found[name] = path
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the charlm modules it imports anywhere in its body (lazy imports included)."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for target in targets:
+                if target in modules and target != name and not name.startswith(target + "."):
+                    graph[name].add(target)
+    return graph
+
+
+def _layer(module: str) -> tuple[str, int] | None:
+    for prefix, rank in sorted(LAYERS.items(), key=lambda kv: -len(kv[0])):
+        if module == prefix or module.startswith(prefix + "."):
+            return prefix, rank
+    return None
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = [m for m in _modules() if m not in ("charlm", "charlm.__main__") and _layer(m) is None]
+    assert not unplaced, f"give these modules a layer in LAYERS: {unplaced}"
+
+
+def test_imports_point_down() -> None:
+    upward = []
+    for module, targets in _graph().items():
+        here = _layer(module)
+        if here is None:
+            continue
+        for target in targets:
+            there = _layer(target)
+            if there is None:
+                continue
+            same_package = here[0] == there[0]
+            if there[1] > here[1] or (there[1] == here[1] and not same_package):
+                upward.append(f"{module} -> {target}")
+    assert not upward, f"imports that point up or sideways: {sorted(upward)}"
+
+
+def _cycles(graph: dict[str, set[str]]) -> set[str]:
+    cycles: set[str] = set()
+
+    def walk(node: str, path: list[str], done: set[str]) -> None:
+        if node in path:
+            cycles.add(" -> ".join([*path[path.index(node):], node]))
+            return
+        if node in done:
+            return
+        done.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            walk(nxt, [*path, node], done)
+
+    for start in graph:
+        walk(start, [], set())
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    cycles = _cycles(_graph())
+    assert not cycles, f"import cycles: {sorted(cycles)[:5]}"
+
+
+def test_cycle_finder_finds_a_planted_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})
+    assert not _cycles({"a": {"b"}, "b": {"c"}, "d": {"a"}})
