@@ -54,8 +54,10 @@ def main() -> None:
     size = min(sized, key=lambda p: p[1]["ppl"])[0]
     print(table(f"tuning on {args.tune}", rows), flush=True)
     chosen = [("none", run(lm, args.report, None, 0.0, 0.0))]
-    chosen += [(f"N {n}, theta {theta}, lambda {lam}", run(lm, args.report, n, theta, lam))
-               for n in sorted({size, *args.sizes})]
+    chosen += [
+        (f"N {n}, theta {theta}, lambda {lam}", run(lm, args.report, n, theta, lam))
+        for n in sorted({size, *args.sizes})
+    ]
     print(table(f"reporting on {args.report} (chosen on {args.tune}: N {size}, theta {theta}, lambda {lam})", chosen))
 
 

@@ -29,8 +29,19 @@ from torch import Tensor
 from charlm.models.base import build_model
 from charlm.models.config import ModelConfig
 
-DEFAULT_ARCHS = ("rnn", "rnn-relu", "lstm", "gru", "rnn-cell", "lstm-cell", "gru-cell", "lstm-peephole",
-                 "lstm-cifg", "lstm-layernorm", "clockwork")
+DEFAULT_ARCHS = (
+    "rnn",
+    "rnn-relu",
+    "lstm",
+    "gru",
+    "rnn-cell",
+    "lstm-cell",
+    "gru-cell",
+    "lstm-peephole",
+    "lstm-cifg",
+    "lstm-layernorm",
+    "clockwork",
+)
 DEFAULT_KS = (5, 10, 20, 50, 100, 200)
 
 
@@ -93,8 +104,9 @@ def attempt(arch: str, k: int, task: Task, steps: int, hidden: int, lr: float, t
     return Outcome(arch, k, acc >= target, step, acc, time.perf_counter() - started)
 
 
-def run(archs: Sequence[str], ks: Sequence[int], steps: int, hidden: int, lr: float, target: float,
-        seed: int) -> list[Outcome]:
+def run(
+    archs: Sequence[str], ks: Sequence[int], steps: int, hidden: int, lr: float, target: float, seed: int
+) -> list[Outcome]:
     outcomes = []
     for arch in archs:
         for k in ks:
@@ -108,13 +120,16 @@ def run(archs: Sequence[str], ks: Sequence[int], steps: int, hidden: int, lr: fl
 
 def table(outcomes: Sequence[Outcome], ks: Sequence[int]) -> str:
     """Markdown: per architecture, the largest K learned and the steps each K took (x: failed)."""
-    lines = ["| arch | largest K learned | " + " | ".join(f"K={k}" for k in ks) + " | seconds |",
-             "|---|---|" + "---|" * len(ks) + "---|"]
+    lines = [
+        "| arch | largest K learned | " + " | ".join(f"K={k}" for k in ks) + " | seconds |",
+        "|---|---|" + "---|" * len(ks) + "---|",
+    ]
     for arch in dict.fromkeys(o.arch for o in outcomes):
         rows = {o.k: o for o in outcomes if o.arch == arch}
         best = max((o.k for o in rows.values() if o.learned), default=0)
-        cells = [(str(rows[k].steps) if rows[k].learned else f"x ({rows[k].accuracy:.2f})") if k in rows else "-"
-                 for k in ks]
+        cells = [
+            (str(rows[k].steps) if rows[k].learned else f"x ({rows[k].accuracy:.2f})") if k in rows else "-" for k in ks
+        ]
         seconds = sum(o.seconds for o in rows.values())
         lines.append(f"| {arch} | {best or 'none'} | " + " | ".join(cells) + f" | {seconds:.0f} |")
     return "\n".join(lines)

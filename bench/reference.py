@@ -33,8 +33,18 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_reference(rows: Tensor, vocab: int, embed: int, hidden: int, layers: int, seq_len: int, steps: int,
-                    warm: int = 2, lr: float = 3e-3, seed: int = 1234) -> dict[str, float]:
+def train_reference(
+    rows: Tensor,
+    vocab: int,
+    embed: int,
+    hidden: int,
+    layers: int,
+    seq_len: int,
+    steps: int,
+    warm: int = 2,
+    lr: float = 3e-3,
+    seed: int = 1234,
+) -> dict[str, float]:
     """Train ``steps`` TBPTT windows over ``rows (B, L)`` in fp32; tokens/s after ``warm`` steps."""
     torch.manual_seed(seed)
     model = RefLSTM(vocab, embed, hidden, layers).to(rows.device)
@@ -61,8 +71,9 @@ def train_reference(rows: Tensor, vocab: int, embed: int, hidden: int, layers: i
 
 
 @torch.no_grad()
-def sample_reference(vocab: int, embed: int, hidden: int, layers: int, batch: int, length: int,
-                     device: torch.device) -> float:
+def sample_reference(
+    vocab: int, embed: int, hidden: int, layers: int, batch: int, length: int, device: torch.device
+) -> float:
     """Tokens/s drawing with one nn.LSTM call per token (the naive loop)."""
     model = RefLSTM(vocab, embed, hidden, layers).to(device).eval()
     ids = torch.zeros(batch, 1, dtype=torch.long, device=device)

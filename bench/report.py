@@ -31,26 +31,39 @@ def _train_rows(report: dict[str, Any], kind: str) -> list[str]:
     fast = part["fast"]
     label = f"{kind} {part['layers']}x{part['hidden']} (V={part['vocab']}, T={part['seq_len']}, B={part['batch_size']})"
     char = kind == "char"
-    rows = [_row(f"{label} reference fp32 tokens/s", part["reference"]["tokens_per_s"], ",.0f"),
-            _row(f"{label} charlm fp32 tokens/s", part["fp32"]["tokens_per_s"], ",.0f"),
-            _row(f"{label} charlm {fast} tokens/s", part[fast]["tokens_per_s"], ",.0f"),
-            _row(f"{label} charlm {fast} / reference fp32", part[fast]["ratio"], ".2f", 1.8 if char else None),
-            _row(f"{label} MFU charlm {fast} (of measured {fast} peak)", part[fast]["mfu"], ".1%",
-                 0.65 if char else None),
-            _row(f"{label} MFU reference fp32 (of measured fp32 peak)", part["reference"]["mfu"], ".1%")]
+    rows = [
+        _row(f"{label} reference fp32 tokens/s", part["reference"]["tokens_per_s"], ",.0f"),
+        _row(f"{label} charlm fp32 tokens/s", part["fp32"]["tokens_per_s"], ",.0f"),
+        _row(f"{label} charlm {fast} tokens/s", part[fast]["tokens_per_s"], ",.0f"),
+        _row(f"{label} charlm {fast} / reference fp32", part[fast]["ratio"], ".2f", 1.8 if char else None),
+        _row(f"{label} MFU charlm {fast} (of measured {fast} peak)", part[fast]["mfu"], ".1%", 0.65 if char else None),
+        _row(f"{label} MFU reference fp32 (of measured fp32 peak)", part["reference"]["mfu"], ".1%"),
+    ]
     if "val_loss_rel_diff" in part:
-        rows.append(_row(f"{label} val loss {fast} vs fp32 after {part['steps']} steps (rel. diff)",
-                         part["val_loss_rel_diff"], ".2%", 0.01 if char else None, higher=False))
+        rows.append(
+            _row(
+                f"{label} val loss {fast} vs fp32 after {part['steps']} steps (rel. diff)",
+                part["val_loss_rel_diff"],
+                ".2%",
+                0.01 if char else None,
+                higher=False,
+            )
+        )
     return rows
 
 
 def markdown(report: dict[str, Any]) -> str:
     """The report as a short markdown table (figure, target, met)."""
-    lines = [f"# charlm bench {report['when']}{' (quick)' if report['quick'] else ''}", "",
-             f"{report['machine'].get('device', '')}, {report['machine']['cpus']} CPUs, "
-             f"{report['machine']['platform']}; total "
-             f"{report.get('total_s', 0) / 60:.1f} min", "",
-             "| measurement | value | target | met |", "|---|---|---|---|"]
+    lines = [
+        f"# charlm bench {report['when']}{' (quick)' if report['quick'] else ''}",
+        "",
+        f"{report['machine'].get('device', '')}, {report['machine']['cpus']} CPUs, "
+        f"{report['machine']['platform']}; total "
+        f"{report.get('total_s', 0) / 60:.1f} min",
+        "",
+        "| measurement | value | target | met |",
+        "|---|---|---|---|",
+    ]
     lines.append(_row("matmul peak fp32 GFLOP/s", _get(report, "peak", "fp32"), ",.0f"))
     lines.append(_row("matmul peak bf16 GFLOP/s", _get(report, "peak", "bf16"), ",.0f"))
     lines += _train_rows(report, "char") + _train_rows(report, "word")
@@ -58,25 +71,60 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _train_rows(report, "word3x1150")
     q = report.get("quality", {})
     if "val_nats" in q:
-        lines.append(_row(f"default recipe, tinyshakespeare val nats/char after {q['minutes']:g} min ({q['steps']} "
-                          f"steps, {q['precision']})", q["val_nats"], ".3f", QUALITY_TARGET.get(q["minutes"]),
-                          higher=False))
+        lines.append(
+            _row(
+                f"default recipe, tinyshakespeare val nats/char after {q['minutes']:g} min ({q['steps']} "
+                f"steps, {q['precision']})",
+                q["val_nats"],
+                ".3f",
+                QUALITY_TARGET.get(q["minutes"]),
+                higher=False,
+            )
+        )
         lines.append(_row("  ... in bits/char", q["val_bpc"], ".3f"))
-    lines.append(_row("score 1,000 sentences (~110 chars, 2x384 char) sentences/s",
-                      _get(report, "score", "sentences_per_s"), ",.0f", 600))
-    lines.append(_row("sample 2x512 char, batch 1, chars/s", _get(report, "sample", "batch1_tokens_per_s"), ",.0f", 2000))
-    lines.append(_row("  ... nn.LSTM-per-call reference, batch 1", _get(report, "sample",
-                                                                         "reference_batch1_tokens_per_s"), ",.0f"))
+    lines.append(
+        _row(
+            "score 1,000 sentences (~110 chars, 2x384 char) sentences/s",
+            _get(report, "score", "sentences_per_s"),
+            ",.0f",
+            600,
+        )
+    )
+    lines.append(
+        _row("sample 2x512 char, batch 1, chars/s", _get(report, "sample", "batch1_tokens_per_s"), ",.0f", 2000)
+    )
+    lines.append(
+        _row(
+            "  ... nn.LSTM-per-call reference, batch 1", _get(report, "sample", "reference_batch1_tokens_per_s"), ",.0f"
+        )
+    )
     if _get(report, "sample", "batch64_fast_tokens_per_s") is not None:
-        lines.append(_row(f"sample 2x512 char, batch 64, chars/s (total, {_get(report, 'sample', 'precision')})",
-                          _get(report, "sample", "batch64_fast_tokens_per_s"), ",.0f", 20000))
+        lines.append(
+            _row(
+                f"sample 2x512 char, batch 64, chars/s (total, {_get(report, 'sample', 'precision')})",
+                _get(report, "sample", "batch64_fast_tokens_per_s"),
+                ",.0f",
+                20000,
+            )
+        )
         lines.append(_row("  ... fp32 (exact, the default)", _get(report, "sample", "batch64_tokens_per_s"), ",.0f"))
     else:
-        lines.append(_row("sample 2x512 char, batch 64, chars/s (total)", _get(report, "sample", "batch64_tokens_per_s"),
-                          ",.0f", 20000))
+        lines.append(
+            _row(
+                "sample 2x512 char, batch 64, chars/s (total)",
+                _get(report, "sample", "batch64_tokens_per_s"),
+                ",.0f",
+                20000,
+            )
+        )
     lines.append(_row("`charlm --help` wall s", _get(report, "startup", "help", "wall_s"), ".3f", 0.3, higher=False))
-    lines.append(_row("  ... bare `python -c pass` wall s (interpreter start-up)", _get(report, "startup", "python",
-                                                                                             "wall_s"), ".3f"))
+    lines.append(
+        _row(
+            "  ... bare `python -c pass` wall s (interpreter start-up)",
+            _get(report, "startup", "python", "wall_s"),
+            ".3f",
+        )
+    )
     lines.append(_row('`charlm score "one sentence"` wall s', _get(report, "startup", "score", "wall_s"), ".3f"))
     lines += ["", "| process | peak RSS MiB |", "|---|---|"]
     for name in ("train_char", "train_word", "score", "sample", "quality"):

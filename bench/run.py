@@ -36,8 +36,13 @@ def child(argv: list[str], cwd: Path | None = None) -> dict[str, Any]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024.0, "rc": proc.returncode,
-                "stdout": out.read(), "stderr": err.read()[-2000:]}
+        return {
+            "wall_s": wall,
+            "peak_rss_mib": usage.ru_maxrss / 1024.0,
+            "rc": proc.returncode,
+            "stdout": out.read(),
+            "stderr": err.read()[-2000:],
+        }
 
 
 def workload(name: str, *args: object) -> dict[str, Any]:
@@ -45,25 +50,49 @@ def workload(name: str, *args: object) -> dict[str, Any]:
     run = child([sys.executable, "-m", "bench.workloads", name, *map(str, args)])
     if run["rc"] != 0:
         return {"error": run["stderr"].strip().splitlines()[-1:] or ["failed"], "peak_rss_mib": run["peak_rss_mib"]}
-    return {**json.loads(run["stdout"].strip().splitlines()[-1]), "wall_s": run["wall_s"],
-            "peak_rss_mib": run["peak_rss_mib"]}
+    return {
+        **json.loads(run["stdout"].strip().splitlines()[-1]),
+        "wall_s": run["wall_s"],
+        "peak_rss_mib": run["peak_rss_mib"],
+    }
 
 
 def quality(minutes: float) -> dict[str, Any]:
     """``charlm train input.txt --time Nm`` with every other option at its default."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        run = child([sys.executable, "-m", "charlm", "train", str(SHAKESPEARE), "--out", str(out),
-                     "--time", f"{minutes * 60:g}s"], cwd=Path(tmp))
+        run = child(
+            [
+                sys.executable,
+                "-m",
+                "charlm",
+                "train",
+                str(SHAKESPEARE),
+                "--out",
+                str(out),
+                "--time",
+                f"{minutes * 60:g}s",
+            ],
+            cwd=Path(tmp),
+        )
         if run["rc"] != 0:
             return {"error": run["stderr"].strip().splitlines()[-1:], "peak_rss_mib": run["peak_rss_mib"]}
         config = json.loads((out / "config.json").read_text())
     summary = config["summary"]
-    return {"minutes": minutes, "val_nats": summary["best_val_loss"], "val_bpc": summary["best_val_bpc"],
-            "steps": summary["step"], "precision": summary["precision"], "parameters": summary["parameters"],
-            "recipe": {k: config["train"][k] for k in ("layers", "hidden", "embed", "seq_len", "batch_size", "lr",
-                                                        "dropout", "schedule", "precision")},
-            "wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"]}
+    return {
+        "minutes": minutes,
+        "val_nats": summary["best_val_loss"],
+        "val_bpc": summary["best_val_bpc"],
+        "steps": summary["step"],
+        "precision": summary["precision"],
+        "parameters": summary["parameters"],
+        "recipe": {
+            k: config["train"][k]
+            for k in ("layers", "hidden", "embed", "seq_len", "batch_size", "lr", "dropout", "schedule", "precision")
+        },
+        "wall_s": run["wall_s"],
+        "peak_rss_mib": run["peak_rss_mib"],
+    }
 
 
 def startup(model_dir: Path) -> dict[str, Any]:
@@ -73,8 +102,11 @@ def startup(model_dir: Path) -> dict[str, Any]:
     """
     cli = [sys.executable, "-m", "charlm"]
     out = {}
-    for name, argv in (("python", [sys.executable, "-c", "pass"]), ("help", [*cli, "--help"]),
-                       ("score", [*cli, "score", "one sentence", "--model", str(model_dir)])):
+    for name, argv in (
+        ("python", [sys.executable, "-c", "pass"]),
+        ("help", [*cli, "--help"]),
+        ("score", [*cli, "score", "one sentence", "--model", str(model_dir)]),
+    ):
         runs = [child(argv) for _ in range(3)]
         best = min(runs, key=lambda r: r["wall_s"])
         out[name] = {"wall_s": best["wall_s"], "peak_rss_mib": best["peak_rss_mib"], "rc": best["rc"]}
@@ -82,8 +114,24 @@ def startup(model_dir: Path) -> dict[str, Any]:
 
 
 def tiny_model(root: Path) -> Path:
-    run = child([sys.executable, "-m", "charlm", "train", str(SHAKESPEARE), "--out", str(root / "m"), "--steps", "1",
-                 "--hidden", "64", "--embed", "16"], cwd=root)
+    run = child(
+        [
+            sys.executable,
+            "-m",
+            "charlm",
+            "train",
+            str(SHAKESPEARE),
+            "--out",
+            str(root / "m"),
+            "--steps",
+            "1",
+            "--hidden",
+            "64",
+            "--embed",
+            "16",
+        ],
+        cwd=root,
+    )
     if run["rc"] != 0:
         raise SystemExit(f"bench: could not build a model: {run['stderr'][-500:]}")
     return root / "m"
@@ -104,16 +152,25 @@ def main() -> None:
     rounds, char_steps, word_steps = (1, 8, 8) if args.quick else (2, 20, 20)
     minutes = args.minutes or (2.0 if args.quick else 10.0)
     started = time.time()
-    report: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": args.quick,
-                              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                          "python": platform.python_version(), "device": probe["name"]}}
-    steps = [("peak", lambda: workload("peak")),
-             ("train_char", lambda: workload("train", "char", rounds, char_steps)),
-             ("train_word", lambda: workload("train", "word", rounds, word_steps)),
-             *([("train_word3x1150", lambda: workload("train", "word3x1150", rounds, word_steps))] if gpu else []),
-             ("score", lambda: workload("score", 1000)),
-             ("sample", lambda: workload("sample", 600 if args.quick else 2000, 50 if args.quick else 200)),
-             ("quality", lambda: quality(minutes))]
+    report: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "device": probe["name"],
+        },
+    }
+    steps = [
+        ("peak", lambda: workload("peak")),
+        ("train_char", lambda: workload("train", "char", rounds, char_steps)),
+        ("train_word", lambda: workload("train", "word", rounds, word_steps)),
+        *([("train_word3x1150", lambda: workload("train", "word3x1150", rounds, word_steps))] if gpu else []),
+        ("score", lambda: workload("score", 1000)),
+        ("sample", lambda: workload("sample", 600 if args.quick else 2000, 50 if args.quick else 200)),
+        ("quality", lambda: quality(minutes)),
+    ]
     for name, fn in steps:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         report[name] = fn()
@@ -126,9 +183,11 @@ def main() -> None:
 def _probe(device: str) -> dict[str, Any]:
     """Whether the bench runs on CUDA, and the device's name, asked of a child process: the parent
     never imports torch, or every child forked from it would start with torch's pages in its peak RSS."""
-    code = (f"import json, platform, torch; from charlm.runtime import pick_device; d = pick_device({device!r}); "
-            "print(json.dumps({'cuda': d.type == 'cuda', 'name': torch.cuda.get_device_name(d) "
-            "if d.type == 'cuda' else platform.processor() or 'cpu'}))")
+    code = (
+        f"import json, platform, torch; from charlm.runtime import pick_device; d = pick_device({device!r}); "
+        "print(json.dumps({'cuda': d.type == 'cuda', 'name': torch.cuda.get_device_name(d) "
+        "if d.type == 'cuda' else platform.processor() or 'cpu'}))"
+    )
     run = child([sys.executable, "-c", code])
     if run["rc"] != 0:
         raise SystemExit(f"bench: cannot use device {device!r}: {run['stderr'].strip().splitlines()[-1:]}")

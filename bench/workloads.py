@@ -81,8 +81,9 @@ def word_corpus(path: Path, vocab: int = 30_000, tokens: int = 200_000, seed: in
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _charlm_run(corpus: Path, root: Path, shape: dict[str, Any], precision: str, steps: int,
-                warm: int) -> dict[str, float]:
+def _charlm_run(
+    corpus: Path, root: Path, shape: dict[str, Any], precision: str, steps: int, warm: int
+) -> dict[str, float]:
     from charlm.training.config import TrainConfig
     from charlm.training.loop import train
 
@@ -93,13 +94,27 @@ def _charlm_run(corpus: Path, root: Path, shape: dict[str, Any], precision: str,
             sync(DEVICE)
             stamps.append(time.perf_counter())
 
-    config = TrainConfig(corpus=str(corpus), out=str(root / f"run-{precision}"), checkpoints=str(root / "ck"),
-                         force=True, dropout=0.0, warmup=2, steps=steps, eval_every=steps, save_every=10**9, device=str(DEVICE),
-                         precision=precision, **shape)
+    config = TrainConfig(
+        corpus=str(corpus),
+        out=str(root / f"run-{precision}"),
+        checkpoints=str(root / "ck"),
+        force=True,
+        dropout=0.0,
+        warmup=2,
+        steps=steps,
+        eval_every=steps,
+        save_every=10**9,
+        device=str(DEVICE),
+        precision=precision,
+        **shape,
+    )
     result = train(config, on_event)
     tokens = shape["batch_size"] * shape["seq_len"] * (steps - warm)
-    return {"tokens_per_s": tokens / (stamps[-1] - stamps[warm - 1]), "val_loss": result.best_val_loss,
-            "train_loss": result.train_loss}
+    return {
+        "tokens_per_s": tokens / (stamps[-1] - stamps[warm - 1]),
+        "val_loss": result.best_val_loss,
+        "train_loss": result.train_loss,
+    }
 
 
 def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, Any]:
@@ -123,23 +138,38 @@ def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, 
         peaks = peak()
         runs: dict[str, list[dict[str, float]]] = {"reference": [], "fp32": [], fast: []}
         for _ in range(rounds):
-            runs["reference"].append(train_reference(rows, vocab, shape["embed"], shape["hidden"], shape["layers"],
-                                                     shape["seq_len"], steps, warm))
+            runs["reference"].append(
+                train_reference(
+                    rows, vocab, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"], steps, warm
+                )
+            )
             for precision in ("fp32", fast):
                 runs[precision].append(_charlm_run(corpus, root, shape, precision, steps, warm))
         peaks = {k: max(v, peak()[k]) for k, v in peaks.items()}
     flops = flops_per_token(vocab, shape["embed"], shape["hidden"], shape["layers"])
-    out: dict[str, Any] = {"kind": kind, "device": str(DEVICE), "vocab": vocab, "steps": steps, "rounds": rounds, "fast": fast,
-                           "flops_per_token": flops, "peak_gflops": peaks, **shape}
+    out: dict[str, Any] = {
+        "kind": kind,
+        "device": str(DEVICE),
+        "vocab": vocab,
+        "steps": steps,
+        "rounds": rounds,
+        "fast": fast,
+        "flops_per_token": flops,
+        "peak_gflops": peaks,
+        **shape,
+    }
     # Best of the interleaved rounds: other work on the machine only ever slows a run down.
     ref = max(r["tokens_per_s"] for r in runs["reference"])
     for name, items in runs.items():
         best = max(r["tokens_per_s"] for r in items)
         precision = "fp32" if name == "reference" else name
-        out[name] = {"tokens_per_s": best, "ratio": best / ref,
-                     "all_tokens_per_s": [r["tokens_per_s"] for r in items],
-                     "mfu": flops * best / (peaks[precision] * 1e9),
-                     **{k: items[-1][k] for k in items[-1] if k != "tokens_per_s"}}
+        out[name] = {
+            "tokens_per_s": best,
+            "ratio": best / ref,
+            "all_tokens_per_s": [r["tokens_per_s"] for r in items],
+            "mfu": flops * best / (peaks[precision] * 1e9),
+            **{k: items[-1][k] for k in items[-1] if k != "tokens_per_s"},
+        }
     if fast != "fp32":
         out["val_loss_rel_diff"] = abs(out[fast]["val_loss"] / out["fp32"]["val_loss"] - 1.0)
     return out
@@ -150,8 +180,19 @@ def _model_dir(root: Path, hidden: int) -> Path:
     from charlm.training.config import TrainConfig
     from charlm.training.loop import train
 
-    result = train(TrainConfig(corpus=str(SHAKESPEARE), out=str(root / f"m{hidden}"), checkpoints=str(root / "ck"),
-                               layers=2, hidden=hidden, steps=1, eval_every=1, device=str(DEVICE), precision="fp32"))
+    result = train(
+        TrainConfig(
+            corpus=str(SHAKESPEARE),
+            out=str(root / f"m{hidden}"),
+            checkpoints=str(root / "ck"),
+            layers=2,
+            hidden=hidden,
+            steps=1,
+            eval_every=1,
+            device=str(DEVICE),
+            precision="fp32",
+        )
+    )
     return result.run_dir
 
 
@@ -180,8 +221,12 @@ def score_speed(n: int = 1000) -> dict[str, Any]:
             options["precision"] = resolve_precision("auto", DEVICE)
         lm.score(texts[:64], **options)  # warm-up
         took = _timed(lambda: lm.score(texts, **options))
-    return {"sentences": len(texts), "mean_chars": sum(map(len, texts)) / len(texts), "sentences_per_s": n / took,
-            **options}
+    return {
+        "sentences": len(texts),
+        "mean_chars": sum(map(len, texts)) / len(texts),
+        "sentences_per_s": n / took,
+        **options,
+    }
 
 
 def sample_speed(length_1: int, length_64: int) -> dict[str, Any]:
@@ -200,16 +245,25 @@ def sample_speed(length_1: int, length_64: int) -> dict[str, Any]:
             fast["batch64_fast_tokens_per_s"] = 64 * length_64 / took
     vocab = lm.tokenizer.vocab_size
     ref = sample_reference(vocab, 128, 512, 2, 1, max(20, length_1 // 20), DEVICE)
-    return {"batch1_tokens_per_s": one, "batch64_tokens_per_s": many, "reference_batch1_tokens_per_s": ref,
-            "ratio_batch1": one / ref, **fast}
+    return {
+        "batch1_tokens_per_s": one,
+        "batch64_tokens_per_s": many,
+        "reference_batch1_tokens_per_s": ref,
+        "ratio_batch1": one / ref,
+        **fast,
+    }
 
 
 def main(argv: list[str]) -> None:
     torch.manual_seed(0)
     name = argv[0]
     nums = [int(a) for a in argv[2 if name == "train" else 1 :]]
-    work = {"peak": peak, "train": lambda: train_speed(argv[1], *nums), "score": lambda: score_speed(*nums),
-            "sample": lambda: sample_speed(*nums)}
+    work = {
+        "peak": peak,
+        "train": lambda: train_speed(argv[1], *nums),
+        "score": lambda: score_speed(*nums),
+        "sample": lambda: sample_speed(*nums),
+    }
     if name not in work:
         raise SystemExit(f"unknown workload {name!r}; one of {', '.join(work)}")
     print(json.dumps(work[name]()))

@@ -35,8 +35,14 @@ class Model:
         self.module, self.tokenizer, self.config = load_model(path, self.device)
         self.path = Path(path) if path else Path("checkpoints/latest")
 
-    def score(self, texts: str | Sequence[str], normalize: str = "total", per_token: bool = False,
-              batch_size: int = 64, precision: str = "fp32") -> list[SentenceScore]:
+    def score(
+        self,
+        texts: str | Sequence[str],
+        normalize: str = "total",
+        per_token: bool = False,
+        batch_size: int = 64,
+        precision: str = "fp32",
+    ) -> list[SentenceScore]:
         """Score sentences from a fresh state (``<eos>`` counted, start not), in input order.
 
         Each result carries ``rank`` (1 = best) and ``score`` under ``normalize``: total (nats),
@@ -44,8 +50,9 @@ class Model:
         CPUs with bf16 support and approximate.
         """
         items = [texts] if isinstance(texts, str) else list(texts)
-        scores = score_sentences(self.module, self.tokenizer, items, per_token=per_token, batch_size=batch_size,
-                                 precision=precision)
+        scores = score_sentences(
+            self.module, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision
+        )
         return rank(scores, normalize)
 
     @property
@@ -53,8 +60,13 @@ class Model:
         """Whether this is a ``--direction both`` model (score it with :meth:`score_both`)."""
         return is_bidirectional(self.module)
 
-    def score_both(self, texts: str | Sequence[str] = (), file: str | Path | None = None,
-                   encoding: str = "utf-8", errors: str = "strict") -> list[BidirectionalScore]:
+    def score_both(
+        self,
+        texts: str | Sequence[str] = (),
+        file: str | Path | None = None,
+        encoding: str = "utf-8",
+        errors: str = "strict",
+    ) -> list[BidirectionalScore]:
         """A ``--direction both`` model's forward, backward and mean log-probabilities.
 
         Sentences (each from a fresh state, ``<eos>`` counted, best mean first), or with ``file`` the
@@ -66,15 +78,30 @@ class Model:
         items = [texts] if isinstance(texts, str) else list(texts)
         return score_both_sentences(self.module, self.tokenizer, items)
 
-    def rank(self, texts: Sequence[str], normalize: str = "total", per_token: bool = False,
-             batch_size: int = 64, precision: str = "fp32") -> Ranking:
+    def rank(
+        self,
+        texts: Sequence[str],
+        normalize: str = "total",
+        per_token: bool = False,
+        batch_size: int = 64,
+        precision: str = "fp32",
+    ) -> Ranking:
         """The sentences best first under ``normalize``, with the margin between the best two."""
         return ranking(self.score(texts, normalize, per_token, batch_size, precision), normalize)
 
-    def eval(self, path: str | Path, independent: bool = False, batch_size: int = 32, precision: str = "fp32",
-             encoding: str = "utf-8", errors: str = "strict", progress: Progress | None = None,
-             cache: int | None = None, cache_theta: float = CACHE_THETA, cache_lambda: float = CACHE_LAMBDA,
-             ) -> CorpusScore:
+    def eval(
+        self,
+        path: str | Path,
+        independent: bool = False,
+        batch_size: int = 32,
+        precision: str = "fp32",
+        encoding: str = "utf-8",
+        errors: str = "strict",
+        progress: Progress | None = None,
+        cache: int | None = None,
+        cache_theta: float = CACHE_THETA,
+        cache_lambda: float = CACHE_LAMBDA,
+    ) -> CorpusScore:
         """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
 
         The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
@@ -83,13 +110,33 @@ class Model:
         (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache``.
         """
         settings = CacheConfig(cache, cache_theta, cache_lambda) if cache is not None else None
-        return eval_file(self.module, self.tokenizer, path, independent=independent, batch_size=batch_size,
-                         precision=precision, encoding=encoding, errors=errors, progress=progress, cache=settings)
+        return eval_file(
+            self.module,
+            self.tokenizer,
+            path,
+            independent=independent,
+            batch_size=batch_size,
+            precision=precision,
+            encoding=encoding,
+            errors=errors,
+            progress=progress,
+            cache=settings,
+        )
 
-    def sample(self, prime: str = "", length: int = 200, temperature: float = 1.0, top_k: int | None = None,
-               top_p: float | None = None, num: int = 1, seed: int | None = None, until_eos: bool = False,
-               stop: str | Sequence[str] = (), on_token: TokenCallback | None = None,
-               precision: str = "fp32") -> list[Sample]:
+    def sample(
+        self,
+        prime: str = "",
+        length: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        num: int = 1,
+        seed: int | None = None,
+        until_eos: bool = False,
+        stop: str | Sequence[str] = (),
+        on_token: TokenCallback | None = None,
+        precision: str = "fp32",
+    ) -> list[Sample]:
         """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them.
 
         ``precision="bf16"`` steps the model with bf16 weight matrices: faster at large ``num`` on CPUs
@@ -97,11 +144,25 @@ class Model:
         """
         refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         stops = [stop] if isinstance(stop, str) else list(stop)
-        return sample(self.module, self.tokenizer, prime, length, temperature, top_k, top_p, num, seed,
-                      until_eos, on_token, stops, precision)
+        return sample(
+            self.module,
+            self.tokenizer,
+            prime,
+            length,
+            temperature,
+            top_k,
+            top_p,
+            num,
+            seed,
+            until_eos,
+            on_token,
+            stops,
+            precision,
+        )
 
-    def beam(self, prime: str = "", width: int = 5, length: int = 100, until_eos: bool = False,
-             normalize: bool = False) -> list[Beam]:
+    def beam(
+        self, prime: str = "", width: int = 5, length: int = 100, until_eos: bool = False, normalize: bool = False
+    ) -> list[Beam]:
         """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
         refuse_sampling(self.module)
         return beam_search(self.module, self.tokenizer, prime, width, length, until_eos, normalize)

@@ -58,7 +58,9 @@ def save_weights(model: LanguageModel, path: Path) -> None:
 def load_weights(model: LanguageModel, path: Path, device: torch.device | str = "cpu") -> None:
     """Fill ``model`` from a safetensors file, refusing damaged or mismatched files."""
     if not path.exists():
-        raise CharlmError(f"{path.parent} has no {path.name}; the model was not saved yet or the directory is incomplete")
+        raise CharlmError(
+            f"{path.parent} has no {path.name}; the model was not saved yet or the directory is incomplete"
+        )
     try:
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -106,7 +108,9 @@ def resolve_model_dir(model: str | Path | None) -> Path:
     if not directory.exists():
         if model is None:
             raise CharlmError("no model at checkpoints/latest; train one with `charlm train FILE` or pass --model DIR")
-        raise CharlmError(f"{directory}: no such model directory; pass --model with a directory written by charlm train")
+        raise CharlmError(
+            f"{directory}: no such model directory; pass --model with a directory written by charlm train"
+        )
     if not directory.is_dir():
         raise CharlmError(f"{directory} is a file; --model takes a model directory")
     return directory.resolve()
@@ -124,10 +128,13 @@ def load_model(
         raise CharlmError(f"{path / CONFIG} has an invalid model section; restore it or retrain") from None
     tokenizer = load_tokenizer(path)
     saved = config.get("tokenizer") if isinstance(config.get("tokenizer"), dict) else {}
-    if saved.get("kind", tokenizer.kind) != tokenizer.kind or saved.get("fingerprint", fingerprint(tokenizer)) != \
-            fingerprint(tokenizer):
-        raise CharlmError(f"{path}: tokenizer.json is not the tokenizer these weights were trained with "
-                          "(the files come from different runs); restore it or retrain")
+    if saved.get("kind", tokenizer.kind) != tokenizer.kind or saved.get(
+        "fingerprint", fingerprint(tokenizer)
+    ) != fingerprint(tokenizer):
+        raise CharlmError(
+            f"{path}: tokenizer.json is not the tokenizer these weights were trained with "
+            "(the files come from different runs); restore it or retrain"
+        )
     if tokenizer.vocab_size != model_config.vocab_size:
         raise CharlmError(
             f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model expects "

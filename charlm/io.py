@@ -83,8 +83,15 @@ class TextReader:
     held more than whitespace.
     """
 
-    def __init__(self, path: str | Path, encoding: str = "utf-8", errors: str = "strict", start: int = 0,
-                 end: int | None = None, chunk_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        encoding: str = "utf-8",
+        errors: str = "strict",
+        start: int = 0,
+        end: int | None = None,
+        chunk_bytes: int | None = None,
+    ) -> None:
         self.info = check_codec(encoding, errors)
         self.path, self.encoding, self.errors = Path(path), encoding, errors
         size = check_text_file(self.path)
@@ -94,8 +101,10 @@ class TextReader:
         self.seen_text = False
 
     def _bad_byte(self, offset: int) -> CharlmError:
-        return CharlmError(f"{self.path} is not valid {self.encoding} (bad byte at offset {offset}); "
-                           "pass --encoding NAME or --errors replace")
+        return CharlmError(
+            f"{self.path} is not valid {self.encoding} (bad byte at offset {offset}); "
+            "pass --encoding NAME or --errors replace"
+        )
 
     def __iter__(self) -> Iterator[str]:
         decoder = self.info.incrementaldecoder(self.errors)
@@ -106,8 +115,9 @@ class TextReader:
                 raw = fh.read(min(self.chunk_bytes, self.end - pos))
                 final = not raw
                 if _is_utf8(self.info) and b"\x00" in raw:
-                    raise CharlmError(f"{self.path} looks like a binary file (it contains NUL bytes); "
-                                      "give a UTF-8 text file")
+                    raise CharlmError(
+                        f"{self.path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file"
+                    )
                 pending = len(decoder.getstate()[0])
                 try:
                     text = carry + decoder.decode(raw, final)
@@ -130,8 +140,9 @@ def empty_file(path: str | Path) -> CharlmError:
     return CharlmError(f"{path} is empty or only whitespace; give a file with some text")
 
 
-def iter_chunks(path: str | Path, encoding: str = "utf-8", errors: str = "strict",
-                chunk_bytes: int | None = None) -> Iterator[str]:
+def iter_chunks(
+    path: str | Path, encoding: str = "utf-8", errors: str = "strict", chunk_bytes: int | None = None
+) -> Iterator[str]:
     """The decoded text of ``path`` in pieces that end at line breaks; refuses a file with no text."""
     reader = TextReader(path, encoding, errors, chunk_bytes=chunk_bytes)
     yield from reader

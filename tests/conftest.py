@@ -36,9 +36,23 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
     path = root / "corpus.txt"
     path.write_text(TINY_TEXT, encoding="utf-8")
-    result = train(TrainConfig(corpus=str(path), out=str(root / "model"), checkpoints=str(root / "checkpoints"),
-                               hidden=64, embed=16, layers=1, seq_len=32, batch_size=8, steps=150, eval_every=50,
-                               lr=1e-2, device="cpu", dropout=0.0))
+    result = train(
+        TrainConfig(
+            corpus=str(path),
+            out=str(root / "model"),
+            checkpoints=str(root / "checkpoints"),
+            hidden=64,
+            embed=16,
+            layers=1,
+            seq_len=32,
+            batch_size=8,
+            steps=150,
+            eval_every=50,
+            lr=1e-2,
+            device="cpu",
+            dropout=0.0,
+        )
+    )
     return result.run_dir
 
 
@@ -50,7 +64,22 @@ def tiny_word_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tinyword")
     path = root / "corpus.txt"
     path.write_text(TINY_TEXT, encoding="utf-8")
-    result = train(TrainConfig(corpus=str(path), out=str(root / "model"), checkpoints=str(root / "checkpoints"),
-                               level="word", hidden=32, embed=16, layers=1, seq_len=8, batch_size=4, steps=100,
-                               eval_every=50, lr=1e-2, device="cpu", dropout=0.0))
+    result = train(
+        TrainConfig(
+            corpus=str(path),
+            out=str(root / "model"),
+            checkpoints=str(root / "checkpoints"),
+            level="word",
+            hidden=32,
+            embed=16,
+            layers=1,
+            seq_len=8,
+            batch_size=4,
+            steps=100,
+            eval_every=50,
+            lr=1e-2,
+            device="cpu",
+            dropout=0.0,
+        )
+    )
     return result.run_dir

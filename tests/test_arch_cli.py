@@ -15,8 +15,26 @@ from charlm.errors import CharlmError
 from charlm.models.registry import ARCHS
 
 runner = CliRunner()
-TINY = ["--steps", "4", "--hidden", "12", "--embed", "8", "--layers", "2", "--seq-len", "12", "--batch-size", "4",
-        "--eval-every", "4", "--device", "cpu", "--threads", "1"]
+TINY = [
+    "--steps",
+    "4",
+    "--hidden",
+    "12",
+    "--embed",
+    "8",
+    "--layers",
+    "2",
+    "--seq-len",
+    "12",
+    "--batch-size",
+    "4",
+    "--eval-every",
+    "4",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+]
 
 
 def _train(corpus: Path, out: Path, *extra: str) -> None:
@@ -53,8 +71,9 @@ def test_model_options_train_from_the_cli(corpus: Path, tmp_path: Path) -> None:
     _train(corpus, out, "--wdrop", "0.3", "--dropoute", "0.1", "--locked-dropout", "--tie-weights", "--attention", "4")
     model = json.loads((out / "config.json").read_text())["model"]
     assert (model["wdrop"], model["dropoute"], model["locked_dropout"], model["attention"]) == (0.3, 0.1, True, 4)
-    bad = runner.invoke(app, ["train", str(corpus), "--out", str(tmp_path / "bad"), *TINY, "--arch", "gru",
-                              "--wdrop", "0.3"])
+    bad = runner.invoke(
+        app, ["train", str(corpus), "--out", str(tmp_path / "bad"), *TINY, "--arch", "gru", "--wdrop", "0.3"]
+    )
     assert bad.exit_code != 0 and "--wdrop" in bad.output
 
 
@@ -93,9 +112,29 @@ def test_bidirectional_forward_half_matches_the_forward_scorer(corpus: Path, tmp
 
 def test_gradflow_writes_table_and_plot(corpus: Path, tmp_path: Path, tiny_model: Path) -> None:
     plot = tmp_path / "g.png"
-    result = runner.invoke(app, ["gradflow", "--arch", "rnn", "--arch", "lstm-cell", "--model", str(tiny_model),
-                                 "--text", str(corpus), "--length", "12", "--batch", "2", "--hidden", "8",
-                                 "--plot", str(plot), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "gradflow",
+            "--arch",
+            "rnn",
+            "--arch",
+            "lstm-cell",
+            "--model",
+            str(tiny_model),
+            "--text",
+            str(corpus),
+            "--length",
+            "12",
+            "--batch",
+            "2",
+            "--hidden",
+            "8",
+            "--plot",
+            str(plot),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert [r["label"] for r in payload["results"]] == ["model", "rnn", "lstm-cell"]
@@ -125,8 +164,9 @@ def test_neighbors_and_analogy(tiny_word_model: Path, tiny_model: Path) -> None:
     found = json.loads(result.stdout)
     assert len(found) == 3 and "cat" not in [n["word"] for n in found]
     assert found[0]["similarity"] >= found[1]["similarity"] >= found[2]["similarity"]
-    analogy = runner.invoke(app, ["neighbors", "--analogy", "king", "cat", "dog", "--model", str(tiny_word_model),
-                                  "--json"])
+    analogy = runner.invoke(
+        app, ["neighbors", "--analogy", "king", "cat", "dog", "--model", str(tiny_word_model), "--json"]
+    )
     assert analogy.exit_code == 0, analogy.output
     assert {"king", "cat", "dog"}.isdisjoint(n["word"] for n in json.loads(analogy.stdout))
     char = runner.invoke(app, ["neighbors", "cat", "--model", str(tiny_model)])

@@ -42,10 +42,12 @@ def _mix(h: list[list[float]], targets: list[int], config: CacheConfig, windows:
 def test_cache_distribution_known_answer_across_windows() -> None:
     h = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [math.log(3), 0.0]]  # theta 1: scores ln3, 0, ln3 for the last step
     targets = [5, 7, 7, 5]
-    expected = [math.log(0.5),  # empty cache: the model alone
-                math.log(0.75 * 0.5),  # the cache holds only (h0, 5): no mass on 7
-                math.log(0.75 * 0.5 + 0.25 * (1 / (1 + math.e))),  # (h0,5) (h1,7): weights e^0 / (e^0 + e^1)... for 7
-                math.log(0.75 * 0.5 + 0.25 * 3 / 7)]  # weights 3, 1, 3 on (5, 7, 7)
+    expected = [
+        math.log(0.5),  # empty cache: the model alone
+        math.log(0.75 * 0.5),  # the cache holds only (h0, 5): no mass on 7
+        math.log(0.75 * 0.5 + 0.25 * (1 / (1 + math.e))),  # (h0,5) (h1,7): weights e^0 / (e^0 + e^1)... for 7
+        math.log(0.75 * 0.5 + 0.25 * 3 / 7),
+    ]  # weights 3, 1, 3 on (5, 7, 7)
     # step 2 queries h2 = [1,0]: scores 1 (h0 -> 5) and 0 (h1 -> 7), so p_cache(7) = 1 / (e + 1)
     config = CacheConfig(size=3, theta=1.0, lam=0.25)
     for windows in ([4], [2, 2], [1, 1, 1, 1], [3, 1]):
@@ -107,8 +109,22 @@ def test_cli_cache_known_answer_and_json(bigram: str, tmp_path: Path) -> None:
     path = tmp_path / "t.txt"
     path.write_text("ab\nbba\nab\n", encoding="utf-8")
     ids = [A, B, EOS, B, B, A, EOS, A, B, EOS]
-    result = runner.invoke(app, ["eval", str(path), "--model", bigram, "--json", "--cache", "50",
-                                 "--cache-theta", "1.5", "--cache-lambda", "0.4"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(path),
+            "--model",
+            bigram,
+            "--json",
+            "--cache",
+            "50",
+            "--cache-theta",
+            "1.5",
+            "--cache-lambda",
+            "0.4",
+        ],
+    )
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)
     assert got["cache"] == {"size": 50, "theta": 1.5, "lambda": 0.4}
@@ -119,10 +135,20 @@ def test_cli_cache_known_answer_and_json(bigram: str, tmp_path: Path) -> None:
     assert table.exit_code == 0 and "neural cache 50" in table.stdout
 
 
-@pytest.mark.parametrize("args", [["--cache", "0"], ["--cache", "-3"], ["--cache", "5", "--cache-lambda", "1"],
-                                  ["--cache", "5", "--cache-lambda", "-0.1"], ["--cache", "5", "--cache-theta", "-1"],
-                                  ["--cache", "5", "--cache-theta", "nan"], ["--cache-theta", "0.5"],
-                                  ["--cache-lambda", "0.2"], ["--cache", "5", "--independent"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--cache", "0"],
+        ["--cache", "-3"],
+        ["--cache", "5", "--cache-lambda", "1"],
+        ["--cache", "5", "--cache-lambda", "-0.1"],
+        ["--cache", "5", "--cache-theta", "-1"],
+        ["--cache", "5", "--cache-theta", "nan"],
+        ["--cache-theta", "0.5"],
+        ["--cache-lambda", "0.2"],
+        ["--cache", "5", "--independent"],
+    ],
+)
 def test_cli_refuses_bad_cache_options(bigram: str, tmp_path: Path, args: list[str]) -> None:
     path = tmp_path / "t.txt"
     path.write_text("ab\n", encoding="utf-8")

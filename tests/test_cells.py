@@ -73,7 +73,7 @@ def test_clockwork_modules_update_at_their_periods() -> None:
     torch.manual_seed(0)
     cell = ClockworkCell(3, 8, modules=4)  # 2 units per module, periods 1, 2, 4, 8
     y, (_, t) = cell(torch.randn(1, 9, 3))
-    changed = (y[0, 1:] != y[0, :-1])  # (8 steps, 8 units)
+    changed = y[0, 1:] != y[0, :-1]  # (8 steps, 8 units)
     for step in range(1, 9):
         for unit in range(8):
             period = 2 ** (unit // 2)
@@ -87,8 +87,21 @@ def test_clockwork_slow_modules_ignore_fast_ones() -> None:
     assert cell.mask[7].tolist() == [0.0] * 6 + [1.0] * 2  # slowest reads itself only
 
 
-@pytest.mark.parametrize("arch", ["rnn-cell", "lstm-cell", "gru-cell", "lstm-peephole", "lstm-cifg", "lstm-layernorm",
-                                  "clockwork", "lstm", "gru", "rnn"])
+@pytest.mark.parametrize(
+    "arch",
+    [
+        "rnn-cell",
+        "lstm-cell",
+        "gru-cell",
+        "lstm-peephole",
+        "lstm-cifg",
+        "lstm-layernorm",
+        "clockwork",
+        "lstm",
+        "gru",
+        "rnn",
+    ],
+)
 def test_residual_stack_runs_and_learns(arch: str) -> None:
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=9, arch=arch, layers=3, hidden=12, embed=12, residual=True))
@@ -105,8 +118,21 @@ def test_residual_stack_runs_and_learns(arch: str) -> None:
     assert losses[-1] < losses[0] - 0.1
 
 
-@pytest.mark.parametrize("arch", ["rnn-cell", "lstm-cell", "gru-cell", "lstm-peephole", "lstm-cifg", "lstm-layernorm",
-                                  "clockwork", "lstm", "gru", "rnn"])
+@pytest.mark.parametrize(
+    "arch",
+    [
+        "rnn-cell",
+        "lstm-cell",
+        "gru-cell",
+        "lstm-peephole",
+        "lstm-cifg",
+        "lstm-layernorm",
+        "clockwork",
+        "lstm",
+        "gru",
+        "rnn",
+    ],
+)
 def test_every_parameter_is_used(arch: str) -> None:
     """No dead weights: each parameter gets a gradient (lstm-layernorm once carried an unused bias_hh)."""
     torch.manual_seed(0)

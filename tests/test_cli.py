@@ -24,9 +24,29 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
 
 def test_train_then_use_latest(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["train", str(corpus), "--steps", "30", "--hidden", "32", "--embed", "8",
-                                 "--layers", "1", "--seq-len", "16", "--batch-size", "4", "--eval-every", "10",
-                                 "--device", "cpu"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(corpus),
+            "--steps",
+            "30",
+            "--hidden",
+            "32",
+            "--embed",
+            "8",
+            "--layers",
+            "1",
+            "--seq-len",
+            "16",
+            "--batch-size",
+            "4",
+            "--eval-every",
+            "10",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert Path("checkpoints/latest/config.json").exists()
 

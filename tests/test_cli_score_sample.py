@@ -32,9 +32,11 @@ def test_score_json_per_token_and_both_perplexities(model: str) -> None:
     assert result.exit_code == 0, result.output
     ab, axb = _json_lines(result.stdout)
     assert ab["logprob"] == pytest.approx(hb.logprob([A, B, EOS]), abs=1e-5)
-    assert ab["per_token"] == [{"token": "a", "logprob": pytest.approx(hb.log_table()[EOS][A], abs=1e-5)},
-                               {"token": "b", "logprob": pytest.approx(hb.log_table()[A][B], abs=1e-5)},
-                               {"token": "<eos>", "logprob": pytest.approx(hb.log_table()[B][EOS], abs=1e-5)}]
+    assert ab["per_token"] == [
+        {"token": "a", "logprob": pytest.approx(hb.log_table()[EOS][A], abs=1e-5)},
+        {"token": "b", "logprob": pytest.approx(hb.log_table()[A][B], abs=1e-5)},
+        {"token": "<eos>", "logprob": pytest.approx(hb.log_table()[B][EOS], abs=1e-5)},
+    ]
     assert ab["bits"] == pytest.approx(-ab["logprob"] / math.log(2))
     assert ab["log10prob"] == pytest.approx(ab["logprob"] / math.log(10))
     assert (axb["oov"], axb["tokens"], axb["chars"]) == (1, 4, 4)
@@ -84,18 +86,21 @@ def test_eval_independent_table_and_progress(model: str, tmp_path: Path) -> None
     assert json.loads(as_json.stdout)["mode"] == "independent"
 
 
-@pytest.mark.parametrize(("args", "code"), [
-    (["score"], 1),  # nothing to score (empty stdin)
-    (["score", "ab", "--normalize", "median"], 1),
-    (["score", "ab", "--precision", "fp8"], 1),
-    (["score", "ab", "--no-such-option"], 2),
-    (["eval", "missing.txt"], 1),
-    (["sample", "--prime", "a", "--prime-file", "p.txt"], 1),
-    (["sample", "--top-p", "1.5"], 1),
-    (["sample", "--beam", "0"], 1),
-    (["sample", "--beam", "2", "--top-k", "3"], 1),
-    (["sample", "--precision", "fp16"], 1),
-])
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["score"], 1),  # nothing to score (empty stdin)
+        (["score", "ab", "--normalize", "median"], 1),
+        (["score", "ab", "--precision", "fp8"], 1),
+        (["score", "ab", "--no-such-option"], 2),
+        (["eval", "missing.txt"], 1),
+        (["sample", "--prime", "a", "--prime-file", "p.txt"], 1),
+        (["sample", "--top-p", "1.5"], 1),
+        (["sample", "--beam", "0"], 1),
+        (["sample", "--beam", "2", "--top-k", "3"], 1),
+        (["sample", "--precision", "fp16"], 1),
+    ],
+)
 def test_exit_codes_scripts_can_trust(model: str, args: list[str], code: int) -> None:
     result = runner.invoke(app, [*args, "--model", model], input="")
     assert result.exit_code == code
@@ -104,14 +109,16 @@ def test_exit_codes_scripts_can_trust(model: str, args: list[str], code: int) ->
 
 
 def test_sample_greedy_stream_logprob_and_stop(model: str) -> None:
-    result = runner.invoke(app, ["sample", "--model", model, "--temp", "0", "--length", "3", "--stream",
-                                 "--show-logprob"])
+    result = runner.invoke(
+        app, ["sample", "--model", model, "--temp", "0", "--length", "3", "--stream", "--show-logprob"]
+    )
     assert result.exit_code == 0, result.output
     text, detail = result.stdout.splitlines()
     assert text == "aaa"
     assert f"logprob {hb.logprob([A, A, A]):.3f} nats over 3 tokens" in detail
-    stopped = runner.invoke(app, ["sample", "--model", model, "--temp", "0", "--prime", "b", "--stop", "bb",
-                                  "--length", "10"])
+    stopped = runner.invoke(
+        app, ["sample", "--model", model, "--temp", "0", "--prime", "b", "--stop", "bb", "--length", "10"]
+    )
     assert stopped.stdout == "b\n"  # greedy after b is b, b: the continuation stops before "bb"
     assert stopped.exit_code == 0
 
@@ -127,8 +134,9 @@ def test_sample_options_seed_num_topk_topp_until_eos(model: str, tmp_path: Path)
     assert [line for line in nucleus.stdout.splitlines() if not line.startswith("---")] == ["a"] * 3
     prime = tmp_path / "prime.txt"
     prime.write_text("b", encoding="utf-8")
-    primed = runner.invoke(app, ["sample", "--model", model, "--prime-file", str(prime), "--temp", "0",
-                                 "--length", "2", "--no-stream"])
+    primed = runner.invoke(
+        app, ["sample", "--model", model, "--prime-file", str(prime), "--temp", "0", "--length", "2", "--no-stream"]
+    )
     assert primed.stdout == "bbb\n"
 
 
@@ -137,14 +145,19 @@ def test_sample_beam(model: str) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("--- beam 1") and lines[1] == "bb"
-    eos = runner.invoke(app, ["sample", "--model", model, "--beam", "9", "--length", "3", "--until-eos",
-                              "--length-norm", "--show-logprob"])
+    eos = runner.invoke(
+        app,
+        ["sample", "--model", model, "--beam", "9", "--length", "3", "--until-eos", "--length-norm", "--show-logprob"],
+    )
     assert eos.stdout.splitlines()[1] == "a" and "finished" in eos.stdout
 
 
 def test_sample_interactive(model: str) -> None:
-    result = runner.invoke(app, ["sample", "--model", model, "--interactive", "--temp", "0", "--length", "2",
-                                 "--no-stream"], input="b\na\n")
+    result = runner.invoke(
+        app,
+        ["sample", "--model", model, "--interactive", "--temp", "0", "--length", "2", "--no-stream"],
+        input="b\na\n",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["bbb", "aaa"]
     assert result.stderr.count("prime> ") == 3

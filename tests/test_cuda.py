@@ -13,9 +13,20 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA G
 
 
 def test_gpu_trained_model_loads_and_scores_the_same_on_cpu(corpus: Path, tmp_path: Path) -> None:
-    result = charlm.train(charlm.TrainConfig(corpus=str(corpus), out=str(tmp_path / "m"),
-                                             checkpoints=str(tmp_path / "ck"), hidden=64, embed=16, seq_len=32,
-                                             batch_size=8, steps=60, eval_every=30, device="auto"))
+    result = charlm.train(
+        charlm.TrainConfig(
+            corpus=str(corpus),
+            out=str(tmp_path / "m"),
+            checkpoints=str(tmp_path / "ck"),
+            hidden=64,
+            embed=16,
+            seq_len=32,
+            batch_size=8,
+            steps=60,
+            eval_every=30,
+            device="auto",
+        )
+    )
     on_gpu = charlm.load(result.run_dir, device="cuda")
     on_cpu = charlm.load(result.run_dir, device="cpu")
     assert on_gpu.info()["summary"]["device"].startswith("cuda")
@@ -23,5 +34,7 @@ def test_gpu_trained_model_loads_and_scores_the_same_on_cpu(corpus: Path, tmp_pa
     texts = ["the cat sat on the mat", "the king is dead"]
     for g, c in zip(on_gpu.score(texts), on_cpu.score(texts), strict=True):
         assert g.logprob == pytest.approx(c.logprob, rel=1e-3, abs=1e-3)
-    assert on_gpu.sample("the ", length=20, seed=1, temperature=0)[0].text == \
-        on_cpu.sample("the ", length=20, seed=1, temperature=0)[0].text
+    assert (
+        on_gpu.sample("the ", length=20, seed=1, temperature=0)[0].text
+        == on_cpu.sample("the ", length=20, seed=1, temperature=0)[0].text
+    )

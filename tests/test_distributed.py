@@ -20,8 +20,20 @@ from charlm.training.distributed import Dist, launched, setup
 from charlm.training.loop import train
 from tests.conftest import TINY_TEXT
 
-SETTINGS = dict(hidden=32, embed=8, layers=2, seq_len=16, steps=12, eval_every=6, save_every=6, lr=1e-2,
-                dropout=0.0, device="cpu", precision="fp32", threads=1)
+SETTINGS = dict(
+    hidden=32,
+    embed=8,
+    layers=2,
+    seq_len=16,
+    steps=12,
+    eval_every=6,
+    save_every=6,
+    lr=1e-2,
+    dropout=0.0,
+    device="cpu",
+    precision="fp32",
+    threads=1,
+)
 
 
 def _free_port() -> int:
@@ -31,10 +43,12 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, corpus: str, out: str, root: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    result = train(TrainConfig(corpus=corpus, out=out, checkpoints=str(Path(root) / f"ck{rank}"), batch_size=4,
-                               **SETTINGS))
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
+    result = train(
+        TrainConfig(corpus=corpus, out=out, checkpoints=str(Path(root) / f"ck{rank}"), batch_size=4, **SETTINGS)
+    )
     Path(root, f"val{rank}.txt").write_text(f"{result.best_val_loss!r} {result.tokens}")
 
 
@@ -42,8 +56,11 @@ def _worker(rank: int, world: int, port: int, corpus: str, out: str, root: str) 
 def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")
-    one = train(TrainConfig(corpus=str(corpus), out=str(tmp_path / "one"), checkpoints=str(tmp_path / "ck"),
-                            batch_size=8, **SETTINGS))
+    one = train(
+        TrainConfig(
+            corpus=str(corpus), out=str(tmp_path / "one"), checkpoints=str(tmp_path / "ck"), batch_size=8, **SETTINGS
+        )
+    )
     mp.spawn(_worker, args=(2, _free_port(), str(corpus), str(tmp_path / "two"), str(tmp_path)), nprocs=2, join=True)
     a, b = load_file(str(one.run_dir / "last.safetensors")), load_file(str(tmp_path / "two" / "last.safetensors"))
     assert a.keys() == b.keys()
@@ -80,13 +97,21 @@ def test_rows_and_state_split_by_rank() -> None:
 def _worker_steps(rank: int, world: int, port: int, corpus: str, out: str, root: str, again: bool) -> None:
     from charlm.training.loop import resume
 
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     if again:
         resume(out, {"steps": SETTINGS["steps"]})
     else:
-        train(TrainConfig(corpus=corpus, out=out, checkpoints=str(Path(root) / f"ck{rank}"), batch_size=4,
-                          **{**SETTINGS, "steps": 6, "schedule": "constant"}))
+        train(
+            TrainConfig(
+                corpus=corpus,
+                out=out,
+                checkpoints=str(Path(root) / f"ck{rank}"),
+                batch_size=4,
+                **{**SETTINGS, "steps": 6, "schedule": "constant"},
+            )
+        )
 
 
 @pytest.mark.slow
@@ -97,11 +122,22 @@ def test_two_process_run_resumes(tmp_path: Path) -> None:
     """
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")
-    one = train(TrainConfig(corpus=str(corpus), out=str(tmp_path / "one"), checkpoints=str(tmp_path / "ck"),
-                            batch_size=8, **{**SETTINGS, "schedule": "constant"}))  # the LR must not follow --steps
+    one = train(
+        TrainConfig(
+            corpus=str(corpus),
+            out=str(tmp_path / "one"),
+            checkpoints=str(tmp_path / "ck"),
+            batch_size=8,
+            **{**SETTINGS, "schedule": "constant"},
+        )
+    )  # the LR must not follow --steps
     for again in (False, True):
-        mp.spawn(_worker_steps, args=(2, _free_port(), str(corpus), str(tmp_path / "two"), str(tmp_path), again),
-                 nprocs=2, join=True)
+        mp.spawn(
+            _worker_steps,
+            args=(2, _free_port(), str(corpus), str(tmp_path / "two"), str(tmp_path), again),
+            nprocs=2,
+            join=True,
+        )
     a, b = load_file(str(one.run_dir / "last.safetensors")), load_file(str(tmp_path / "two" / "last.safetensors"))
     for name in a:
         torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=0, msg=name)

@@ -40,8 +40,13 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize(
     ("name", "fragment"),
-    [("empty", "empty"), ("blank", "only whitespace"), ("binary", "binary"), ("latin1", "not valid utf-8"),
-     ("short", "too few")],
+    [
+        ("empty", "empty"),
+        ("blank", "only whitespace"),
+        ("binary", "binary"),
+        ("latin1", "not valid utf-8"),
+        ("short", "too few"),
+    ],
 )
 def test_bad_corpus(name: str, fragment: str, bad_files: dict[str, Path], tmp_path: Path) -> None:
     run_fails(["train", str(bad_files[name]), "--out", str(tmp_path / "m"), "--steps", "1"], fragment)
@@ -78,8 +83,10 @@ def test_out_of_range_options(tiny_model: Path, corpus: Path, tmp_path: Path) ->
     run_fails(["sample", "--model", str(tiny_model), "--top-p", "1.5"], "--top-p")
     run_fails(["train", str(corpus), "--batch-size", "0"], "--batch-size must be at least 1")
     run_fails(["train", str(corpus), "--time", "soon"], "cannot read duration")
-    run_fails(["train", str(corpus), "--arch", "transformer", "--out", str(tmp_path / "x"), "--steps", "1"],
-              "unknown architecture")
+    run_fails(
+        ["train", str(corpus), "--arch", "transformer", "--out", str(tmp_path / "x"), "--steps", "1"],
+        "unknown architecture",
+    )
     run_fails(["score", "--model", str(tiny_model)], "nothing to score")
 
 

@@ -29,8 +29,22 @@ from tests.conftest import TINY_TEXT
 from tests.test_errors import run_fails
 
 runner = CliRunner()
-TINY = ["--hidden", "16", "--embed", "8", "--layers", "1", "--seq-len", "16", "--batch-size", "4", "--device", "cpu",
-        "--threads", "1"]
+TINY = [
+    "--hidden",
+    "16",
+    "--embed",
+    "8",
+    "--layers",
+    "1",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "4",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+]
 
 
 def copy_model(src: Path, dst: Path) -> Path:
@@ -42,26 +56,41 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
 
 
-def test_invalid_utf8_message_names_the_offset_and_replace_proceeds(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_utf8_message_names_the_offset_and_replace_proceeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "bad.txt"
     path.write_bytes(b"hello world\n" * 50 + b"caf\xe9\n" + b"more text\n" * 50)
     run_fails(["train", str(path), "--out", str(tmp_path / "m"), "--steps", "1", *TINY], "bad byte at offset 603")
     assert not (tmp_path / "m").exists()
-    ok = runner.invoke(app, ["train", str(path), "--out", str(tmp_path / "r"), "--steps", "2", "--errors", "replace",
-                             *TINY])
+    ok = runner.invoke(
+        app, ["train", str(path), "--out", str(tmp_path / "r"), "--steps", "2", "--errors", "replace", *TINY]
+    )
     assert ok.exit_code == 0, ok.output
-    ok = runner.invoke(app, ["train", str(path), "--out", str(tmp_path / "l"), "--steps", "2", "--encoding", "latin-1",
-                             *TINY])
+    ok = runner.invoke(
+        app, ["train", str(path), "--out", str(tmp_path / "l"), "--steps", "2", "--encoding", "latin-1", *TINY]
+    )
     assert ok.exit_code == 0, ok.output
 
 
 def test_windows_line_endings_become_eos(tmp_path: Path) -> None:
     path = tmp_path / "crlf.txt"
     path.write_bytes(TINY_TEXT.replace("\n", "\r\n").encode())
-    result = train(TrainConfig(corpus=str(path), out=str(tmp_path / "m"), steps=2, hidden=16, embed=8, layers=1,
-                               seq_len=16, batch_size=4, device="cpu", checkpoints=str(tmp_path / "ck")))
+    result = train(
+        TrainConfig(
+            corpus=str(path),
+            out=str(tmp_path / "m"),
+            steps=2,
+            hidden=16,
+            embed=8,
+            layers=1,
+            seq_len=16,
+            batch_size=4,
+            device="cpu",
+            checkpoints=str(tmp_path / "ck"),
+        )
+    )
     chars = json.loads((result.run_dir / "tokenizer.json").read_text())["chars"]
     assert "\r" not in chars
     assert json.loads((result.run_dir / ckpt.CONFIG).read_text())["data"]["chars"] == len(TINY_TEXT)
@@ -85,15 +114,21 @@ def test_one_very_long_line_streams_in_pieces(tmp_path: Path, monkeypatch: pytes
 def test_vocabulary_larger_than_max_vocab(tmp_path: Path) -> None:
     path = tmp_path / "many.txt"
     path.write_text("".join(chr(0x4E00 + i) for i in range(3000)) * 3 + "\n", encoding="utf-8")
-    run_fails(["train", str(path), "--out", str(tmp_path / "m"), "--steps", "1", "--max-vocab", "50", *TINY],
-              "are <unk> under this vocabulary")
-    run_fails(["train", str(path), "--out", str(tmp_path / "m"), "--steps", "1", "--max-vocab", "2", *TINY],
-              "--max-vocab must be at least 3")
+    run_fails(
+        ["train", str(path), "--out", str(tmp_path / "m"), "--steps", "1", "--max-vocab", "50", *TINY],
+        "are <unk> under this vocabulary",
+    )
+    run_fails(
+        ["train", str(path), "--out", str(tmp_path / "m"), "--steps", "1", "--max-vocab", "2", *TINY],
+        "--max-vocab must be at least 3",
+    )
 
 
 def test_directory_or_unreadable_where_a_file_is_expected(corpus: Path, tmp_path: Path, tiny_model: Path) -> None:
-    run_fails(["train", str(corpus), "--val", str(tmp_path), "--out", str(tmp_path / "m"), "--steps", "1", *TINY],
-              "is a directory")
+    run_fails(
+        ["train", str(corpus), "--val", str(tmp_path), "--out", str(tmp_path / "m"), "--steps", "1", *TINY],
+        "is a directory",
+    )
     run_fails(["score", "--model", str(tiny_model), "--file", str(tmp_path)], "is a directory")
     run_fails(["score", "hi", "--model", str(corpus)], "is a file")
     run_fails(["plot", str(tmp_path)], "has no metrics.jsonl")
@@ -113,10 +148,21 @@ def test_unwritable_output_dir(corpus: Path, tmp_path: Path, monkeypatch: pytest
     run_fails(["train", str(corpus), "--out", str(locked), "--steps", "1", *TINY], "cannot write to")
 
 
-def test_disk_full_during_checkpoint_keeps_the_previous_one(corpus: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    kw = dict(corpus=str(corpus), checkpoints=str(tmp_path / "ck"), hidden=16, embed=8, layers=1, seq_len=16,
-              batch_size=4, device="cpu", eval_every=5, save_every=5)
+def test_disk_full_during_checkpoint_keeps_the_previous_one(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kw = dict(
+        corpus=str(corpus),
+        checkpoints=str(tmp_path / "ck"),
+        hidden=16,
+        embed=8,
+        layers=1,
+        seq_len=16,
+        batch_size=4,
+        device="cpu",
+        eval_every=5,
+        save_every=5,
+    )
     train(TrainConfig(out=str(tmp_path / "run"), steps=10, **kw))
     before = snapshot(tmp_path / "run")
     full = {"on": False}
@@ -251,8 +297,10 @@ def test_fuzz_char_and_word_tokenizers(train_text: str, probe: str) -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sentences=st.lists(TEXT.filter(lambda s: s.strip() and not s.startswith("-")), min_size=1, max_size=3),
-       policy=st.sampled_from(["replace", "skip", "error"]))
+@given(
+    sentences=st.lists(TEXT.filter(lambda s: s.strip() and not s.startswith("-")), min_size=1, max_size=3),
+    policy=st.sampled_from(["replace", "skip", "error"]),
+)
 def test_fuzz_score_command_input(tiny_model: Path, sentences: list[str], policy: str) -> None:
     result = runner.invoke(app, ["score", *sentences, "--model", str(tiny_model), "--json", "--unk", policy])
     assert "Traceback" not in result.output

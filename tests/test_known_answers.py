@@ -141,13 +141,19 @@ def test_stop_string_cuts_and_streams_nothing_past_it(bigram: LanguageModel) -> 
     assert greedy.ended == "stop" and greedy.text == "" and greedy.ids == [A, A] and held == []
     for seed in range(20):
         streamed: list[str] = []
-        s = sample(bigram, tok, length=40, seed=seed, stop=["bb", "ab\n"],
-                   on_token=lambda row, text, out=streamed: out.append(text))[0]
+        s = sample(
+            bigram,
+            tok,
+            length=40,
+            seed=seed,
+            stop=["bb", "ab\n"],
+            on_token=lambda row, text, out=streamed: out.append(text),
+        )[0]
         assert "".join(streamed) == s.text
         assert "bb" not in s.text and "ab\n" not in s.text
         full = tok.decode(s.ids)
         if s.ended == "stop":
-            assert full.startswith(s.text) and full[len(s.text):][:2] in ("bb", "ab")
+            assert full.startswith(s.text) and full[len(s.text) :][:2] in ("bb", "ab")
 
 
 def test_same_seed_same_samples(bigram: LanguageModel) -> None:
@@ -158,7 +164,9 @@ def test_same_seed_same_samples(bigram: LanguageModel) -> None:
     assert [s.ids for s in a] == [s.ids for s in b]
     assert [s.ids for s in a] != [s.ids for s in c]
     streamed: dict[int, str] = {}
-    live = sample(bigram, tok, length=30, num=3, seed=5, on_token=lambda r, t: streamed.update({r: streamed.get(r, "") + t}))
+    live = sample(
+        bigram, tok, length=30, num=3, seed=5, on_token=lambda r, t: streamed.update({r: streamed.get(r, "") + t})
+    )
     assert [s.text for s in live] == [s.text for s in a] == [streamed.get(r, "") for r in range(3)]
 
 

@@ -11,8 +11,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
 # Lower numbers are lower layers; a module may import only modules of a strictly lower layer, or of
 # its own layer inside its own package (models.base -> models.cells).
 LAYERS = {
-    "charlm.errors": 0, "charlm.io": 1, "charlm.runtime": 1, "charlm.models": 2, "charlm.tokenizers": 2,
-    "charlm.checkpoint": 3, "charlm.plot": 3, "charlm.training": 4, "charlm.eval": 4, "charlm.api": 5,
+    "charlm.errors": 0,
+    "charlm.io": 1,
+    "charlm.runtime": 1,
+    "charlm.models": 2,
+    "charlm.tokenizers": 2,
+    "charlm.checkpoint": 3,
+    "charlm.plot": 3,
+    "charlm.training": 4,
+    "charlm.eval": 4,
+    "charlm.api": 5,
     "charlm.cli": 6,
 }
 
@@ -75,7 +83,7 @@ def _cycles(graph: dict[str, set[str]]) -> set[str]:
 
     def walk(node: str, path: list[str], done: set[str]) -> None:
         if node in path:
-            cycles.add(" -> ".join([*path[path.index(node):], node]))
+            cycles.add(" -> ".join([*path[path.index(node) :], node]))
             return
         if node in done:
             return

@@ -80,8 +80,18 @@ def test_weight_drop_changes_training_output_not_eval_output() -> None:
 
 def test_awd_lstm_model_trains_and_is_deterministic_in_eval() -> None:
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=9, arch="lstm", layers=2, hidden=8, embed=4, dropout=0.3, wdrop=0.5,
-                         dropoute=0.1, locked_dropout=True, tie_weights=True)
+    config = ModelConfig(
+        vocab_size=9,
+        arch="lstm",
+        layers=2,
+        hidden=8,
+        embed=4,
+        dropout=0.3,
+        wdrop=0.5,
+        dropoute=0.1,
+        locked_dropout=True,
+        tie_weights=True,
+    )
     model = build_model(config)
     ids = torch.randint(0, 9, (2, 7))
     logits, _ = model(ids)
@@ -120,4 +130,5 @@ def test_config_json_from_before_the_new_options_still_loads() -> None:
     assert (config.residual, config.direction, config.attention, config.wdrop) == (False, "forward", 0, 0.0)
     model = build_model(config)
     assert set(model.state_dict()) == {"embed.weight", "head.weight", "head.bias"} | {
-        f"core.rnn.{kind}_l{layer}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for layer in (0, 1)}
+        f"core.rnn.{kind}_l{layer}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for layer in (0, 1)
+    }

@@ -22,8 +22,7 @@ from charlm.training.loop import resume, train
 from tests.conftest import TINY_TEXT
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(hidden=32, embed=8, layers=1, seq_len=16, batch_size=4, eval_every=10, device="cpu", dropout=0.1,
-            threads=1)
+TINY = dict(hidden=32, embed=8, layers=1, seq_len=16, batch_size=4, eval_every=10, device="cpu", dropout=0.1, threads=1)
 
 
 def config(tmp: Path, corpus: Path, name: str, **kw: object) -> TrainConfig:
@@ -88,8 +87,9 @@ def test_init_from_fine_tunes_and_refuses_a_foreign_text(tiny_model: Path, corpu
         train(config(tmp_path, foreign, "bad", steps=5, init_from=str(tiny_model)))
 
 
-def test_non_finite_steps_are_skipped_then_rolled_back(corpus: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_non_finite_steps_are_skipped_then_rolled_back(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import charlm.training.loop as trainer_mod
 
     real = trainer_mod.F.cross_entropy
@@ -155,14 +155,41 @@ def test_save_every_minutes_parses(corpus: Path, tmp_path: Path) -> None:
 
 def _cli(args: list[str], **kw: object) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CHARLM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "charlm", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "charlm", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _train_args(corpus: Path, out: Path) -> list[str]:
-    return ["train", str(corpus), "--out", str(out), "--steps", "120", "--save-every", "5", "--eval-every", "20",
-            "--hidden", "32", "--embed", "8", "--layers", "1", "--seq-len", "16", "--batch-size", "4",
-            "--device", "cpu"]
+    return [
+        "train",
+        str(corpus),
+        "--out",
+        str(out),
+        "--steps",
+        "120",
+        "--save-every",
+        "5",
+        "--eval-every",
+        "20",
+        "--hidden",
+        "32",
+        "--embed",
+        "8",
+        "--layers",
+        "1",
+        "--seq-len",
+        "16",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+    ]
 
 
 @pytest.mark.slow

@@ -17,9 +17,19 @@ from charlm.models.stepper import Stepper
 from charlm.tokenizers import Tokenizer, build_tokenizer
 
 
-def _per_row_sample(model: LanguageModel, tok: Tokenizer, prime: str, length: int, num: int, seed: int,
-                    until_eos: bool, stop: list[str], temperature: float, top_k: int | None,
-                    streamed: list[tuple[int, str]] | None) -> list[tuple[str, list[int], float, str]]:
+def _per_row_sample(
+    model: LanguageModel,
+    tok: Tokenizer,
+    prime: str,
+    length: int,
+    num: int,
+    seed: int,
+    until_eos: bool,
+    stop: list[str],
+    temperature: float,
+    top_k: int | None,
+    streamed: list[tuple[int, str]] | None,
+) -> list[tuple[str, list[int], float, str]]:
     """The loop sampling used before: a logits clone, Python float sums and every row pushed every step."""
     generator = make_generator(model.device, seed)
     prime_ids = tok.encode(prime)
@@ -59,17 +69,21 @@ def peaky() -> tuple[LanguageModel, Tokenizer]:
     return model, tok
 
 
-@pytest.mark.parametrize("options", [
-    {"num": 16, "length": 40},
-    {"num": 8, "length": 60, "until_eos": True},
-    {"num": 8, "length": 60, "stop": ["a", "th"], "prime": "the"},
-    {"num": 6, "length": 50, "until_eos": True, "stop": ["e "], "temperature": 1.3},
-    {"num": 6, "length": 40, "temperature": 0.7, "top_k": 6},
-    {"num": 3, "length": 30, "temperature": 0.0},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"num": 16, "length": 40},
+        {"num": 8, "length": 60, "until_eos": True},
+        {"num": 8, "length": 60, "stop": ["a", "th"], "prime": "the"},
+        {"num": 6, "length": 50, "until_eos": True, "stop": ["e "], "temperature": 1.3},
+        {"num": 6, "length": 40, "temperature": 0.7, "top_k": 6},
+        {"num": 3, "length": 30, "temperature": 0.0},
+    ],
+)
 @pytest.mark.parametrize("stream", [False, True])
-def test_vectorised_loop_equals_the_per_row_loop(peaky: tuple[LanguageModel, Tokenizer], options: dict,
-                                                 stream: bool) -> None:
+def test_vectorised_loop_equals_the_per_row_loop(
+    peaky: tuple[LanguageModel, Tokenizer], options: dict, stream: bool
+) -> None:
     model, tok = peaky
     full = {"prime": "", "until_eos": False, "stop": [], "temperature": 1.0, "top_k": None, **options}
     endings = set()
@@ -77,8 +91,13 @@ def test_vectorised_loop_equals_the_per_row_loop(peaky: tuple[LanguageModel, Tok
         want_stream: list[tuple[int, str]] | None = [] if stream else None
         want = _per_row_sample(model, tok, seed=seed, streamed=want_stream, **full)
         got_stream: list[tuple[int, str]] = []
-        got = sample(model, tok, seed=seed, on_token=(lambda r, t, out=got_stream: out.append((r, t))) if stream else None,
-                     **full)
+        got = sample(
+            model,
+            tok,
+            seed=seed,
+            on_token=(lambda r, t, out=got_stream: out.append((r, t))) if stream else None,
+            **full,
+        )
         # Exact: same ids, texts and endings, and bit-identical log-probabilities (float64 sums of float32 terms).
         assert [(s.text, s.ids, s.logprob, s.ended) for s in got] == want
         assert got_stream == (want_stream or [])
@@ -108,5 +127,6 @@ def test_bf16_sampling_stays_close_to_fp32(tiny_model: Path) -> None:
     again = lm.sample(length=60, num=4, seed=3, precision="bf16")
     assert [s.ids for s in first] == [s.ids for s in again]  # seeded repeats are exact within a precision
     exact = lm.sample(length=60, num=4, seed=3)
-    assert all(math.isclose(s.logprob, e.logprob, rel_tol=0.05) for s, e in zip(first, exact, strict=True)
-               if s.ids == e.ids)
+    assert all(
+        math.isclose(s.logprob, e.logprob, rel_tol=0.05) for s, e in zip(first, exact, strict=True) if s.ids == e.ids
+    )

@@ -35,8 +35,15 @@ def test_char_round_trip_on_its_own_alphabet(text: str) -> None:
     assert tok.decode(tok.encode(text)) == text
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=["Zs", "Cc", "Zl", "Zp"]), min_size=1,
-                        max_size=8).filter(lambda w: w not in ("<unk>", "<eos>")), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=["Zs", "Cc", "Zl", "Zp"]), min_size=1, max_size=8).filter(
+            lambda w: w not in ("<unk>", "<eos>")
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
 @settings(max_examples=100, deadline=None)
 def test_word_round_trip_on_normalised_text(words: list[str]) -> None:
     text = " ".join(words) + "\n" + " ".join(reversed(words))

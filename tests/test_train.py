@@ -36,9 +36,22 @@ def test_latest_points_at_the_run(tiny_model: Path) -> None:
 
 @pytest.mark.parametrize("arch", ["gru", "rnn", "rnn-relu"])
 def test_every_fused_arch_trains(arch: str, corpus: Path, tmp_path: Path) -> None:
-    result = train(TrainConfig(corpus=str(corpus), out=str(tmp_path / arch), checkpoints=str(tmp_path / "ck"),
-                               arch=arch, hidden=32, embed=8, layers=2, seq_len=16, batch_size=4, steps=20,
-                               eval_every=10, device="cpu"))
+    result = train(
+        TrainConfig(
+            corpus=str(corpus),
+            out=str(tmp_path / arch),
+            checkpoints=str(tmp_path / "ck"),
+            arch=arch,
+            hidden=32,
+            embed=8,
+            layers=2,
+            seq_len=16,
+            batch_size=4,
+            steps=20,
+            eval_every=10,
+            device="cpu",
+        )
+    )
     assert result.steps == 20
     assert result.best_val_loss < 5.0
 
@@ -51,8 +64,20 @@ def test_refuses_to_overwrite_a_model(tiny_model: Path, corpus: Path) -> None:
 
 
 def test_epoch_budget(corpus: Path, tmp_path: Path) -> None:
-    result = train(TrainConfig(corpus=str(corpus), out=str(tmp_path / "m"), checkpoints=str(tmp_path / "ck"),
-                               hidden=16, embed=8, layers=1, seq_len=16, batch_size=4, epochs=1, device="cpu"))
+    result = train(
+        TrainConfig(
+            corpus=str(corpus),
+            out=str(tmp_path / "m"),
+            checkpoints=str(tmp_path / "ck"),
+            hidden=16,
+            embed=8,
+            layers=1,
+            seq_len=16,
+            batch_size=4,
+            epochs=1,
+            device="cpu",
+        )
+    )
     assert 0 < result.tokens <= len(corpus.read_text()) * 1.05
 
 

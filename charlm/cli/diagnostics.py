@@ -19,8 +19,17 @@ from charlm.errors import CharlmError
 
 @friendly
 def gradflow(
-    arch: Annotated[list[str] | None, typer.Option("--arch", "-a", help="Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].")] = None,
-    model: Annotated[list[Path] | None, typer.Option("--model", "-m", help="Trained model directory to measure; repeat for several.")] = None,
+    arch: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arch",
+            "-a",
+            help="Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].",
+        ),
+    ] = None,
+    model: Annotated[
+        list[Path] | None, typer.Option("--model", "-m", help="Trained model directory to measure; repeat for several.")
+    ] = None,
     text: Annotated[Path | None, typer.Option(help="Real text to read [default: uniformly random tokens].")] = None,
     length: Annotated[int, typer.Option(help="Window length T: distances 1 .. T-1 are measured.")] = 100,
     batch: Annotated[int, typer.Option(help="Windows averaged over.")] = 16,
@@ -55,8 +64,14 @@ def gradflow(
     from charlm.cli.render import err, out
 
     shown = [d for d in DISTANCES if d < length]
-    table = Table("model", "weights", "data", "factor/step", *[f"d={d}" for d in shown],
-                  title="|dLoss_T/ds_t| relative to distance 1")
+    table = Table(
+        "model",
+        "weights",
+        "data",
+        "factor/step",
+        *[f"d={d}" for d in shown],
+        title="|dLoss_T/ds_t| relative to distance 1",
+    )
     for r in results:
         table.add_row(r.label, r.weights, r.data, f"{r.rate:.3f}", *[f"{r.relative(d):.1e}" for d in shown])
     out.print(table)
@@ -68,7 +83,9 @@ def neighbors(
     word: Annotated[str | None, typer.Argument(help="Word whose nearest neighbours to list.")] = None,
     model: ModelOpt = None,
     k: Annotated[int, typer.Option("-k", help="How many neighbours.")] = 10,
-    analogy: Annotated[tuple[str, str, str] | None, typer.Option(help="A B C: A is to B as ? is to C (nearest to A - B + C).")] = None,
+    analogy: Annotated[
+        tuple[str, str, str] | None, typer.Option(help="A B C: A is to B as ? is to C (nearest to A - B + C).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Nearest words by cosine similarity of a word-level model's input embeddings, or an analogy.

@@ -29,23 +29,45 @@ PROGRESS_BYTES = 2 << 20
 def sample(
     model: ModelOpt = None,
     temp: Annotated[float, typer.Option("--temp", "-t", help="Softmax temperature; 0 = greedy.")] = 1.0,
-    length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate (the cap with --until-eos/--stop).")] = 500,
+    length: Annotated[
+        int, typer.Option("--length", "-n", help="Tokens to generate (the cap with --until-eos/--stop).")
+    ] = 500,
     prime: Annotated[str, typer.Option(help="Text the sample continues.")] = "",
     prime_file: Annotated[Path | None, typer.Option(help="Read the prime from this file instead.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed for an exact repeat.")] = None,
-    num: Annotated[int, typer.Option(help="Number of samples (drawn as one batch); with --beam, hypotheses shown.")] = 1,
+    num: Annotated[
+        int, typer.Option(help="Number of samples (drawn as one batch); with --beam, hypotheses shown.")
+    ] = 1,
     top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens only.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
-    until_eos: Annotated[bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")] = False,
+    until_eos: Annotated[
+        bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")
+    ] = False,
     stop: Annotated[list[str] | None, typer.Option(help="Stop just before this string (repeatable).")] = None,
-    show_logprob: Annotated[bool, typer.Option("--show-logprob", help="Print each sample's log-probability (nats) under the model.")] = False,
-    beam: Annotated[int | None, typer.Option(help="Beam search of this width for the most probable continuation.")] = None,
-    length_norm: Annotated[bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")] = False,
-    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt loop: each line you type primes a new sample.")] = False,
-    stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Print tokens as they come [default: on a terminal, one sample].")] = None,
+    show_logprob: Annotated[
+        bool, typer.Option("--show-logprob", help="Print each sample's log-probability (nats) under the model.")
+    ] = False,
+    beam: Annotated[
+        int | None, typer.Option(help="Beam search of this width for the most probable continuation.")
+    ] = None,
+    length_norm: Annotated[
+        bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")
+    ] = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Prompt loop: each line you type primes a new sample.")
+    ] = False,
+    stream: Annotated[
+        bool | None,
+        typer.Option("--stream/--no-stream", help="Print tokens as they come [default: on a terminal, one sample]."),
+    ] = None,
     unk: UnkOpt = "replace",
     device: DeviceOpt = "auto",
-    precision: Annotated[str, typer.Option(help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision).")] = "fp32",
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision)."
+        ),
+    ] = "fp32",
 ) -> None:
     """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
 
@@ -68,8 +90,17 @@ def sample(
     refuse_sampling(lm.module)  # a --direction both model cannot generate left to right
     start = read_text(prime_file) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
-    options = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num, seed=seed,
-                   until_eos=until_eos, stop=stop or [], precision=precision)
+    options = dict(
+        length=length,
+        temperature=temp,
+        top_k=top_k,
+        top_p=top_p,
+        num=num,
+        seed=seed,
+        until_eos=until_eos,
+        stop=stop or [],
+        precision=precision,
+    )
     primes = _prompts() if interactive else iter([start])
     for given in primes:
         text = apply_unk_policy(lm.tokenizer, given, unk)
@@ -110,8 +141,9 @@ def _print_samples(lm: Model, prime: str, options: dict[str, Any], live: bool, s
             print(f"--- {detail}")
 
 
-def _print_beams(lm: Model, prime: str, width: int, length: int, until_eos: bool, length_norm: bool, num: int,
-                 show_logprob: bool) -> None:
+def _print_beams(
+    lm: Model, prime: str, width: int, length: int, until_eos: bool, length_norm: bool, num: int, show_logprob: bool
+) -> None:
     beams = lm.beam(prime, width=width, length=length, until_eos=until_eos, normalize=length_norm)
     shown = beams[: max(1, min(num, width))]
     for n, b in enumerate(shown, 1):
@@ -135,12 +167,21 @@ def _sentences(sentences: list[str] | None, lines: Path | None) -> list[str]:
 
 @friendly
 def score(
-    sentences: Annotated[list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")] = None,
+    sentences: Annotated[
+        list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")
+    ] = None,
     model: ModelOpt = None,
-    lines: Annotated[Path | None, typer.Option("--lines", "-l", help="Score each line of this file as a sentence.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Score a whole file as one text (state carried): same as charlm eval FILE.")] = None,
+    lines: Annotated[
+        Path | None, typer.Option("--lines", "-l", help="Score each line of this file as a sentence.")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Score a whole file as one text (state carried): same as charlm eval FILE."),
+    ] = None,
     per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
-    normalize: Annotated[str, typer.Option(help="Rank by total log-prob, per token, or per char: total|token|char.")] = "total",
+    normalize: Annotated[
+        str, typer.Option(help="Rank by total log-prob, per token, or per char: total|token|char.")
+    ] = "total",
     as_json: JsonOpt = False,
     batch_size: Annotated[int, typer.Option(help="Sentences per padded batch.")] = 64,
     precision: PrecisionOpt = "fp32",
@@ -196,16 +237,34 @@ def score(
 def eval_(
     file: Annotated[Path, typer.Argument(help="Text file to evaluate (may be larger than memory).")],
     model: ModelOpt = None,
-    independent: Annotated[bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")] = False,
+    independent: Annotated[
+        bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")
+    ] = False,
     as_json: JsonOpt = False,
     batch_size: Annotated[int, typer.Option(help="Parallel rows (streamed) or lines per batch (--independent).")] = 32,
     precision: PrecisionOpt = "fp32",
-    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB].")] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB]."),
+    ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
     errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
-    cache: Annotated[int | None, typer.Option(help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only).")] = None,
-    cache_theta: Annotated[float | None, typer.Option(help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3].")] = None,
-    cache_lambda: Annotated[float | None, typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1].")] = None,
+    cache: Annotated[
+        int | None,
+        typer.Option(
+            help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only)."
+        ),
+    ] = None,
+    cache_theta: Annotated[
+        float | None,
+        typer.Option(
+            help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3]."
+        ),
+    ] = None,
+    cache_lambda: Annotated[
+        float | None,
+        typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1]."),
+    ] = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
@@ -220,8 +279,18 @@ def eval_(
     from charlm.api import load
 
     settings = _cache_settings(cache, cache_theta, cache_lambda)
-    _eval(load(model, device=device), file, independent, as_json, batch_size, precision, progress, encoding, errors,
-          settings)
+    _eval(
+        load(model, device=device),
+        file,
+        independent,
+        as_json,
+        batch_size,
+        precision,
+        progress,
+        encoding,
+        errors,
+        settings,
+    )
 
 
 def _cache_settings(size: int | None, theta: float | None, lam: float | None) -> dict[str, Any]:
@@ -236,14 +305,32 @@ def _cache_settings(size: int | None, theta: float | None, lam: float | None) ->
     return {"cache": config.size, "cache_theta": config.theta, "cache_lambda": config.lam}
 
 
-def _eval(lm: Model, file: Path, independent: bool, as_json: bool, batch_size: int, precision: str,
-          progress: bool | None, encoding: str, errors: str, cache: dict[str, Any] | None = None) -> None:
+def _eval(
+    lm: Model,
+    file: Path,
+    independent: bool,
+    as_json: bool,
+    batch_size: int,
+    precision: str,
+    progress: bool | None,
+    encoding: str,
+    errors: str,
+    cache: dict[str, Any] | None = None,
+) -> None:
     from charlm.cli.render import EvalProgress, corpus_table
 
     show = progress if progress is not None else file.is_file() and file.stat().st_size >= PROGRESS_BYTES
     with EvalProgress(str(file), enabled=show) as bar:
-        result = lm.eval(file, independent=independent, batch_size=batch_size, precision=precision,
-                         encoding=encoding, errors=errors, progress=bar, **(cache or {}))
+        result = lm.eval(
+            file,
+            independent=independent,
+            batch_size=batch_size,
+            precision=precision,
+            encoding=encoding,
+            errors=errors,
+            progress=bar,
+            **(cache or {}),
+        )
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

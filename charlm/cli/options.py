@@ -18,14 +18,17 @@ import typer
 from charlm.errors import CharlmError
 
 F = TypeVar("F", bound=Callable[..., Any])
-ModelOpt = Annotated[
-    Path | None, typer.Option("--model", "-m", help="Model directory [default: checkpoints/latest].")
-]
+ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Model directory [default: checkpoints/latest].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-UnkOpt = Annotated[str, typer.Option("--unk", help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error.")]
+UnkOpt = Annotated[
+    str,
+    typer.Option("--unk", help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error."),
+]
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
-PrecisionOpt = Annotated[str, typer.Option(help="fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate).")]
+PrecisionOpt = Annotated[
+    str, typer.Option(help="fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate).")
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -49,4 +52,3 @@ def friendly(fn: F) -> F:
             raise _fail(f"{exc.strerror or exc}{where}") from None
 
     return wrapper  # type: ignore[return-value]
-

@@ -30,9 +30,15 @@ class TrainProgress:
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("[bold]train"), BarColumn(bar_width=20), TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=err, transient=False,
+            TextColumn("[bold]train"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
         )
         self.task = self.progress.add_task("train", total=1.0, info="")
         self.val = "-"
@@ -48,14 +54,18 @@ class TrainProgress:
         kind = event["event"]
         if kind == "start":
             self.progress.start()
-            err.print(f"run {event['run_dir']}: {event['parameters']:,} parameters, vocab {event['vocab_size']}, "
-                      f"{event['train_tokens']:,} train / {event['val_tokens']:,} val tokens, "
-                      f"{event['device']} {event['precision']}")
+            err.print(
+                f"run {event['run_dir']}: {event['parameters']:,} parameters, vocab {event['vocab_size']}, "
+                f"{event['train_tokens']:,} train / {event['val_tokens']:,} val tokens, "
+                f"{event['device']} {event['precision']}"
+            )
             if event.get("resumed_at") is not None:
                 err.print(f"resumed at step {event['resumed_at']}")
         elif kind == "step":
-            info = (f"step {event['step']}  loss {fmt(event['train_loss'])}  val {self.val}  bpc {self.bpc}  "
-                    f"{event['tokens_per_s']:,.0f} tok/s")
+            info = (
+                f"step {event['step']}  loss {fmt(event['train_loss'])}  val {self.val}  bpc {self.bpc}  "
+                f"{event['tokens_per_s']:,.0f} tok/s"
+            )
             self.progress.update(self.task, completed=min(event["progress"], 1.0), info=info)
         elif kind == "eval":
             self.val, self.bpc = fmt(event["val_loss"]), fmt(event["val_bpc"])
@@ -63,8 +73,11 @@ class TrainProgress:
             err.print(f"[yellow]{event['message']}[/yellow]")
 
 
-NORMALIZE_LABEL = {"total": "total log-prob (nats)", "token": "log-prob per token (nats)",
-                   "char": "log-prob per character (nats)"}
+NORMALIZE_LABEL = {
+    "total": "total log-prob (nats)",
+    "token": "log-prob per token (nats)",
+    "char": "log-prob per character (nats)",
+}
 
 
 def _show(table: Table) -> None:
@@ -82,8 +95,18 @@ def scores_table(ranking: Any, per_token: bool) -> None:
     for col in ("#", "sentence", "score", "ln p", "log10 p", "tokens", "oov", "ppl", "ppl w/o oov", "bits/char"):
         table.add_column(col, justify="left" if col == "sentence" else "right")
     for s in ranking.scores:
-        table.add_row(str(s.rank), s.text, fmt(s.score, 4), fmt(s.logprob), fmt(s.log10prob), str(s.tokens),
-                      str(s.oov), fmt(s.ppl, 2), fmt(s.ppl_no_oov, 2), fmt(s.bpc))
+        table.add_row(
+            str(s.rank),
+            s.text,
+            fmt(s.score, 4),
+            fmt(s.logprob),
+            fmt(s.log10prob),
+            str(s.tokens),
+            str(s.oov),
+            fmt(s.ppl, 2),
+            fmt(s.ppl_no_oov, 2),
+            fmt(s.bpc),
+        )
     _show(table)
     if ranking.margin is not None:
         out.print(f"margin between the best two: {fmt(ranking.margin, 4)} ({label})")
@@ -104,18 +127,27 @@ def per_token_table(s: Any) -> None:
 
 def corpus_table(score: Any) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a corpus."""
-    mode = ("streamed, state carried across lines" + (f", {score.rows} parallel rows" if score.rows > 1 else "")
-            if score.mode == "stream" else "each line from a fresh state, <eos> counted")
+    mode = (
+        "streamed, state carried across lines" + (f", {score.rows} parallel rows" if score.rows > 1 else "")
+        if score.mode == "stream"
+        else "each line from a fresh state, <eos> counted"
+    )
     if getattr(score, "cache", None):
         mode += ", neural cache {size} theta {theta} lambda {lambda}".format(**score.cache)
     table = Table(title=f"corpus score: {score.path} ({mode})", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")
-    for name, value in (("tokens", f"{score.tokens:,}"), ("characters", f"{score.chars:,}"),
-                        ("OOV tokens", f"{score.oov:,} ({score.oov_rate:.2%})"),
-                        ("log-probability (ln)", fmt(score.logprob, 1)), ("log10", fmt(score.log10prob, 1)),
-                        ("nats/token", fmt(score.nats_per_token, 4)), ("perplexity", fmt(score.ppl, 3)),
-                        ("perplexity without OOV", fmt(score.ppl_no_oov, 3)), ("bits/char", fmt(score.bpc, 4))):
+    for name, value in (
+        ("tokens", f"{score.tokens:,}"),
+        ("characters", f"{score.chars:,}"),
+        ("OOV tokens", f"{score.oov:,} ({score.oov_rate:.2%})"),
+        ("log-probability (ln)", fmt(score.logprob, 1)),
+        ("log10", fmt(score.log10prob, 1)),
+        ("nats/token", fmt(score.nats_per_token, 4)),
+        ("perplexity", fmt(score.ppl, 3)),
+        ("perplexity without OOV", fmt(score.ppl_no_oov, 3)),
+        ("bits/char", fmt(score.bpc, 4)),
+    ):
         table.add_row(name, value)
     _show(table)
 
@@ -125,9 +157,16 @@ class EvalProgress:
 
     def __init__(self, path: str, enabled: bool) -> None:
         self.enabled = enabled
-        self.progress = Progress(TextColumn(f"[bold]eval {path}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err,
-                                 transient=True)
+        self.progress = Progress(
+            TextColumn(f"[bold]eval {path}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
         self.task = self.progress.add_task("eval", total=1)
 
     def __enter__(self) -> EvalProgress:
@@ -169,19 +208,31 @@ def info_table(info: dict[str, Any]) -> None:
     table.add_column("")
     table.add_column("")
     rows = [
-        ("architecture", f"{model.get('arch')} {model.get('layers')} x {model.get('hidden')}, embed "
-                         f"{model.get('embed')}, dropout {model.get('dropout')}, tied {model.get('tie_weights')}"),
+        (
+            "architecture",
+            f"{model.get('arch')} {model.get('layers')} x {model.get('hidden')}, embed "
+            f"{model.get('embed')}, dropout {model.get('dropout')}, tied {model.get('tie_weights')}",
+        ),
         ("parameters", f"{info['parameters']:,}"),
         ("tokenizer", f"{info.get('tokenizer', {}).get('kind')} ({model.get('vocab_size')} tokens)"),
         ("training data", f"{data.get('corpus')} ({data.get('chars', 0):,} chars, {data.get('tokens', 0):,} tokens)"),
-        ("trained", f"{summary.get('step')} steps, {summary.get('tokens', 0):,} tokens, {summary.get('elapsed_s')} s "
-                    f"on {summary.get('device')} ({summary.get('precision')})"),
-        ("optimisation", f"seq {train.get('seq_len')}, batch {train.get('batch_size')}, lr {train.get('lr')}, "
-                         f"clip {train.get('clip')}"),
+        (
+            "trained",
+            f"{summary.get('step')} steps, {summary.get('tokens', 0):,} tokens, {summary.get('elapsed_s')} s "
+            f"on {summary.get('device')} ({summary.get('precision')})",
+        ),
+        (
+            "optimisation",
+            f"seq {train.get('seq_len')}, batch {train.get('batch_size')}, lr {train.get('lr')}, "
+            f"clip {train.get('clip')}",
+        ),
         ("best val loss", f"{fmt(summary.get('best_val_loss'), 4)} nats/token at step {summary.get('best_step')}"),
         ("best val bits/char", fmt(summary.get("best_val_bpc"), 4)),
-        ("versions", f"format {info.get('format_version')}, charlm {info.get('charlm_version')}, "
-                     f"torch {info.get('torch_version')}"),
+        (
+            "versions",
+            f"format {info.get('format_version')}, charlm {info.get('charlm_version')}, "
+            f"torch {info.get('torch_version')}",
+        ),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -194,9 +245,17 @@ def bidirectional_table(scores: list[Any], as_json: bool) -> None:
         for s in scores:
             print(json.dumps(s.to_dict(), ensure_ascii=False))
         return
-    table = Table("text", "tokens", "forward", "backward", "mean", "bits/char (mean)",
-                  title="log-probabilities (nats), forward and backward LM")
+    table = Table(
+        "text",
+        "tokens",
+        "forward",
+        "backward",
+        "mean",
+        "bits/char (mean)",
+        title="log-probabilities (nats), forward and backward LM",
+    )
     for s in scores:
-        table.add_row(s.text, str(s.tokens), f"{s.forward:.3f}", f"{s.backward:.3f}", f"{s.mean:.3f}",
-                      f"{s.bpc(s.mean):.4f}")
+        table.add_row(
+            s.text, str(s.tokens), f"{s.forward:.3f}", f"{s.backward:.3f}", f"{s.mean:.3f}", f"{s.bpc(s.mean):.4f}"
+        )
     out.print(table)

@@ -22,44 +22,98 @@ from charlm.models.registry import arch_help
 @friendly
 def train(
     ctx: typer.Context,
-    corpus: Annotated[Path | None, typer.Argument(help="UTF-8 text file to learn from (with --resume: optional, or the run directory).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>].")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue a run exactly where its last checkpoint left it: the run in --out, the directory given as argument, or checkpoints/latest. --steps is the run's total.")] = False,
-    init_from: Annotated[Path | None, typer.Option(help="Fine-tune: start from this model's weights and tokenizer, with a new optimizer.")] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Argument(help="UTF-8 text file to learn from (with --resume: optional, or the run directory)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>].")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a run exactly where its last checkpoint left it: the run in --out, the directory given as argument, or checkpoints/latest. --steps is the run's total.",
+        ),
+    ] = False,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Fine-tune: start from this model's weights and tokenizer, with a new optimizer."),
+    ] = None,
     level: Annotated[str, typer.Option(help="Tokenizer: char, word, bpe or unigram.")] = "char",
     arch: Annotated[str, typer.Option(help=arch_help())] = "lstm",
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
     hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 512,
     embed: Annotated[int, typer.Option(help="Embedding size.")] = 128,
-    dropout: Annotated[float, typer.Option(help="Dropout on embeddings, between layers and before the head (0.2 suits 10-minute budgets; 0 for a few minutes, 0.3-0.5 for hours).")] = 0.2,
+    dropout: Annotated[
+        float,
+        typer.Option(
+            help="Dropout on embeddings, between layers and before the head (0.2 suits 10-minute budgets; 0 for a few minutes, 0.3-0.5 for hours)."
+        ),
+    ] = 0.2,
     tie_weights: Annotated[bool, typer.Option("--tie-weights", help="Share input and output embeddings.")] = False,
     residual: Annotated[bool, typer.Option("--residual", help="Residual connections between stacked layers.")] = False,
-    direction: Annotated[str, typer.Option(help="forward, or both: also train a backward LM on the reversed text (ELMo-style; scores both ways, cannot sample).")] = "forward",
-    attention: Annotated[int, typer.Option(help="Attend over the last K hidden states (Daniluk et al. 2017); 0 = off.")] = 0,
-    wdrop: Annotated[float, typer.Option(help="AWD-LSTM weight drop (DropConnect) on the LSTM's hidden-to-hidden weights; --arch lstm.")] = 0.0,
-    dropoute: Annotated[float, typer.Option(help="Embedding dropout: drop whole token rows of the embedding matrix.")] = 0.0,
-    locked_dropout: Annotated[bool, typer.Option("--locked-dropout", help="Variational dropout: one --dropout mask per sequence, shared over time.")] = False,
+    direction: Annotated[
+        str,
+        typer.Option(
+            help="forward, or both: also train a backward LM on the reversed text (ELMo-style; scores both ways, cannot sample)."
+        ),
+    ] = "forward",
+    attention: Annotated[
+        int, typer.Option(help="Attend over the last K hidden states (Daniluk et al. 2017); 0 = off.")
+    ] = 0,
+    wdrop: Annotated[
+        float,
+        typer.Option(help="AWD-LSTM weight drop (DropConnect) on the LSTM's hidden-to-hidden weights; --arch lstm."),
+    ] = 0.0,
+    dropoute: Annotated[
+        float, typer.Option(help="Embedding dropout: drop whole token rows of the embedding matrix.")
+    ] = 0.0,
+    locked_dropout: Annotated[
+        bool,
+        typer.Option(
+            "--locked-dropout", help="Variational dropout: one --dropout mask per sequence, shared over time."
+        ),
+    ] = False,
     clock_modules: Annotated[int, typer.Option(help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")] = 4,
     seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 4e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW decoupled weight decay (0.2 suits 5-10 minute char runs).")] = 0.2,
-    schedule: Annotated[str, typer.Option(help="Learning-rate schedule: cosine (over the budget), constant, or plateau (halve after 2 evaluations without a new best).")] = "cosine",
+    weight_decay: Annotated[
+        float, typer.Option(help="AdamW decoupled weight decay (0.2 suits 5-10 minute char runs).")
+    ] = 0.2,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            help="Learning-rate schedule: cosine (over the budget), constant, or plateau (halve after 2 evaluations without a new best)."
+        ),
+    ] = "cosine",
     warmup: Annotated[int, typer.Option(help="Linear learning-rate warm-up steps.")] = 50,
     clip: Annotated[float, typer.Option(help="Gradient-norm clipping threshold (0 = off).")] = 1.0,
-    patience: Annotated[int | None, typer.Option(help="Early stopping: stop after this many evaluations without a better validation loss.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Stop after this many steps (the run's total, also when resuming).")] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(help="Early stopping: stop after this many evaluations without a better validation loss."),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Stop after this many steps (the run's total, also when resuming).")
+    ] = None,
     epochs: Annotated[float | None, typer.Option(help="Stop after this many passes over the data.")] = None,
-    time: Annotated[str | None, typer.Option("--time", help="Stop after this long, e.g. 90s, 10m, 1h [default: 10m if no budget].")] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="Stop after this long, e.g. 90s, 10m, 1h [default: 10m if no budget].")
+    ] = None,
     eval_every: Annotated[int, typer.Option(help="Evaluate on validation (and refresh loss.png) every N steps.")] = 100,
-    save_every: Annotated[str, typer.Option(help="Write a resumable checkpoint every N steps and/or minutes: 200, 10m or 200,10m.")] = "100",
+    save_every: Annotated[
+        str, typer.Option(help="Write a resumable checkpoint every N steps and/or minutes: 200, 10m or 200,10m.")
+    ] = "100",
     log_every: Annotated[int, typer.Option(help="Append a step record to metrics.jsonl every N steps.")] = 10,
     val: Annotated[Path | None, typer.Option(help="Validation file [default: last 5% of the corpus].")] = None,
     max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
     min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
     vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.")] = "auto",
+    precision: Annotated[
+        str, typer.Option(help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.")
+    ] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1234,
     threads: Annotated[int | None, typer.Option(help="CPU threads [default: all].")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
@@ -83,16 +137,48 @@ def train(
 
     every_steps, every_s = parse_save_every(save_every)
     options = dict(
-        out=str(out) if out else None, level=level, arch=arch, layers=layers, hidden=hidden,
-        embed=embed, dropout=dropout, tie_weights=tie_weights, residual=residual, direction=direction,
-        attention=attention, wdrop=wdrop, dropoute=dropoute, locked_dropout=locked_dropout,
-        clock_modules=clock_modules, seq_len=seq_len, batch_size=batch_size, lr=lr,
+        out=str(out) if out else None,
+        level=level,
+        arch=arch,
+        layers=layers,
+        hidden=hidden,
+        embed=embed,
+        dropout=dropout,
+        tie_weights=tie_weights,
+        residual=residual,
+        direction=direction,
+        attention=attention,
+        wdrop=wdrop,
+        dropoute=dropoute,
+        locked_dropout=locked_dropout,
+        clock_modules=clock_modules,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        lr=lr,
         weight_decay=weight_decay,
-        schedule=schedule, warmup=warmup, clip=clip, patience=patience, steps=steps, epochs=epochs,
-        time=parse_duration(time) if time else None, eval_every=eval_every, save_every=every_steps,
-        save_every_s=every_s, log_every=log_every, val=str(val) if val else None, max_vocab=max_vocab,
-        min_count=min_count, vocab_size=vocab_size, device=device, precision=precision, seed=seed, threads=threads,
-        encoding=encoding, errors=errors, force=force, init_from=str(init_from) if init_from else None,
+        schedule=schedule,
+        warmup=warmup,
+        clip=clip,
+        patience=patience,
+        steps=steps,
+        epochs=epochs,
+        time=parse_duration(time) if time else None,
+        eval_every=eval_every,
+        save_every=every_steps,
+        save_every_s=every_s,
+        log_every=log_every,
+        val=str(val) if val else None,
+        max_vocab=max_vocab,
+        min_count=min_count,
+        vocab_size=vocab_size,
+        device=device,
+        precision=precision,
+        seed=seed,
+        threads=threads,
+        encoding=encoding,
+        errors=errors,
+        force=force,
+        init_from=str(init_from) if init_from else None,
     )
     with TrainProgress() as progress:
         if resume:
@@ -107,8 +193,10 @@ def train(
             result = run_training(TrainConfig(corpus=str(corpus), **options), progress)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only rank 0 reports
-    err.print(f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
-              f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char")
+    err.print(
+        f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
+        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
+    )
     print(result.run_dir)
 
 

@@ -120,8 +120,15 @@ def _settled(done: list[tuple[list[int], float]], keep: list[tuple[int, int, flo
     return bool(done) and not normalize and max(v for _, v in done) >= max(v for _, _, v in keep)
 
 
-def _results(tokenizer: Tokenizer, prime: str, prime_ids: list[int], done: list[tuple[list[int], float]],
-             live: list[tuple[list[int], float]], width: int, normalize: bool) -> list[Beam]:
+def _results(
+    tokenizer: Tokenizer,
+    prime: str,
+    prime_ids: list[int],
+    done: list[tuple[list[int], float]],
+    live: list[tuple[list[int], float]],
+    width: int,
+    normalize: bool,
+) -> list[Beam]:
     def make(ids: list[int], logprob: float, finished: bool) -> Beam:
         body = ids[:-1] if finished else ids
         score = logprob / len(ids) if normalize else logprob

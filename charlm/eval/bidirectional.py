@@ -47,8 +47,12 @@ class BidirectionalScore:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.update(mean=self.mean, bpc_forward=self.bpc(self.forward), bpc_backward=self.bpc(self.backward),
-                   bpc_mean=self.bpc(self.mean))
+        out.update(
+            mean=self.mean,
+            bpc_forward=self.bpc(self.forward),
+            bpc_backward=self.bpc(self.backward),
+            bpc_mean=self.bpc(self.mean),
+        )
         return out
 
 
@@ -59,8 +63,10 @@ def is_bidirectional(model: LanguageModel) -> bool:
 def refuse_sampling(model: LanguageModel) -> None:
     """One clear line for ``charlm sample`` on a bidirectional model."""
     if is_bidirectional(model):
-        raise CharlmError("this model was trained with --direction both and cannot sample left to right "
-                          "(its backward half reads the future); use it with `charlm score`, or train a forward model")
+        raise CharlmError(
+            "this model was trained with --direction both and cannot sample left to right "
+            "(its backward half reads the future); use it with `charlm score`, or train a forward model"
+        )
 
 
 @torch.no_grad()
@@ -86,11 +92,15 @@ def score_both(model: LanguageModel, tokenizer: Tokenizer, text: str, whole_file
         ids = torch.cat([ids, torch.tensor([tokenizer.eos_id])])  # a sentence ends with <eos>
     forward = _logprob(model, ids, backward=False)
     backward = _logprob(model, ids.flip(0), backward=True)
-    return BidirectionalScore(text=text, tokens=ids.numel() - 1, chars=len(text) + (0 if whole_file else 1),
-                              forward=forward, backward=backward)
+    return BidirectionalScore(
+        text=text,
+        tokens=ids.numel() - 1,
+        chars=len(text) + (0 if whole_file else 1),
+        forward=forward,
+        backward=backward,
+    )
 
 
-def score_both_sentences(model: LanguageModel, tokenizer: Tokenizer,
-                         texts: Sequence[str]) -> list[BidirectionalScore]:
+def score_both_sentences(model: LanguageModel, tokenizer: Tokenizer, texts: Sequence[str]) -> list[BidirectionalScore]:
     """Score sentences both ways, each from a fresh state, ranked best (highest mean) first."""
     return sorted((score_both(model, tokenizer, t) for t in texts), key=lambda s: -s.mean)

@@ -55,8 +55,9 @@ class CacheConfig:
         return {"size": self.size, "theta": self.theta, "lambda": self.lam}
 
 
-def cache_probs(queries: Tensor, keys: Tensor, values: Tensor, allowed: Tensor, targets: Tensor,
-                theta: float) -> tuple[Tensor, Tensor]:
+def cache_probs(
+    queries: Tensor, keys: Tensor, values: Tensor, allowed: Tensor, targets: Tensor, theta: float
+) -> tuple[Tensor, Tensor]:
     """(p_cache(target) (R,T), any entry allowed (R,T)) for ``queries (R,T,D)`` over ``keys (R,M,D)``.
 
     ``values (R,M)`` are the tokens that followed each key, ``allowed (R,T,M)`` which keys a query
@@ -105,8 +106,9 @@ class NeuralCache:
         p_cache, some = [], []
         for a in range(0, steps, block):
             allowed = band[None, a : a + block] & joined_valid[:, None, :]  # (R,b,N+W)
-            p, s = cache_probs(h[:, a : a + block], joined, joined_values, allowed, targets[:, a : a + block],
-                               self.config.theta)
+            p, s = cache_probs(
+                h[:, a : a + block], joined, joined_values, allowed, targets[:, a : a + block], self.config.theta
+            )
             p_cache.append(p)
             some.append(s)
         self.keys, self.values, self.valid = joined[:, -n:], joined_values[:, -n:], joined_valid[:, -n:]
@@ -126,8 +128,9 @@ def _log(x: float) -> float:
     return math.log(x) if x > 0 else -math.inf
 
 
-def cached_logprobs(model: LanguageModel, inputs: Tensor, targets: Tensor, precision: str, state: Any,
-                    cache: NeuralCache) -> tuple[Tensor, Any]:
+def cached_logprobs(
+    model: LanguageModel, inputs: Tensor, targets: Tensor, precision: str, state: Any, cache: NeuralCache
+) -> tuple[Tensor, Any]:
     """:func:`charlm.score.token_logprobs` with the cache mixed in: (R,W) float32 on the CPU, new state."""
     device = model.device
     targets = targets.to(device)

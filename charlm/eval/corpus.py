@@ -67,8 +67,15 @@ class _RowTokens:
         return out
 
 
-def _stream(model: LanguageModel, tokenizer: Tokenizer, rows: list[_RowTokens], window: int, precision: str,
-            tick: Callable[[], None], cache: CacheConfig | None = None) -> tuple[float, float, int, int]:
+def _stream(
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    rows: list[_RowTokens],
+    window: int,
+    precision: str,
+    tick: Callable[[], None],
+    cache: CacheConfig | None = None,
+) -> tuple[float, float, int, int]:
     """(nats, nats without OOV, tokens, OOV) of ``rows`` read in parallel windows, state carried per row.
 
     With ``cache``, every row keeps its own neural cache of its history (:mod:`charlm.eval.cache`).
@@ -148,9 +155,16 @@ def eval_file(
         else:
             streams = [_RowTokens(iter(r), tokenizer) for r in readers]
             total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, cache)
-            result = CorpusScore(logprob=total, tokens=tokens, chars=sum(s.chars for s in streams), oov=oov,
-                                 logprob_no_oov=no_oov, mode="stream", rows=len(streams),
-                                 cache=cache.to_dict() if cache is not None else None)
+            result = CorpusScore(
+                logprob=total,
+                tokens=tokens,
+                chars=sum(s.chars for s in streams),
+                oov=oov,
+                logprob_no_oov=no_oov,
+                mode="stream",
+                rows=len(streams),
+                cache=cache.to_dict() if cache is not None else None,
+            )
     if not any(r.seen_text for r in readers):
         raise empty_file(path)
     return replace(result, path=str(path))
@@ -164,8 +178,15 @@ def _lines(chunks: Iterator[str]) -> Iterator[str]:
             yield pieces[-1]  # the file's last line, without a newline
 
 
-def _independent(model: LanguageModel, tokenizer: Tokenizer, chunks: Iterator[str], batch_size: int,
-                 precision: str, tick: Callable[[], None], group: int = 4096) -> CorpusScore:
+def _independent(
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    chunks: Iterator[str],
+    batch_size: int,
+    precision: str,
+    tick: Callable[[], None],
+    group: int = 4096,
+) -> CorpusScore:
     """Every line scored as a sentence, ``group`` lines at a time (sorted by length inside a group)."""
     totals = [0.0, 0.0, 0, 0, 0]  # nats, nats without OOV, tokens, chars, oov
     lines = _lines(chunks)
@@ -174,12 +195,26 @@ def _independent(model: LanguageModel, tokenizer: Tokenizer, chunks: Iterator[st
             for k, v in enumerate((s.logprob, s.logprob_no_oov, s.tokens, s.chars, s.oov)):
                 totals[k] += v
         tick()
-    return CorpusScore(logprob=totals[0], tokens=int(totals[2]), chars=int(totals[3]), oov=int(totals[4]),
-                       logprob_no_oov=totals[1], mode="independent", rows=1)
+    return CorpusScore(
+        logprob=totals[0],
+        tokens=int(totals[2]),
+        chars=int(totals[3]),
+        oov=int(totals[4]),
+        logprob_no_oov=totals[1],
+        mode="independent",
+        rows=1,
+    )
 
 
-def score_text(model: LanguageModel, tokenizer: Tokenizer, text: str, window: int = 256, rows: int = 1,
-               precision: str = "fp32", path: str = "") -> CorpusScore:
+def score_text(
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    text: str,
+    window: int = 256,
+    rows: int = 1,
+    precision: str = "fp32",
+    path: str = "",
+) -> CorpusScore:
     """Score an in-memory text as one stream (state carried), cut at line starts into ``rows`` rows."""
     pieces = text.split("\n")
     lines = [line + "\n" for line in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
@@ -189,5 +224,13 @@ def score_text(model: LanguageModel, tokenizer: Tokenizer, text: str, window: in
     model.eval()
     with torch.inference_mode():
         total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, lambda: None)
-    return CorpusScore(logprob=total, tokens=tokens, chars=len(text), oov=oov, logprob_no_oov=no_oov, path=path,
-                       mode="stream", rows=len(streams))
+    return CorpusScore(
+        logprob=total,
+        tokens=tokens,
+        chars=len(text),
+        oov=oov,
+        logprob_no_oov=no_oov,
+        path=path,
+        mode="stream",
+        rows=len(streams),
+    )

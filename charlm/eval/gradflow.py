@@ -60,8 +60,7 @@ class GradFlow:
         return self.norms[distance - 1] / self.norms[0]
 
     def to_dict(self) -> dict[str, object]:
-        return {"label": self.label, "weights": self.weights, "data": self.data, "rate": self.rate,
-                "norms": self.norms}
+        return {"label": self.label, "weights": self.weights, "data": self.data, "rate": self.rate, "norms": self.norms}
 
 
 def _float_tensors(state: State) -> list[Tensor]:
@@ -113,8 +112,12 @@ def plot(results: Sequence[GradFlow], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in results:
         rel = [r.relative(d) for d in range(1, len(r.norms) + 1)]
-        ax.semilogy(range(1, len(rel) + 1), rel, label=f"{r.label} ({r.weights} weights, {r.data})",
-                    linestyle="-" if r.weights == "trained" else "--")
+        ax.semilogy(
+            range(1, len(rel) + 1),
+            rel,
+            label=f"{r.label} ({r.weights} weights, {r.data})",
+            linestyle="-" if r.weights == "trained" else "--",
+        )
     ax.set_xlabel("distance T - t (steps before the loss)")
     ax.set_ylabel("|dLoss_T / ds_t|  relative to distance 1")
     ax.set_title("Gradient flow through time")
@@ -125,8 +128,16 @@ def plot(results: Sequence[GradFlow], path: Path) -> None:
     plt.close(fig)
 
 
-def compare(archs: Sequence[str], models: Sequence[str | Path], text: str | None, length: int = 100,
-            batch: int = 16, hidden: int = 128, layers: int = 1, seed: int = 0) -> list[GradFlow]:
+def compare(
+    archs: Sequence[str],
+    models: Sequence[str | Path],
+    text: str | None,
+    length: int = 100,
+    batch: int = 16,
+    hidden: int = 128,
+    layers: int = 1,
+    seed: int = 0,
+) -> list[GradFlow]:
     """Measure randomly initialised ``archs`` and trained ``models`` on windows of ``text`` (or random tokens)."""
     from charlm.checkpoint import load_model
     from charlm.models.base import build_model
@@ -137,8 +148,9 @@ def compare(archs: Sequence[str], models: Sequence[str | Path], text: str | None
     results = []
     for directory in models:
         model, tokenizer, _ = load_model(directory)
-        results.append(GradFlow(Path(directory).name, "trained", data, measure(model, _ids(tokenizer, text, length,
-                                                                                          batch, seed))))
+        results.append(
+            GradFlow(Path(directory).name, "trained", data, measure(model, _ids(tokenizer, text, length, batch, seed)))
+        )
     vocab = build_tokenizer("char", text) if text else None
     for arch in archs:
         torch.manual_seed(seed)

@@ -28,8 +28,10 @@ class Neighbor:
 
 def _check_level(tokenizer: Tokenizer) -> None:
     if tokenizer.kind == "char":
-        raise CharlmError("neighbors needs a word-level model (this one is char-level); "
-                          "train one with `charlm train FILE --level word`")
+        raise CharlmError(
+            "neighbors needs a word-level model (this one is char-level); "
+            "train one with `charlm train FILE --level word`"
+        )
 
 
 def _word_id(tokenizer: Tokenizer, word: str) -> int:

@@ -55,11 +55,14 @@ class Sample:
         return math.exp(min(-self.logprob / max(len(self.ids), 1), 700.0))
 
 
-def check_options(temperature: float, top_k: int | None, top_p: float | None, length: int, num: int,
-                  precision: str = "fp32") -> None:
+def check_options(
+    temperature: float, top_k: int | None, top_p: float | None, length: int, num: int, precision: str = "fp32"
+) -> None:
     """Refuse out-of-range sampling options with one clear line."""
     if precision not in ("fp32", "bf16"):
-        raise CharlmError(f"unknown --precision {precision!r} for sampling; use fp32 (exact) or bf16 (faster at large --num)")
+        raise CharlmError(
+            f"unknown --precision {precision!r} for sampling; use fp32 (exact) or bf16 (faster at large --num)"
+        )
     if not math.isfinite(temperature) or temperature < 0:
         raise CharlmError(f"--temp must be >= 0 (got {temperature}); 0 means greedy")
     if top_k is not None and top_k < 1:
@@ -85,8 +88,13 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
     return logits
 
 
-def pick(logits: Tensor, temperature: float, generator: torch.Generator | None, top_k: int | None = None,
-         top_p: float | None = None) -> Tensor:
+def pick(
+    logits: Tensor,
+    temperature: float,
+    generator: torch.Generator | None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> Tensor:
     """One next-token id per row from ``logits (B,V)``."""
     if temperature == 0:
         return logits.argmax(-1)  # (B,)
@@ -135,7 +143,7 @@ def last_line(tokenizer: Tokenizer, ids: list[int]) -> list[int]:
 def continuation(tokenizer: Tokenizer, prime_ids: list[int], ids: list[int]) -> str:
     """The text ``ids`` add after the prime (at word level it starts with the joining space)."""
     tail = last_line(tokenizer, prime_ids)
-    return tokenizer.decode(tail + ids)[len(tokenizer.decode(tail)):]
+    return tokenizer.decode(tail + ids)[len(tokenizer.decode(tail)) :]
 
 
 class _Text:
@@ -165,12 +173,12 @@ class _Text:
 
     def _decode(self, token: int) -> None:
         if token == self.tokenizer.eos_id:
-            self.before += self.tokenizer.decode(self.line)[self.skip:] + "\n"
+            self.before += self.tokenizer.decode(self.line)[self.skip :] + "\n"
             self.line, self.skip = [], 0
         else:
             self.line.append(token)
         start = max(0, len(self.text) - max((len(s) for s in self.stops), default=0) - 4)
-        self.text = self.before + self.tokenizer.decode(self.line)[self.skip:]
+        self.text = self.before + self.tokenizer.decode(self.line)[self.skip :]
         hits = [n for n in (self.text.find(s, start) for s in self.stops) if n >= 0]
         if hits:
             self.text, self.ended = self.text[: min(hits)], "stop"
@@ -251,8 +259,15 @@ def sample(
     return _results(rows, prime, torch.stack(drawn, 1), kept, logprob, until_eos, on_token)
 
 
-def _results(rows: list[_Text], prime: str, ids: Tensor, kept: Tensor, logprob: Tensor, until_eos: bool,
-             on_token: TokenCallback | None) -> list[Sample]:
+def _results(
+    rows: list[_Text],
+    prime: str,
+    ids: Tensor,
+    kept: Tensor,
+    logprob: Tensor,
+    until_eos: bool,
+    on_token: TokenCallback | None,
+) -> list[Sample]:
     """One :class:`Sample` per row from the drawn ``ids (B,T)``; hands out the rest of streamed text."""
     samples = []
     for r, (row, row_ids, count) in enumerate(zip(rows, ids.tolist(), kept.tolist(), strict=True)):
@@ -261,13 +276,15 @@ def _results(rows: list[_Text], prime: str, ids: Tensor, kept: Tensor, logprob: 
             row.ended = "eos" if until_eos and row.ids[-1:] == [row.tokenizer.eos_id] else None  # its first <eos>
         if on_token is not None and (rest := row.fresh(final=True)):
             on_token(r, rest)
-        samples.append(Sample(prime=prime, text=row.final(), ids=row.ids, logprob=float(logprob[r]),
-                              ended=row.ended or "length"))
+        samples.append(
+            Sample(prime=prime, text=row.final(), ids=row.ids, logprob=float(logprob[r]), ended=row.ended or "length")
+        )
     return samples
 
 
-def _push_live(rows: list[_Text], tokens: list[int], kept: Tensor, t: int, until_eos: bool,
-               on_token: TokenCallback | None) -> None:
+def _push_live(
+    rows: list[_Text], tokens: list[int], kept: Tensor, t: int, until_eos: bool, on_token: TokenCallback | None
+) -> None:
     """Decode this step's tokens row by row, stream what settled and mark rows that end (``kept``)."""
     for r, token in enumerate(tokens):
         if rows[r].ended is not None:

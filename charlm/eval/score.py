@@ -69,8 +69,15 @@ class Totals:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.update(log10prob=self.log10prob, bits=self.bits, nats_per_token=self.nats_per_token, ppl=self.ppl,
-                   ppl_no_oov=self.ppl_no_oov, bpc=self.bpc, oov_rate=self.oov_rate)
+        out.update(
+            log10prob=self.log10prob,
+            bits=self.bits,
+            nats_per_token=self.nats_per_token,
+            ppl=self.ppl,
+            ppl_no_oov=self.ppl_no_oov,
+            bpc=self.bpc,
+            oov_rate=self.oov_rate,
+        )
         return out
 
 
@@ -159,8 +166,9 @@ def _padded(encoded: list[list[int]], eos_id: int) -> tuple[torch.Tensor, torch.
     return inputs, targets
 
 
-def token_logprobs(model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, precision: str = "fp32",
-                   state: Any = None) -> tuple[torch.Tensor, Any]:
+def token_logprobs(
+    model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, precision: str = "fp32", state: Any = None
+) -> tuple[torch.Tensor, Any]:
     """log p(target | history) for every position of ``inputs (B,T)``: (B,T) float32 on the CPU."""
     device = model.device
     with autocast(device, precision):
@@ -203,8 +211,12 @@ def sentence_score(
     values = logp.tolist()
     unk = tokenizer.unk_id
     pieces = [(tokenizer.token_str(i), lp) for i, lp in zip(ids, values, strict=True)] if per_token else None
-    return SentenceScore(logprob=math.fsum(values), tokens=len(ids), chars=len(text) + 1,
-                         oov=sum(i == unk for i in ids),
-                         logprob_no_oov=math.fsum(lp for i, lp in zip(ids, values, strict=True) if i != unk),
-                         text=text, per_token=pieces)
-
+    return SentenceScore(
+        logprob=math.fsum(values),
+        tokens=len(ids),
+        chars=len(text) + 1,
+        oov=sum(i == unk for i in ids),
+        logprob_no_oov=math.fsum(lp for i, lp in zip(ids, values, strict=True) if i != unk),
+        text=text,
+        per_token=pieces,
+    )

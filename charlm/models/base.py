@@ -58,8 +58,9 @@ class LanguageModel(nn.Module):
             y = proj(y)  # (B,T,E)
         return y, state
 
-    def _read(self, core: nn.Module, proj: nn.Module | None, head: nn.Linear, ids: Tensor,
-              state: State) -> tuple[Tensor, State]:
+    def _read(
+        self, core: nn.Module, proj: nn.Module | None, head: nn.Linear, ids: Tensor, state: State
+    ) -> tuple[Tensor, State]:
         y, state = self._features(core, proj, ids, state)  # (B,T,D)
         return head(y), state  # (B,T,V)
 

@@ -31,7 +31,7 @@ class ClockworkCell(Cell):
         super().__init__(input_size, hidden)
         modules = max(1, min(modules, hidden))
         module_of = torch.arange(hidden) * modules // hidden  # (H,) which module each unit belongs to
-        self.register_buffer("period", (2 ** module_of).long(), persistent=False)  # (H,)
+        self.register_buffer("period", (2**module_of).long(), persistent=False)  # (H,)
         # unit u (row) may read unit v (column) when v's module is at least as slow as u's
         self.register_buffer("mask", (module_of[None, :] >= module_of[:, None]).float(), persistent=False)  # (H,H)
 

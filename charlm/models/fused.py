@@ -34,8 +34,12 @@ def _between_layers(config: ModelConfig) -> float:
 def _per_layer(config: ModelConfig, input_size: int, make: Callable[[int, int], nn.RNNBase]) -> LayerStack:
     """One fused module per layer, so the shared stack can add residuals or locked dropout between them."""
     sizes = [input_size] + [config.hidden] * (config.layers - 1)
-    return LayerStack([FusedLayer(make(size, config.hidden)) for size in sizes], config.hidden, between_layers(config),
-                      config.residual)
+    return LayerStack(
+        [FusedLayer(make(size, config.hidden)) for size in sizes],
+        config.hidden,
+        between_layers(config),
+        config.residual,
+    )
 
 
 def _needs_stack(config: ModelConfig) -> bool:
@@ -46,14 +50,18 @@ def lstm(config: ModelConfig, input_size: int) -> nn.Module:
     """Long short-term memory (Hochreiter & Schmidhuber 1997), torch's fused kernel (+ AWD weight drop)."""
     if config.wdrop or _needs_stack(config):
         return awd_lstm(config, input_size)
-    return FusedCore(nn.LSTM(input_size, config.hidden, config.layers, batch_first=True, dropout=_between_layers(config)))
+    return FusedCore(
+        nn.LSTM(input_size, config.hidden, config.layers, batch_first=True, dropout=_between_layers(config))
+    )
 
 
 def gru(config: ModelConfig, input_size: int) -> nn.Module:
     """Gated recurrent unit (Cho et al. 2014), torch's fused kernel."""
     if _needs_stack(config):
         return _per_layer(config, input_size, lambda i, h: nn.GRU(i, h, batch_first=True))
-    return FusedCore(nn.GRU(input_size, config.hidden, config.layers, batch_first=True, dropout=_between_layers(config)))
+    return FusedCore(
+        nn.GRU(input_size, config.hidden, config.layers, batch_first=True, dropout=_between_layers(config))
+    )
 
 
 def rnn_tanh(config: ModelConfig, input_size: int) -> nn.Module:
@@ -61,8 +69,14 @@ def rnn_tanh(config: ModelConfig, input_size: int) -> nn.Module:
     if _needs_stack(config):
         return _per_layer(config, input_size, lambda i, h: nn.RNN(i, h, nonlinearity="tanh", batch_first=True))
     return FusedCore(
-        nn.RNN(input_size, config.hidden, config.layers, nonlinearity="tanh", batch_first=True,
-               dropout=_between_layers(config))
+        nn.RNN(
+            input_size,
+            config.hidden,
+            config.layers,
+            nonlinearity="tanh",
+            batch_first=True,
+            dropout=_between_layers(config),
+        )
     )
 
 
@@ -71,6 +85,12 @@ def rnn_relu(config: ModelConfig, input_size: int) -> nn.Module:
     if _needs_stack(config):
         return _per_layer(config, input_size, lambda i, h: nn.RNN(i, h, nonlinearity="relu", batch_first=True))
     return FusedCore(
-        nn.RNN(input_size, config.hidden, config.layers, nonlinearity="relu", batch_first=True,
-               dropout=_between_layers(config))
+        nn.RNN(
+            input_size,
+            config.hidden,
+            config.layers,
+            nonlinearity="relu",
+            batch_first=True,
+            dropout=_between_layers(config),
+        )
     )

@@ -71,7 +71,9 @@ def _number(name: str, value: Any, low: float, high: float = math.inf, integer: 
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not low <= value < high:
         bound = f"in [{low:g}, {high:g})" if high < math.inf else f"at least {low:g}"
-        raise CharlmError(f"--{name.replace('_', '-')} must be {'an integer ' if integer else ''}{bound} (got {value!r})")
+        raise CharlmError(
+            f"--{name.replace('_', '-')} must be {'an integer ' if integer else ''}{bound} (got {value!r})"
+        )
 
 
 def validate_model(config: ModelConfig) -> None:

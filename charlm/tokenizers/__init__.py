@@ -64,8 +64,13 @@ def describe(tokenizer: Tokenizer, text: str, top: int = 20) -> tuple[dict[str, 
     counts = np.bincount(ids, minlength=tokenizer.vocab_size)
     unk = int(counts[tokenizer.unk_id])
     stats: dict[str, object] = {
-        "level": tokenizer.kind, "vocab_size": tokenizer.vocab_size, "tokens": len(ids), "chars": len(text),
-        "chars_per_token": len(text) / max(len(ids), 1), "unk": unk, "unk_rate": unk / max(len(ids), 1),
+        "level": tokenizer.kind,
+        "vocab_size": tokenizer.vocab_size,
+        "tokens": len(ids),
+        "chars": len(text),
+        "chars_per_token": len(text) / max(len(ids), 1),
+        "unk": unk,
+        "unk_rate": unk / max(len(ids), 1),
     }
     ranked = np.argsort(-counts, kind="stable")[:top]
     return stats, [(tokenizer.token_str(int(i)), int(counts[i])) for i in ranked if counts[i] > 0]

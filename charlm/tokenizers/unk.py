@@ -33,8 +33,10 @@ def apply_unk_policy(tokenizer: Tokenizer, text: str, policy: str = "replace") -
     if policy == "error":
         shown = " ".join(repr(u) for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
         what = "words" if tokenizer.kind == "word" else "characters"
-        raise CharlmError(f"{len(unknown)} {what} are not in the model's vocabulary: {shown}; "
-                          "pass --unk replace (use <unk>) or --unk skip (drop them)")
+        raise CharlmError(
+            f"{len(unknown)} {what} are not in the model's vocabulary: {shown}; "
+            "pass --unk replace (use <unk>) or --unk skip (drop them)"
+        )
     drop = set(unknown)
     if tokenizer.kind == "word":
         return "\n".join(" ".join(w for w in line.split() if w not in drop) for line in text.split("\n"))

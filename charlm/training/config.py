@@ -17,8 +17,21 @@ from charlm.models.registry import validate_model
 DEFAULT_TIME_S = 600.0
 SCHEDULES = ("constant", "cosine", "plateau")
 # What a resumed run may change; everything else must match the run being resumed.
-RESUMABLE_CHANGES = ("steps", "epochs", "time", "eval_every", "save_every", "save_every_s", "log_every", "patience",
-                     "threads", "device", "precision", "checkpoints", "force")
+RESUMABLE_CHANGES = (
+    "steps",
+    "epochs",
+    "time",
+    "eval_every",
+    "save_every",
+    "save_every_s",
+    "log_every",
+    "patience",
+    "threads",
+    "device",
+    "precision",
+    "checkpoints",
+    "force",
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +90,17 @@ class TrainConfig:
     force: bool = False
 
     def __post_init__(self) -> None:
-        positive = {"layers": self.layers, "hidden": self.hidden, "embed": self.embed, "seq_len": self.seq_len,
-                    "batch_size": self.batch_size, "eval_every": self.eval_every, "log_every": self.log_every,
-                    "vocab_size": self.vocab_size, "min_count": self.min_count}
+        positive = {
+            "layers": self.layers,
+            "hidden": self.hidden,
+            "embed": self.embed,
+            "seq_len": self.seq_len,
+            "batch_size": self.batch_size,
+            "eval_every": self.eval_every,
+            "log_every": self.log_every,
+            "vocab_size": self.vocab_size,
+            "min_count": self.min_count,
+        }
         for name, value in positive.items():
             if value < 1:
                 raise CharlmError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")

@@ -33,9 +33,16 @@ SUBWORD_SAMPLE_BYTES = 64 << 20
 MAX_UNK_RATE = 0.5
 
 
-def fit_tokenizer(path: str | Path, level: str, encoding: str = "utf-8", errors: str = "strict",
-                  max_vocab: int | None = None, min_count: int = 1, vocab_size: int = 2000,
-                  seed: int = 0) -> Tokenizer:
+def fit_tokenizer(
+    path: str | Path,
+    level: str,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    max_vocab: int | None = None,
+    min_count: int = 1,
+    vocab_size: int = 2000,
+    seed: int = 0,
+) -> Tokenizer:
     """Pass 1: build the vocabulary while streaming (subwords: on a seeded sample of lines)."""
     if level in ("char", "word"):
         from charlm.tokenizers.char import CharTokenizer
@@ -74,16 +81,23 @@ class TokenCache:
 
 def _fingerprint(path: Path, tokenizer: Tokenizer, encoding: str, errors: str) -> dict[str, object]:
     stat = path.stat()
-    return {"source": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "encoding": encoding,
-            "errors": errors, "tokenizer": fingerprint(tokenizer)}
+    return {
+        "source": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "encoding": encoding,
+        "errors": errors,
+        "tokenizer": fingerprint(tokenizer),
+    }
 
 
 def _dtype(tokenizer: Tokenizer) -> np.dtype:
     return np.dtype(np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max + 1 else np.uint32)
 
 
-def _open_cache(ids_path: Path, meta_path: Path, want: dict[str, object], dtype: np.dtype,
-                keep: bool) -> TokenCache | None:
+def _open_cache(
+    ids_path: Path, meta_path: Path, want: dict[str, object], dtype: np.dtype, keep: bool
+) -> TokenCache | None:
     """The cached ids if they match ``want`` (with ``keep``: if only the tokenizer matches)."""
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -99,8 +113,15 @@ def _open_cache(ids_path: Path, meta_path: Path, want: dict[str, object], dtype:
     return TokenCache(ids, meta["chars"], meta["unk"])
 
 
-def encode_file(path: str | Path, tokenizer: Tokenizer, cache_dir: Path, name: str = "corpus",
-                encoding: str = "utf-8", errors: str = "strict", keep: bool = False) -> TokenCache:
+def encode_file(
+    path: str | Path,
+    tokenizer: Tokenizer,
+    cache_dir: Path,
+    name: str = "corpus",
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    keep: bool = False,
+) -> TokenCache:
     """Pass 2: tokenize ``path`` chunk by chunk into ``cache_dir/<name>.ids``, or reuse a matching cache.
 
     ``keep`` (resuming): reuse the cache even if the file changed since, so the run continues on the
@@ -128,8 +149,9 @@ def encode_file(path: str | Path, tokenizer: Tokenizer, cache_dir: Path, name: s
 
     write_atomic(ids_path, write)
     tokens, chars, unk = counts
-    write_json_atomic(meta_path, {"fingerprint": want, "tokens": tokens, "chars": chars, "unk": unk,
-                                  "dtype": dtype.name})
+    write_json_atomic(
+        meta_path, {"fingerprint": want, "tokens": tokens, "chars": chars, "unk": unk, "dtype": dtype.name}
+    )
     return TokenCache(np.memmap(ids_path, dtype=dtype, mode="r", shape=(tokens,)), chars, unk)
 
 

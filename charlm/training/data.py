@@ -37,8 +37,16 @@ def get_tokenizer(config: TrainConfig, source: Path | None) -> Tokenizer:
     """The run's tokenizer: loaded from ``source`` (resume, --init-from) or fitted on the corpus."""
     if source is not None:
         return load_tokenizer(source)
-    return fit_tokenizer(config.corpus, config.level, config.encoding, config.errors, config.max_vocab,
-                         config.min_count, config.vocab_size, config.seed)
+    return fit_tokenizer(
+        config.corpus,
+        config.level,
+        config.encoding,
+        config.errors,
+        config.max_vocab,
+        config.min_count,
+        config.vocab_size,
+        config.seed,
+    )
 
 
 def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: bool = False) -> TrainData:
@@ -47,8 +55,11 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: 
     When ``resuming``, the run's cached tokens are used even if the corpus file has changed or moved
     since, so the resumed run is the same run.
     """
-    hint = (f"the corpus does not suit the tokenizer of {config.init_from}; train a new model instead"
-            if config.init_from else "raise --max-vocab, lower --min-count or use --level bpe")
+    hint = (
+        f"the corpus does not suit the tokenizer of {config.init_from}; train a new model instead"
+        if config.init_from
+        else "raise --max-vocab, lower --min-count or use --level bpe"
+    )
     corpus = encode_file(config.corpus, tokenizer, run_dir, "corpus", config.encoding, config.errors, resuming)
     check_unknown_rate(corpus, config.corpus, hint)
     if config.val:
@@ -58,8 +69,14 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: 
         train, val = split_ids(corpus.ids, config.val_fraction)
         chars, tokens = corpus.chars, corpus.tokens
     check_trainable(len(train), config.batch_size)
-    info = {"corpus": str(Path(config.corpus).resolve()), "chars": corpus.chars, "tokens": corpus.tokens,
-            "train_tokens": len(train), "val_tokens": len(val), "unk_rate": corpus.unk / max(corpus.tokens, 1)}
+    info = {
+        "corpus": str(Path(config.corpus).resolve()),
+        "chars": corpus.chars,
+        "tokens": corpus.tokens,
+        "train_tokens": len(train),
+        "val_tokens": len(val),
+        "unk_rate": corpus.unk / max(corpus.tokens, 1),
+    }
     return TrainData(train, val, chars / max(tokens, 1), info)
 
 

@@ -147,8 +147,9 @@ def setup(device: str = "auto") -> Dist:
     chosen = pick_device(device)
     if chosen.type == "cuda":
         if local >= torch.cuda.device_count():
-            raise CharlmError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPUs are visible; "
-                              "lower --nproc_per_node")
+            raise CharlmError(
+                f"LOCAL_RANK {local} but only {torch.cuda.device_count()} GPUs are visible; lower --nproc_per_node"
+            )
         chosen = torch.device("cuda", local)
         torch.cuda.set_device(chosen)
     backend = "nccl" if chosen.type == "cuda" else "gloo"

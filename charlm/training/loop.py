@@ -88,8 +88,9 @@ class _Trainer(Checkpointing):
         if config.init_from and not resume_dir:
             best = source / ckpt.BEST
             ckpt.load_weights(self.model, best if best.exists() else source / ckpt.LAST, device=self.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=(0.9, 0.99),
-                                           weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay
+        )
         self.step, self.tokens, self.elapsed, self.clipped = 0, 0, 0.0, 0
         self.train_loss, self.last_val, self.hidden = math.nan, math.inf, None
         self.tracker, self.guard = ValTracker(), StepGuard()
@@ -123,10 +124,17 @@ class _Trainer(Checkpointing):
         """Fine-tuning keeps the source model's shape and tokenizer; the optimizer starts afresh."""
         saved = ckpt.read_config(source)
         model = saved["model"]
-        return replace(config, level=saved.get("tokenizer", {}).get("kind", config.level), arch=model["arch"],
-                       layers=model["layers"], hidden=model["hidden"], embed=model["embed"],
-                       tie_weights=model["tie_weights"], init_from=str(source),
-                       **{k: model[k] for k in STRUCTURE_FIELDS if k in model})
+        return replace(
+            config,
+            level=saved.get("tokenizer", {}).get("kind", config.level),
+            arch=model["arch"],
+            layers=model["layers"],
+            hidden=model["hidden"],
+            embed=model["embed"],
+            tie_weights=model["tie_weights"],
+            init_from=str(source),
+            **{k: model[k] for k in STRUCTURE_FIELDS if k in model},
+        )
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def progress(self) -> float:
@@ -172,9 +180,19 @@ class _Trainer(Checkpointing):
         if improved and self.is_main:
             ckpt.save_weights(self.model, self.run_dir / ckpt.BEST)
             ckpt.point_latest(self.run_dir, Path(self.config.checkpoints))
-        self.emit({"event": "eval", "step": self.step, "val_loss": val, "val_bpc": self.bpc(val),
-                   "val_ppl": math.exp(min(val, 50.0)), "best": improved, "lr": self.lr(),
-                   "time": round(self.elapsed, 2)}, log=True)
+        self.emit(
+            {
+                "event": "eval",
+                "step": self.step,
+                "val_loss": val,
+                "val_bpc": self.bpc(val),
+                "val_ppl": math.exp(min(val, 50.0)),
+                "best": improved,
+                "lr": self.lr(),
+                "time": round(self.elapsed, 2),
+            },
+            log=True,
+        )
         if self.is_main:
             self.metrics.plot()
 
@@ -212,10 +230,17 @@ class _Trainer(Checkpointing):
             self.rollback(why or "bad steps")
 
     def _step_event(self, session_tokens: int, session_s: float) -> dict[str, Any]:
-        return {"event": "step", "step": self.step, "train_loss": self.train_loss, **self._last,
-                "clipped": self.clipped, "skipped": self.guard.skipped,
-                "tokens_per_s": session_tokens / max(session_s, 1e-9), "progress": self.progress(),
-                "time": round(self.elapsed, 2)}
+        return {
+            "event": "step",
+            "step": self.step,
+            "train_loss": self.train_loss,
+            **self._last,
+            "clipped": self.clipped,
+            "skipped": self.guard.skipped,
+            "tokens_per_s": session_tokens / max(session_s, 1e-9),
+            "progress": self.progress(),
+            "time": round(self.elapsed, 2),
+        }
 
     def _save_due(self) -> bool:
         c = self.config
@@ -225,13 +250,24 @@ class _Trainer(Checkpointing):
 
     def fit(self) -> TrainResult:
         self.model.train()
-        self.emit({"event": "start", "run_dir": str(self.run_dir), "device": str(self.device),
-                   "precision": self.precision, "parameters": self.model.num_parameters(),
-                   "vocab_size": self.tokenizer.vocab_size, "resumed_at": self.step if self.resumed else None,
-                   **self.data_info})
+        self.emit(
+            {
+                "event": "start",
+                "run_dir": str(self.run_dir),
+                "device": str(self.device),
+                "precision": self.precision,
+                "parameters": self.model.num_parameters(),
+                "vocab_size": self.tokenizer.vocab_size,
+                "resumed_at": self.step if self.resumed else None,
+                **self.data_info,
+            }
+        )
         if self.config.init_from and not self.resumed and self.data_info["unk_rate"] > 0:
-            self.notice("oov", f"{self.data_info['unk_rate']:.2%} of the new text is <unk> to the tokenizer of "
-                               f"{self.config.init_from}")
+            self.notice(
+                "oov",
+                f"{self.data_info['unk_rate']:.2%} of the new text is <unk> to the tokenizer of "
+                f"{self.config.init_from}",
+            )
         started, base_elapsed, base_tokens = time.perf_counter(), self.elapsed, self.tokens
         self.last_save = started
         try:
@@ -240,14 +276,26 @@ class _Trainer(Checkpointing):
                     self.save_last()  # step 0: a resume point and a roll-back target from the start
                 self._loop(stop, started, base_elapsed, base_tokens)
         except OSError as exc:
-            raise CharlmError(f"cannot write to {self.run_dir} ({exc.strerror or exc}); the last checkpoint is intact; "
-                              f"free space, then: {resume_command(self.run_dir)}") from None
+            raise CharlmError(
+                f"cannot write to {self.run_dir} ({exc.strerror or exc}); the last checkpoint is intact; "
+                f"free space, then: {resume_command(self.run_dir)}"
+            ) from None
         except KeyboardInterrupt:
-            raise CharlmError(f"interrupted at step {self.step}; the last checkpoint is intact; resume with: "
-                              f"{resume_command(self.run_dir)}", 130) from None
-        result = TrainResult(self.run_dir, self.step, self.tokens, self.elapsed, self.train_loss, self.tracker.best,
-                             self.bpc(self.tracker.best), (self.tokens - base_tokens) / max(self.elapsed - base_elapsed,
-                                                                                            1e-9))
+            raise CharlmError(
+                f"interrupted at step {self.step}; the last checkpoint is intact; resume with: "
+                f"{resume_command(self.run_dir)}",
+                130,
+            ) from None
+        result = TrainResult(
+            self.run_dir,
+            self.step,
+            self.tokens,
+            self.elapsed,
+            self.train_loss,
+            self.tracker.best,
+            self.bpc(self.tracker.best),
+            (self.tokens - base_tokens) / max(self.elapsed - base_elapsed, 1e-9),
+        )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result
 
@@ -262,15 +310,21 @@ class _Trainer(Checkpointing):
             if evaluated:
                 self.run_eval()
                 if self.tracker.exhausted(c.patience):
-                    self.notice("early-stop", f"no better validation loss for {c.patience} evaluations; "
-                                              f"stopping at step {self.step} (best at step {self.tracker.best_step})")
+                    self.notice(
+                        "early-stop",
+                        f"no better validation loss for {c.patience} evaluations; "
+                        f"stopping at step {self.step} (best at step {self.tracker.best_step})",
+                    )
                     break
             if self._save_due():
                 self.save_last()
             if stop.signum:
                 self.save_last()
-                raise CharlmError(f"stopped by {stop.name} at step {self.step}; checkpoint saved; resume with: "
-                                  f"{resume_command(self.run_dir)}", 130)
+                raise CharlmError(
+                    f"stopped by {stop.name} at step {self.step}; checkpoint saved; resume with: "
+                    f"{resume_command(self.run_dir)}",
+                    130,
+                )
         if not evaluated:
             self.run_eval()
         self.save_last()

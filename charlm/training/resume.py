@@ -61,8 +61,10 @@ def find_run(target: str | None, out: str | None, checkpoints: str) -> Path:
 def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
     """The run's saved config with the options given now; refuse changes that would break the run."""
     if not (run / ckpt.CONFIG).exists():
-        raise CharlmError(f"{run} holds no checkpoint to resume (stopped before its first one?); "
-                          "start the run again, with --force if it exists")
+        raise CharlmError(
+            f"{run} holds no checkpoint to resume (stopped before its first one?); "
+            "start the run again, with --force if it exists"
+        )
     saved = ckpt.read_config(run).get("train")
     if not isinstance(saved, dict):
         raise CharlmError(f"{run / ckpt.CONFIG} has no training section; it cannot be resumed")
@@ -77,8 +79,10 @@ def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
             continue
         if name not in RESUMABLE_CHANGES:
             shown = name.replace("_", "-")
-            raise CharlmError(f"--{shown} {value} differs from the run being resumed ({getattr(base, name)}); "
-                              f"drop --{shown} or start a new run")
+            raise CharlmError(
+                f"--{shown} {value} differs from the run being resumed ({getattr(base, name)}); "
+                f"drop --{shown} or start a new run"
+            )
         changes[name] = value
     return replace(base, **changes)
 

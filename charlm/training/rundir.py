@@ -40,8 +40,9 @@ def check_run_dir(config: TrainConfig) -> None:
     if run.exists() and not run.is_dir():
         raise CharlmError(f"{run} is a file; --out takes a directory")
     if (run / ckpt.CONFIG).exists() and not config.force:
-        raise CharlmError(f"{run} already holds a model; choose another --out, pass --force to replace it "
-                          f"or --resume to continue it")
+        raise CharlmError(
+            f"{run} already holds a model; choose another --out, pass --force to replace it or --resume to continue it"
+        )
 
 
 def make_run_dir(config: TrainConfig) -> Path:

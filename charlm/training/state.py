@@ -25,25 +25,56 @@ class Checkpointing:
     def _write_config(self) -> None:
         if not self.is_main:
             return
-        summary = {"step": self.step, "tokens": self.tokens, "elapsed_s": round(self.elapsed, 2),
-                   "train_loss": self.train_loss, "best_val_loss": self.tracker.best, "best_step": self.tracker.best_step,
-                   "best_val_bpc": self.bpc(self.tracker.best), "precision": self.precision, "device": str(self.device),
-                   "parameters": self.model.num_parameters(), "skipped_steps": self.guard.skipped,
-                   "rollbacks": self.guard.rollbacks, "clipped_steps": self.clipped}
+        summary = {
+            "step": self.step,
+            "tokens": self.tokens,
+            "elapsed_s": round(self.elapsed, 2),
+            "train_loss": self.train_loss,
+            "best_val_loss": self.tracker.best,
+            "best_step": self.tracker.best_step,
+            "best_val_bpc": self.bpc(self.tracker.best),
+            "precision": self.precision,
+            "device": str(self.device),
+            "parameters": self.model.num_parameters(),
+            "skipped_steps": self.guard.skipped,
+            "rollbacks": self.guard.rollbacks,
+            "clipped_steps": self.clipped,
+        }
         summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
-        ckpt.write_config(self.run_dir, {"model": self.model_config.to_dict(),
-                                         "tokenizer": {"kind": self.tokenizer.kind,
-                                                       "vocab_size": self.tokenizer.vocab_size,
-                                                       "fingerprint": ckpt.fingerprint(self.tokenizer)},
-                                         "train": self.config.to_dict(), "data": self.data_info, "summary": summary})
+        ckpt.write_config(
+            self.run_dir,
+            {
+                "model": self.model_config.to_dict(),
+                "tokenizer": {
+                    "kind": self.tokenizer.kind,
+                    "vocab_size": self.tokenizer.vocab_size,
+                    "fingerprint": ckpt.fingerprint(self.tokenizer),
+                },
+                "train": self.config.to_dict(),
+                "data": self.data_info,
+                "summary": summary,
+            },
+        )
 
     def state_dict(self, hidden: Any = None) -> dict[str, Any]:
         """Everything a resume needs; ``hidden`` is the full-batch state (see :meth:`save_last`)."""
-        return {"format": 2, "step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
-                "clipped": self.clipped, "train_loss": self.train_loss, "last_val": self.last_val,
-                "pos": self.stream.pos, "epoch": self.stream.epoch, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "hidden": map_state(lambda t: t.cpu(), hidden),
-                "tracker": self.tracker.state_dict(), "guard": self.guard.state_dict(), "rng": rng_state()}
+        return {
+            "format": 2,
+            "step": self.step,
+            "tokens": self.tokens,
+            "elapsed": self.elapsed,
+            "clipped": self.clipped,
+            "train_loss": self.train_loss,
+            "last_val": self.last_val,
+            "pos": self.stream.pos,
+            "epoch": self.stream.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "hidden": map_state(lambda t: t.cpu(), hidden),
+            "tracker": self.tracker.state_dict(),
+            "guard": self.guard.state_dict(),
+            "rng": rng_state(),
+        }
 
     def restore(self, state: dict[str, Any], rollback: bool = False) -> None:
         """Put the run back exactly where ``state`` was saved (a roll back keeps the lowered LR)."""
@@ -59,8 +90,10 @@ class Checkpointing:
                 self.guard.load_state_dict(state["guard"])
             set_rng_state(state["rng"])
         except (KeyError, TypeError, ValueError, RuntimeError):
-            raise CharlmError(f"{self.run_dir / ckpt.TRAINER_STATE} does not fit this run (another charlm version "
-                              "or model); start a new run or use --init-from") from None
+            raise CharlmError(
+                f"{self.run_dir / ckpt.TRAINER_STATE} does not fit this run (another charlm version "
+                "or model); start a new run or use --init-from"
+            ) from None
 
     def save_last(self) -> None:
         hidden = self.dist.gather_state(self.hidden)  # every rank joins: the saved state is the full batch's
@@ -80,5 +113,8 @@ class Checkpointing:
         self.guard.in_row = 0
         at = self.step
         self.restore(ckpt.load_trainer_state(self.run_dir), rollback=True)
-        self.notice("rollback", f"{why} repeated at step {at}: rolled back to step {self.step} and lowered the "
-                                f"learning rate to {self.lr():.2e}")
+        self.notice(
+            "rollback",
+            f"{why} repeated at step {at}: rolled back to step {self.step} and lowered the "
+            f"learning rate to {self.lr():.2e}",
+        )
