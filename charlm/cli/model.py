@@ -235,7 +235,12 @@ def score(
 
 @friendly
 def eval_(
-    file: Annotated[Path, typer.Argument(help="Text file to evaluate (may be larger than memory).")],
+    file: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Text file to evaluate (may be larger than memory); several files, a directory (its *.txt) or - for stdin are joined."
+        ),
+    ],
     model: ModelOpt = None,
     independent: Annotated[
         bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")
@@ -277,20 +282,12 @@ def eval_(
     Example: charlm eval test.txt --model checkpoints/latest --json --cache 2000
     """
     from charlm.api import load
+    from charlm.io import resolve_inputs
 
     settings = _cache_settings(cache, cache_theta, cache_lambda)
-    _eval(
-        load(model, device=device),
-        file,
-        independent,
-        as_json,
-        batch_size,
-        precision,
-        progress,
-        encoding,
-        errors,
-        settings,
-    )
+    lm = load(model, device=device)
+    with resolve_inputs(file, encoding, errors) as (path, codec, on_error):
+        _eval(lm, path, independent, as_json, batch_size, precision, progress, codec, on_error, settings)
 
 
 def _cache_settings(size: int | None, theta: float | None, lam: float | None) -> dict[str, Any]:

@@ -23,8 +23,10 @@ from charlm.models.registry import arch_help
 def train(
     ctx: typer.Context,
     corpus: Annotated[
-        Path | None,
-        typer.Argument(help="UTF-8 text file to learn from (with --resume: optional, or the run directory)."),
+        list[Path] | None,
+        typer.Argument(
+            help="UTF-8 text file(s) to learn from: several files, a directory (its *.txt, sorted) or - for stdin (with --resume: optional, or the run directory)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>].")
@@ -130,6 +132,7 @@ def train(
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
     from charlm.cli.render import TrainProgress, err, fmt
+    from charlm.io import resolve_inputs
     from charlm.training.config import TrainConfig, parse_duration, parse_save_every
     from charlm.training.loop import find_run
     from charlm.training.loop import resume as resume_run
@@ -180,17 +183,23 @@ def train(
         force=force,
         init_from=str(init_from) if init_from else None,
     )
+    paths = corpus or []
     with TrainProgress() as progress:
         if resume:
-            target = str(corpus) if corpus is not None and not corpus.is_file() else None
+            single = paths[0] if len(paths) == 1 else None
+            target = str(single) if single is not None and not single.is_file() and str(single) != "-" else None
             given = {k: v for k, v in options.items() if _given(ctx, k)}
-            if corpus is not None and target is None:
-                given["corpus"] = str(corpus)
+            if paths and target is None:
+                if len(paths) > 1 or str(paths[0]) == "-":
+                    raise CharlmError("--resume reads the run's cached corpus; give one corpus file or none")
+                given["corpus"] = str(paths[0])
             result = resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
         else:
-            if corpus is None:
+            if not paths:
                 raise CharlmError("give a CORPUS file to train on (or --resume to continue a run)")
-            result = run_training(TrainConfig(corpus=str(corpus), **options), progress)
+            with resolve_inputs(paths, encoding, errors) as (path, codec, on_error):
+                config = TrainConfig(corpus=str(path), **{**options, "encoding": codec, "errors": on_error})
+                result = run_training(config, progress)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only rank 0 reports
     err.print(
@@ -228,7 +237,9 @@ def plot(
 
 @friendly
 def tokenize(
-    corpus: Annotated[Path, typer.Argument(help="UTF-8 text file.")],
+    corpus: Annotated[
+        list[Path], typer.Argument(help="UTF-8 text file(s): several files, a directory (its *.txt) or - for stdin.")
+    ],
     level: Annotated[str, typer.Option(help="char, word, bpe or unigram.")] = "char",
     max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
     min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
@@ -243,13 +254,14 @@ def tokenize(
 
     Example: charlm tokenize input.txt --level bpe --vocab-size 2000
     """
-    from charlm.io import read_text
+    from charlm.io import read_text, resolve_inputs
     from charlm.tokenizers import build_tokenizer, describe
 
-    text = read_text(corpus, encoding, errors)
+    with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
+        text = read_text(path, codec, on_error)
     tokenizer = build_tokenizer(level, text, max_vocab=max_vocab, min_count=min_count, vocab_size=vocab_size)
     stats, frequent = describe(tokenizer, text, top)
-    stats["corpus"] = str(corpus)
+    stats["corpus"] = " ".join(str(c) for c in corpus)
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
         tokenizer.save(save)
