@@ -16,7 +16,7 @@ corpus word error rate on a development set, each weight set to the middle of it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -193,8 +193,14 @@ def error_table(table: FeatureTable, refs: dict[str, str]) -> np.ndarray:
 
 def chosen_errors(feats: np.ndarray, mask: np.ndarray, errors: np.ndarray, w: np.ndarray) -> int:
     """Summed errors of each id's best hypothesis under weight vector ``w`` (first one on ties)."""
-    scores = np.where(mask, feats @ w, -np.inf)  # (ids, most)
-    return int(errors[np.arange(len(errors)), scores.argmax(1)].sum())
+    return int(_errors_many(feats, mask, errors, w[None, :])[0])
+
+
+def _errors_many(feats: np.ndarray, mask: np.ndarray, errors: np.ndarray, ws: np.ndarray) -> np.ndarray:
+    """:func:`chosen_errors` for every row of ``ws (K, F)`` at once: (K,) error totals."""
+    scores = np.where(mask[..., None], feats @ ws.T, -np.inf)  # (ids, most, K)
+    best = scores.argmax(1)  # (ids, K)
+    return np.take_along_axis(errors, best, 1).sum(0)  # (K,)
 
 
 @dataclass(frozen=True)
@@ -206,16 +212,11 @@ class Tuned:
     after: WordErrors
 
 
-def _grids(models: int, tune_oov: bool) -> list[tuple[int, tuple[float, ...]]]:
-    grids = [(1 + m, LM_GRID) for m in range(models)] + [(1 + models, LENGTH_GRID)]
-    if tune_oov:
-        grids += [(2 + models + m, OOV_GRID) for m in range(models)]
-    return grids
-
-
-def _plateau_middle(values: Sequence[float], errs: Sequence[int]) -> float:
-    """The middle of the longest run of grid values with the fewest errors."""
+def _plateau_middle(values: Sequence[float], errs: Sequence[int], current: float | None = None) -> float:
+    """The middle of the longest run of grid values with the fewest errors (``current`` if it is one of them)."""
     best = min(errs)
+    if current is not None and any(v == current and e == best for v, e in zip(values, errs, strict=True)):
+        return current
     runs: list[list[float]] = [[]]
     for v, e in zip(values, errs, strict=True):
         if e == best:
@@ -226,24 +227,48 @@ def _plateau_middle(values: Sequence[float], errs: Sequence[int]) -> float:
     return float(longest[(len(longest) - 1) // 2])
 
 
+def _line(data: tuple[np.ndarray, ...], w: np.ndarray, index: int, grid: Sequence[float]) -> np.ndarray:
+    """Errors for each value of coordinate ``index`` on ``grid``, the others held at ``w``."""
+    trials = np.repeat(w[None, :], len(grid), 0)  # (K,F)
+    trials[:, index] = grid
+    return _errors_many(*data, trials)
+
+
+def _with_length(data: tuple[np.ndarray, ...], w: np.ndarray, index: int, length: int) -> Iterator[int]:
+    """Coordinate ``index`` searched with the length penalty re-chosen for each of its values.
+
+    A language model's log-probability falls with every word, so alone it prefers dropped words;
+    only together with a length penalty does its weight pay off (one coordinate at a time never
+    leaves zero).
+    """
+    for value in LM_GRID:
+        trial = w.copy()
+        trial[index] = value
+        yield int(_line(data, trial, length, LENGTH_GRID).min())
+
+
 def tune(table: FeatureTable, refs: dict[str, str], passes: int = 4, tune_oov: bool = True) -> Tuned:
-    """Coordinate descent over the weight grids, minimising corpus WER on ``table`` against ``refs``."""
+    """Coordinate descent over the weight grids, minimising corpus WER on ``table`` against ``refs``.
+
+    Each language model's weight is searched jointly with the length penalty, then the length
+    penalty and the OOV weights alone; each value is the middle of its best plateau.
+    """
     feats, mask = table.padded()
-    errors = error_table(table, refs)
+    data = (feats, mask, error_table(table, refs))
     words = sum(len(refs[i].split()) for i in table.ids)
     models = len(table.names)
+    length = 1 + models
     w = Weights((0.0,) * models, 0.0, (0.0,) * models).vector()
-    before = chosen_errors(feats, mask, errors, w)
+    before = chosen_errors(*data, w)
     for _ in range(passes):
         start = w.copy()
-        for index, grid in _grids(models, tune_oov):
-            errs = []
-            for value in grid:
-                trial = w.copy()
-                trial[index] = value
-                errs.append(chosen_errors(feats, mask, errors, trial))
-            w[index] = _plateau_middle(grid, errs)
+        for m in range(models):
+            w[1 + m] = _plateau_middle(LM_GRID, list(_with_length(data, w, 1 + m, length)))
+            w[length] = _plateau_middle(LENGTH_GRID, list(_line(data, w, length, LENGTH_GRID)))
+        for m in range(models if tune_oov else 0):
+            oov = 2 + models + m
+            w[oov] = _plateau_middle(OOV_GRID, list(_line(data, w, oov, OOV_GRID)), w[oov])
         if np.allclose(start, w):
             break
-    after = chosen_errors(feats, mask, errors, w)
+    after = chosen_errors(*data, w)
     return Tuned(Weights.from_vector(w, models), WordErrors(before, words), WordErrors(after, words))
