@@ -146,3 +146,8 @@ def test_cli_predict(tiny_model: Path) -> None:
     assert blank.exit_code == 0 and "share" in blank.stdout and "mat" in blank.stdout
     bad = runner.invoke(app, ["predict", "no gap", "-m", str(tiny_model), "--blank"])
     assert bad.exit_code == 1 and bad.stderr.startswith("charlm: error:") and "Traceback" not in bad.output
+
+
+def test_predict_help_has_an_example() -> None:
+    result = runner.invoke(app, ["predict", "--help"])
+    assert result.exit_code == 0 and "Example: charlm predict" in result.output

@@ -189,3 +189,8 @@ def test_cli_rescore_bad_input_is_one_line(tiny_model: Path, tmp_path: Path) -> 
     result = runner.invoke(app, ["rescore", str(bad), "-m", str(tiny_model)])
     assert result.exit_code == 1 and result.stderr.startswith("charlm: error:") and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_rescore_help_has_an_example() -> None:
+    result = runner.invoke(app, ["rescore", "--help"])
+    assert result.exit_code == 0 and "Example: charlm rescore" in result.output
