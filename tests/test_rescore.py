@@ -194,3 +194,15 @@ def test_cli_rescore_bad_input_is_one_line(tiny_model: Path, tmp_path: Path) -> 
 def test_rescore_help_has_an_example() -> None:
     result = runner.invoke(app, ["rescore", "--help"])
     assert result.exit_code == 0 and "Example: charlm rescore" in result.output
+
+
+def test_api_rescore_from_a_model_or_a_path(tiny_model: Path, tmp_path: Path) -> None:
+    from charlm.api import load, rescore
+
+    nbest = _write(tmp_path / "x.nbest", HAND)
+    lm = load(tiny_model, device="cpu")
+    by_method = lm.rescore(nbest, weight=0.5, length_penalty=0.1)
+    by_path = rescore(nbest, [str(tiny_model)], Weights((0.5,), 0.1))
+    assert by_method.ids == ["u1", "u2"] and by_method.best == by_path.best
+    scores = [h.score for h in by_method.ranked[0]]
+    assert scores == pytest.approx([h.score for h in by_path.ranked[0]], abs=1e-5) and scores == sorted(scores)[::-1]

@@ -34,6 +34,9 @@ LENGTH_GRID = tuple(np.round(np.arange(-5.0, 5.0001, 0.1), 4))
 OOV_GRID = tuple(np.round(np.arange(-20.0, 0.0001, 0.5), 4))
 
 
+Data = tuple[np.ndarray, np.ndarray, np.ndarray]  # features (ids, most, F), real-row mask, word errors
+
+
 class SentenceScorer(Protocol):
     """A language model as the rescorer sees it."""
 
@@ -227,14 +230,14 @@ def _plateau_middle(values: Sequence[float], errs: Sequence[int], current: float
     return float(longest[(len(longest) - 1) // 2])
 
 
-def _line(data: tuple[np.ndarray, ...], w: np.ndarray, index: int, grid: Sequence[float]) -> np.ndarray:
+def _line(data: Data, w: np.ndarray, index: int, grid: Sequence[float]) -> np.ndarray:
     """Errors for each value of coordinate ``index`` on ``grid``, the others held at ``w``."""
     trials = np.repeat(w[None, :], len(grid), 0)  # (K,F)
     trials[:, index] = grid
     return _errors_many(*data, trials)
 
 
-def _with_length(data: tuple[np.ndarray, ...], w: np.ndarray, index: int, length: int) -> Iterator[int]:
+def _with_length(data: Data, w: np.ndarray, index: int, length: int) -> Iterator[int]:
     """Coordinate ``index`` searched with the length penalty re-chosen for each of its values.
 
     A language model's log-probability falls with every word, so alone it prefers dropped words;

@@ -58,8 +58,14 @@ def start_state(model: LanguageModel, batch: int) -> State:
 
 
 def _leaves(state: State) -> list[Tensor]:
+    """The state's tensors in the order :func:`map_state` visits them."""
     found: list[Tensor] = []
-    map_state(lambda t: found.append(t) or t, state)
+
+    def visit(t: Tensor) -> Tensor:
+        found.append(t)
+        return t
+
+    map_state(visit, state)
     return found
 
 
