@@ -5,13 +5,15 @@ Usage: python bench/rescore_eval.py --nbest data/nbest -m CHAR_MODEL -m WORD_MOD
 Reads ``dev.nbest``/``dev.refs``/``test.nbest``/``test.refs`` (written by bench/nbest.py), scores
 every hypothesis once with every model, then for the decoder alone, each model alone and all models
 together tunes the weights on dev and reports the test WER (and the oracle: the best hypothesis in
-each list). Results are appended to bench/results/rescore.jsonl.
+each list). Results are appended to bench/results/rescore.jsonl; ``--cache FILE`` keeps the scored
+tables (a pickle this script wrote itself) so the tuning can be rerun without scoring again.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -33,20 +35,27 @@ def main() -> None:
     parser.add_argument("--nbest", type=Path, default=Path("data/nbest"))
     parser.add_argument("-m", "--model", type=Path, action="append", required=True)
     parser.add_argument("--out", type=Path, default=Path("bench/results/rescore.jsonl"))
+    parser.add_argument("--cache", type=Path, default=None, help="Pickle of the scored tables: reused if present.")
     args = parser.parse_args()
-    scorers = [load_scorer(p, "cpu") for p in args.model]
     start = time.perf_counter()
     tables, refs = {}, {}
+    if args.cache is not None and args.cache.exists():
+        tables = pickle.loads(args.cache.read_bytes())
+    scorers = [] if tables else [load_scorer(p, "cpu") for p in args.model]
     for part in ("dev", "test"):
         groups = read_nbest(args.nbest / f"{part}.nbest")
-        tables[part] = featurize(groups, scorers)
+        if part not in tables:
+            tables[part] = featurize(groups, scorers)
         refs[part] = read_refs(args.nbest / f"{part}.refs", list(groups))
+    if args.cache is not None:
+        args.cache.write_bytes(pickle.dumps(tables))
     scored_s = time.perf_counter() - start
     test, gold = tables["test"], [refs["test"][i] for i in tables["test"].ids]
     real = test.padded()[1]
     oracle = float(np.where(real, error_table(test, refs["test"]), np.inf).min(1).sum())
     rows: list[dict[str, object]] = [{"system": "oracle", "test_wer": oracle / sum(len(r.split()) for r in gold)}]
-    combos = [[], *([k] for k in range(len(scorers))), list(range(len(scorers)))] if len(scorers) > 1 else [[], [0]]
+    count = len(args.model)
+    combos = [[], *([k] for k in range(count)), list(range(count))] if count > 1 else [[], [0]]
     for keep in combos:
         dev_t, test_t = subset(tables["dev"], keep), subset(test, keep)
         if keep:

@@ -237,14 +237,14 @@ def _line(data: Data, w: np.ndarray, index: int, grid: Sequence[float]) -> np.nd
     return _errors_many(*data, trials)
 
 
-def _with_length(data: Data, w: np.ndarray, index: int, length: int) -> Iterator[int]:
-    """Coordinate ``index`` searched with the length penalty re-chosen for each of its values.
+def _with_length(data: Data, w: np.ndarray, index: int, grid: Sequence[float], length: int) -> Iterator[int]:
+    """Coordinate ``index`` over ``grid``, with the length penalty re-chosen for each of its values.
 
-    A language model's log-probability falls with every word, so alone it prefers dropped words;
-    only together with a length penalty does its weight pay off (one coordinate at a time never
-    leaves zero).
+    A language model's log-probability falls with every word, and an OOV penalty falls with every
+    unknown word dropped, so alone each prefers hypotheses that dropped a word; only together with
+    a length penalty do they pay off (one coordinate at a time from zero never moves).
     """
-    for value in LM_GRID:
+    for value in grid:
         trial = w.copy()
         trial[index] = value
         yield int(_line(data, trial, length, LENGTH_GRID).min())
@@ -253,24 +253,23 @@ def _with_length(data: Data, w: np.ndarray, index: int, length: int) -> Iterator
 def tune(table: FeatureTable, refs: dict[str, str], passes: int = 4, tune_oov: bool = True) -> Tuned:
     """Coordinate descent over the weight grids, minimising corpus WER on ``table`` against ``refs``.
 
-    Each language model's weight is searched jointly with the length penalty, then the length
-    penalty and the OOV weights alone; each value is the middle of its best plateau.
+    Each LM weight and each OOV weight is searched jointly with the length penalty, which is then
+    re-set alone; each value is the middle of its best plateau (or stays where it is if it is on it).
     """
     feats, mask = table.padded()
     data = (feats, mask, error_table(table, refs))
     words = sum(len(refs[i].split()) for i in table.ids)
     models = len(table.names)
     length = 1 + models
+    coords = [(1 + m, LM_GRID) for m in range(models)]
+    coords += [(2 + models + m, OOV_GRID) for m in range(models if tune_oov else 0)]
     w = Weights((0.0,) * models, 0.0, (0.0,) * models).vector()
     before = chosen_errors(*data, w)
     for _ in range(passes):
         start = w.copy()
-        for m in range(models):
-            w[1 + m] = _plateau_middle(LM_GRID, list(_with_length(data, w, 1 + m, length)))
-            w[length] = _plateau_middle(LENGTH_GRID, list(_line(data, w, length, LENGTH_GRID)))
-        for m in range(models if tune_oov else 0):
-            oov = 2 + models + m
-            w[oov] = _plateau_middle(OOV_GRID, list(_line(data, w, oov, OOV_GRID)), w[oov])
+        for index, grid in coords:
+            w[index] = _plateau_middle(grid, list(_with_length(data, w, index, grid, length)), w[index])
+            w[length] = _plateau_middle(LENGTH_GRID, list(_line(data, w, length, LENGTH_GRID)), w[length])
         if np.allclose(start, w):
             break
     after = chosen_errors(*data, w)
