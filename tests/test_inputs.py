@@ -111,6 +111,8 @@ def test_cli_eval_several_files_equals_the_concatenation(tiny_model: Path, parts
 
     assert ppl(*map(str, parts)) == pytest.approx(ppl(str(joined)), abs=1e-6)
     assert ppl(str(parts[0].parent)) == pytest.approx(ppl(str(joined)), abs=1e-6)
+    named = runner.invoke(app, ["eval", *map(str, parts), "-m", str(tiny_model), "--json"])
+    assert json.loads(named.stdout)["path"] == " ".join(map(str, parts))  # the inputs, not a temporary file
 
 
 @pytest.mark.slow

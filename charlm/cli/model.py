@@ -286,8 +286,9 @@ def eval_(
 
     settings = _cache_settings(cache, cache_theta, cache_lambda)
     lm = load(model, device=device)
+    label = " ".join(str(f) for f in file)
     with resolve_inputs(file, encoding, errors) as (path, codec, on_error):
-        _eval(lm, path, independent, as_json, batch_size, precision, progress, codec, on_error, settings)
+        _eval(lm, path, independent, as_json, batch_size, precision, progress, codec, on_error, settings, label)
 
 
 def _cache_settings(size: int | None, theta: float | None, lam: float | None) -> dict[str, Any]:
@@ -313,11 +314,14 @@ def _eval(
     encoding: str,
     errors: str,
     cache: dict[str, Any] | None = None,
+    label: str | None = None,
 ) -> None:
+    from dataclasses import replace
+
     from charlm.cli.render import EvalProgress, corpus_table
 
     show = progress if progress is not None else file.is_file() and file.stat().st_size >= PROGRESS_BYTES
-    with EvalProgress(str(file), enabled=show) as bar:
+    with EvalProgress(label or str(file), enabled=show) as bar:
         result = lm.eval(
             file,
             independent=independent,
@@ -328,6 +332,8 @@ def _eval(
             progress=bar,
             **(cache or {}),
         )
+    if label is not None:
+        result = replace(result, path=label)  # the inputs as given, not the joined temporary file
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
