@@ -76,6 +76,10 @@ def train(
         ),
     ] = False,
     clock_modules: Annotated[int, typer.Option(help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")] = 4,
+    mogrify_rounds: Annotated[
+        int, typer.Option(help="Mogrifier LSTM: rounds of mutual gating of input and state.")
+    ] = 5,
+    mogrify_rank: Annotated[int, typer.Option(help="Mogrifier LSTM: rank of the gating matrices (0 = full).")] = 0,
     seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 4e-3,
@@ -152,6 +156,8 @@ def train(
         dropoute=dropoute,
         locked_dropout=locked_dropout,
         clock_modules=clock_modules,
+        mogrify_rounds=mogrify_rounds,
+        mogrify_rank=mogrify_rank,
         seq_len=seq_len,
         batch_size=batch_size,
         lr=lr,

@@ -13,7 +13,16 @@ State = Any  # None | Tensor | tuple[State, ...]: a core's recurrent state, walk
 
 # Fields beyond the shapes that change which modules (and weight names) a model has; fine-tuning
 # from a model must keep them.
-STRUCTURE_FIELDS = ("residual", "direction", "attention", "wdrop", "locked_dropout", "clock_modules")
+STRUCTURE_FIELDS = (
+    "residual",
+    "direction",
+    "attention",
+    "wdrop",
+    "locked_dropout",
+    "clock_modules",
+    "mogrify_rounds",
+    "mogrify_rank",
+)
 DIRECTIONS = ("forward", "both")
 
 
@@ -36,6 +45,8 @@ class ModelConfig:
     dropoute: float = 0.0  # embedding dropout: whole token rows
     locked_dropout: bool = False  # one dropout mask per sequence instead of per step
     clock_modules: int = 4  # clockwork RNN: modules with periods 1, 2, 4, ...
+    mogrify_rounds: int = 5  # Mogrifier LSTM: rounds of mutual gating of x and h before each step
+    mogrify_rank: int = 0  # Mogrifier LSTM: rank of the gating matrices (0 = full)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

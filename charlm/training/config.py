@@ -64,6 +64,8 @@ class TrainConfig:
     dropoute: float = 0.0
     locked_dropout: bool = False
     clock_modules: int = 4
+    mogrify_rounds: int = 5
+    mogrify_rank: int = 0
     # optimisation
     seq_len: int = 128
     batch_size: int = 32
