@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from charlm.checkpoint import load_model
+from charlm.checkpoint import load_model, resolve_model_dir
 from charlm.eval.beam import Beam, beam_search
 from charlm.eval.bidirectional import (
     BidirectionalScore,
@@ -21,6 +21,7 @@ from charlm.eval.bidirectional import (
 )
 from charlm.eval.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
 from charlm.eval.corpus import CorpusScore, Progress, eval_file
+from charlm.eval.dynamic import DynamicConfig, DynamicEval, gradient_stats
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
 from charlm.io import read_text
@@ -34,6 +35,7 @@ class Model:
         self.device = pick_device(device)
         self.module, self.tokenizer, self.config = load_model(path, self.device)
         self.path = Path(path) if path else Path("checkpoints/latest")
+        self.directory = resolve_model_dir(path)  # the resolved model directory (checkpoints/latest followed)
 
     def score(
         self,
@@ -101,6 +103,8 @@ class Model:
         cache: int | None = None,
         cache_theta: float = CACHE_THETA,
         cache_lambda: float = CACHE_LAMBDA,
+        dynamic: DynamicConfig | bool | None = None,
+        dynamic_stats: str | Path | None = None,
     ) -> CorpusScore:
         """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
 
@@ -108,8 +112,36 @@ class Model:
         ``batch_size`` parallel rows; ``progress(bytes_done, bytes_total)`` is called as it goes.
         ``cache=N`` mixes a neural cache of each row's last N steps into the streamed scores
         (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache``.
+        ``dynamic`` (True for the paper's settings, or a :class:`DynamicConfig`) adapts the weights to the
+        text as it is read (:mod:`charlm.eval.dynamic`), with gradient statistics from the model directory
+        or computed on ``dynamic_stats`` (a training text file); the weights are restored afterwards.
         """
         settings = CacheConfig(cache, cache_theta, cache_lambda) if cache is not None else None
+        adapt = None
+        if dynamic:
+            config = dynamic if isinstance(dynamic, DynamicConfig) else DynamicConfig()
+            stats = gradient_stats(self.module, self.tokenizer, self.directory, dynamic_stats, encoding, errors)
+            adapt = DynamicEval(self.module, stats, config)
+        try:
+            return self._eval_file(
+                path, independent, batch_size, precision, encoding, errors, progress, settings, adapt
+            )
+        finally:
+            if adapt is not None:
+                adapt.restore()
+
+    def _eval_file(
+        self,
+        path: str | Path,
+        independent: bool,
+        batch_size: int,
+        precision: str,
+        encoding: str,
+        errors: str,
+        progress: Progress | None,
+        cache: CacheConfig | None,
+        dynamic: DynamicEval | None,
+    ) -> CorpusScore:
         return eval_file(
             self.module,
             self.tokenizer,
@@ -120,7 +152,8 @@ class Model:
             encoding=encoding,
             errors=errors,
             progress=progress,
-            cache=settings,
+            cache=cache,
+            dynamic=dynamic,
         )
 
     def sample(

@@ -37,6 +37,7 @@ CONFIG = "config.json"
 BEST = "model.safetensors"
 LAST = "last.safetensors"
 TRAINER_STATE = "trainer_state.pt"
+DYNAMIC_STATS = "dynamic_stats.safetensors"  # gradient RMS on training text, for dynamic evaluation
 DEFAULT_MODEL = Path("checkpoints") / "latest"
 
 
@@ -72,6 +73,20 @@ def load_weights(model: LanguageModel, path: Path, device: torch.device | str = 
         model.load_state_dict(tensors, strict=False)  # tied aliases (head.weight) are filled by sharing
     except RuntimeError:
         raise CharlmError(f"{path} does not match the model in config.json (tensor shapes differ)") from None
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Write named CPU tensors (e.g. gradient statistics) as safetensors, atomically."""
+    write_bytes_atomic(path, save({k: t.detach().cpu().contiguous() for k, t in tensors.items()}))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Read named tensors written by :func:`save_tensors`, refusing a damaged file in one line."""
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        raise CharlmError(f"{path} is damaged ({first}); delete it or retrain") from None
 
 
 def write_config(directory: Path, payload: dict[str, Any]) -> None:

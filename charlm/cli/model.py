@@ -265,6 +265,23 @@ def eval_(
         float | None,
         typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1]."),
     ] = None,
+    dynamic: Annotated[
+        bool,
+        typer.Option(
+            "--dynamic", help="Dynamic evaluation (Krause et al. 2018): adapt the weights after each segment."
+        ),
+    ] = False,
+    dynamic_lr: Annotated[float | None, typer.Option(help="Dynamic evaluation step size [default: 5e-5].")] = None,
+    dynamic_lambda: Annotated[
+        float | None, typer.Option(help="Dynamic evaluation decay back to the trained weights [default: 0.002].")
+    ] = None,
+    dynamic_segment: Annotated[
+        int | None, typer.Option(help="Dynamic evaluation: tokens scored between updates [default: 5].")
+    ] = None,
+    dynamic_stats: Annotated[
+        Path | None,
+        typer.Option(help="Training text to measure gradient statistics on [default: those stored by training]."),
+    ] = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
@@ -272,13 +289,16 @@ def eval_(
     Streamed by default: the file is one text with the state carried across lines (cut at line
     starts into up to --batch-size parallel rows); --independent scores each line as a sentence.
     --cache N adds the continuous cache: each row remembers its last N (hidden state, next token)
-    pairs and the model's distribution is mixed with a pointer over them.
+    pairs and the model's distribution is mixed with a pointer over them. --dynamic adapts the
+    weights to the text as it is read (one stream, --batch-size ignored); the model directory is not
+    changed.
 
     Example: charlm eval test.txt --model checkpoints/latest --json --cache 2000
     """
     from charlm.api import load
 
     settings = _cache_settings(cache, cache_theta, cache_lambda)
+    settings.update(_dynamic_settings(dynamic, dynamic_lr, dynamic_lambda, dynamic_segment, dynamic_stats))
     _eval(
         load(model, device=device),
         file,
@@ -303,6 +323,21 @@ def _cache_settings(size: int | None, theta: float | None, lam: float | None) ->
         return {}
     config = CacheConfig(size, CACHE_THETA if theta is None else theta, CACHE_LAMBDA if lam is None else lam)
     return {"cache": config.size, "cache_theta": config.theta, "cache_lambda": config.lam}
+
+
+def _dynamic_settings(
+    on: bool, lr: float | None, lam: float | None, segment: int | None, stats: Path | None
+) -> dict[str, Any]:
+    """The keyword arguments of :meth:`Model.eval` for the dynamic-evaluation options (refused without --dynamic)."""
+    from charlm.eval.dynamic import DynamicConfig
+
+    if not on:
+        if lr is not None or lam is not None or segment is not None or stats is not None:
+            raise CharlmError("--dynamic-lr, --dynamic-lambda, --dynamic-segment and --dynamic-stats need --dynamic")
+        return {}
+    given = {"lr": lr, "lam": lam, "segment": segment}
+    config = DynamicConfig(**{k: v for k, v in given.items() if v is not None})
+    return {"dynamic": config, "dynamic_stats": stats}
 
 
 def _eval(

@@ -134,6 +134,8 @@ def corpus_table(score: Any) -> None:
     )
     if getattr(score, "cache", None):
         mode += ", neural cache {size} theta {theta} lambda {lambda}".format(**score.cache)
+    if getattr(score, "dynamic", None):
+        mode += ", dynamic evaluation lr {lr:g} lambda {lam:g} segment {segment}".format(**score.dynamic)
     table = Table(title=f"corpus score: {score.path} ({mode})", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")

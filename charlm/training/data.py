@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from charlm.checkpoint import DYNAMIC_STATS, save_tensors
+from charlm.models import gradstats
 from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer, load_tokenizer
@@ -94,3 +96,14 @@ def evaluate(model: LanguageModel, data: Any, seq_len: int, precision: str = "fp
         count += y.numel()
     model.train(was_training)
     return total / max(count, 1)
+
+
+def write_dynamic_stats(model: LanguageModel, rows: np.ndarray | torch.Tensor, run_dir: Path) -> None:
+    """Gradient RMS on the start of the training stream, for ``charlm eval --dynamic`` (dynamic_stats.safetensors).
+
+    ``rows (B,L)`` is the batchified training stream; the first tokens of each row are read, in row order.
+    """
+    need = gradstats.BATCH * (gradstats.SEGMENT * gradstats.MAX_BATCHES + 1)
+    flat = np.asarray(rows[:, : max(1, need // max(rows.shape[0], 1) + 1)]).reshape(-1)[:need]
+    ids = torch.from_numpy(flat.astype(np.int64))
+    save_tensors(run_dir / DYNAMIC_STATS, gradstats.gradient_rms(model, ids))

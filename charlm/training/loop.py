@@ -29,7 +29,7 @@ from charlm.models.state import detach_state
 from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
 from charlm.training import distributed
 from charlm.training.config import TrainConfig
-from charlm.training.data import evaluate, get_tokenizer, prepare
+from charlm.training.data import evaluate, get_tokenizer, prepare, write_dynamic_stats
 from charlm.training.resume import find_run, resumed_config, truncate_metrics
 from charlm.training.rundir import MetricsLog, StopSignals, check_run_dir, make_run_dir
 from charlm.training.schedule import StepGuard, ValTracker, lr_factor
@@ -330,6 +330,7 @@ class _Trainer(Checkpointing):
         self.save_last()
         if self.is_main:
             self.metrics.plot(force=True)
+            write_dynamic_stats(self.model, self.stream.data, self.run_dir)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
