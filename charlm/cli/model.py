@@ -335,8 +335,12 @@ def _dynamic_settings(
         if lr is not None or lam is not None or segment is not None or stats is not None:
             raise CharlmError("--dynamic-lr, --dynamic-lambda, --dynamic-segment and --dynamic-stats need --dynamic")
         return {}
-    given = {"lr": lr, "lam": lam, "segment": segment}
-    config = DynamicConfig(**{k: v for k, v in given.items() if v is not None})
+    default = DynamicConfig()
+    config = DynamicConfig(
+        lr=default.lr if lr is None else lr,
+        lam=default.lam if lam is None else lam,
+        segment=default.segment if segment is None else segment,
+    )
     return {"dynamic": config, "dynamic_stats": stats}
 
 
