@@ -51,6 +51,7 @@ def test_model_options_train_from_the_cli(corpus: Path, tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "--wdrop" in bad.output
 
 
+@pytest.mark.slow
 def test_bidirectional_scores_both_ways_and_refuses_to_sample(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "both"
     _train(corpus, out, "--direction", "both")
@@ -84,6 +85,7 @@ def test_bidirectional_forward_half_matches_the_forward_scorer(corpus: Path, tmp
     assert both.forward == pytest.approx(lm.score("the dog sat")[0].logprob, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_fine_tuning_keeps_the_source_models_structure(corpus: Path, tmp_path: Path) -> None:
     source = tmp_path / "source"
     _train(corpus, source, "--arch", "lstm", "--wdrop", "0.2", "--direction", "both", "--attention", "3")

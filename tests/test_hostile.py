@@ -130,6 +130,7 @@ def test_unwritable_output_dir(corpus: Path, tmp_path: Path, monkeypatch: pytest
     run_fails(["train", str(corpus), "--out", str(locked), "--steps", "1", *TINY], "cannot write to")
 
 
+@pytest.mark.slow
 def test_disk_full_during_checkpoint_keeps_the_previous_one(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
