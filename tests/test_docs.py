@@ -26,12 +26,15 @@ def _generator() -> ModuleType:
     return module
 
 
-def examples(markdown: str) -> list[str]:
-    """Every ``charlm ...`` line inside a ```bash block, in document order."""
+def examples(markdown: str, fences: tuple[str, ...] = ("```bash",)) -> list[str]:
+    """Every ``charlm ...`` line inside a block opened by one of ``fences``, in document order.
+
+    ```bash blocks hold the examples the test runs; ```sh blocks those shown but not run (gen_cli.NOT_RUN).
+    """
     found, inside = [], False
     for line in markdown.splitlines():
         if line.startswith("```"):
-            inside = line.strip() == "```bash"
+            inside = line.strip() in fences
         elif inside and line.startswith("charlm "):
             found.append(line)
     return found
@@ -45,7 +48,7 @@ def test_cli_md_is_up_to_date() -> None:
 def test_every_command_is_documented_with_an_example() -> None:
     gen = _generator()
     text = CLI_MD.read_text(encoding="utf-8")
-    lines = examples(text)
+    lines = examples(text, ("```bash", "```sh"))
     for name in gen.commands(app):
         assert f"## charlm {name}\n" in text
         assert any(shlex.split(line, comments=True)[1] == name for line in lines), (
