@@ -11,9 +11,10 @@ from charlm.models.attention import HistoryAttention
 from charlm.models.base import build_model
 from charlm.models.config import ModelConfig
 from charlm.models.dropout import LockedDropout, WeightDropLSTM, embedding_dropout
+from charlm.models.registry import ARCHS
 
 
-@pytest.mark.parametrize("arch", ["lstm", "gru-cell", "clockwork"])
+@pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_attention_chunked_equals_one_shot(arch: str) -> None:
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=11, arch=arch, layers=1, hidden=8, embed=4, attention=5)).eval()
