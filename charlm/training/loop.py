@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
@@ -30,6 +29,7 @@ from charlm.runtime import autocast, resolve_precision, seed_everything, set_thr
 from charlm.training import distributed
 from charlm.training.config import TrainConfig
 from charlm.training.data import evaluate, get_tokenizer, prepare
+from charlm.training.loss import training_loss
 from charlm.training.resume import find_run, resumed_config, truncate_metrics
 from charlm.training.rundir import MetricsLog, StopSignals, check_run_dir, make_run_dir
 from charlm.training.schedule import StepGuard, ValTracker, lr_factor
@@ -206,9 +206,7 @@ class _Trainer(Checkpointing):
             group["lr"] = lr
         with autocast(self.device, self.precision):
             logits, state = self.ddp(x, self.hidden)  # (B,T,V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-        with autocast(self.device, self.precision):
-            loss = self.model.training_loss(loss, x, y)  # bidirectional models add their backward LM's loss
+        loss = training_loss(self.model, logits, x, y, self.device, self.precision)  # both halves if bidirectional
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.clip if self.config.clip > 0 else math.inf
