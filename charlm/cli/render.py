@@ -73,6 +73,15 @@ class TrainProgress:
             err.print(f"[yellow]{event['message']}[/yellow]")
 
 
+def train_done(result: Any) -> None:
+    """The summary of a finished run on stderr and its directory on stdout."""
+    err.print(
+        f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
+        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
+    )
+    print(result.run_dir)
+
+
 NORMALIZE_LABEL = {
     "total": "total log-prob (nats)",
     "token": "log-prob per token (nats)",

@@ -23,7 +23,7 @@ import torch
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.base import build_model
-from charlm.models.config import STRUCTURE_FIELDS
+from charlm.models.config import structure_fields
 from charlm.models.state import detach_state
 from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
 from charlm.training import distributed
@@ -54,6 +54,7 @@ class TrainResult:
     best_val_loss: float
     best_val_bpc: float
     tokens_per_s: float
+    reports: bool = True  # False in the other processes of a distributed run: only rank 0 reports
 
 
 def resume_command(run_dir: Path) -> str:
@@ -127,13 +128,8 @@ class _Trainer(Checkpointing):
         return replace(
             config,
             level=saved.get("tokenizer", {}).get("kind", config.level),
-            arch=model["arch"],
-            layers=model["layers"],
-            hidden=model["hidden"],
-            embed=model["embed"],
-            tie_weights=model["tie_weights"],
             init_from=str(source),
-            **{k: model[k] for k in STRUCTURE_FIELDS if k in model},
+            **{k: model[k] for k in structure_fields() if k in model},
         )
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -293,6 +289,7 @@ class _Trainer(Checkpointing):
             self.tracker.best,
             self.bpc(self.tracker.best),
             (self.tokens - base_tokens) / max(self.elapsed - base_elapsed, 1e-9),
+            self.is_main,
         )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result
