@@ -128,7 +128,7 @@ def train(
 
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
-    from charlm.cli.render import TrainProgress, train_done
+    from charlm.cli.progress import TrainProgress, train_done
     from charlm.training.launch import launch
 
     with TrainProgress() as progress:
