@@ -1,15 +1,18 @@
-"""Progress on stderr: the training bar fed by the run's events, the evaluation bar, the run summary.
+"""Progress on stderr: the training bar fed by the run's (typed) events, the evaluation bar, the run summary.
 
 The library never prints; it reports through callbacks, and these draw what they report.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from charlm.cli.render import err, fmt
+
+if TYPE_CHECKING:
+    from charlm.training.events import Event
 
 
 class TrainProgress:
@@ -37,26 +40,25 @@ class TrainProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
+    def __call__(self, event: Event) -> None:
+        if event["event"] == "start":
             self.progress.start()
             err.print(
                 f"run {event['run_dir']}: {event['parameters']:,} parameters, vocab {event['vocab_size']}, "
                 f"{event['train_tokens']:,} train / {event['val_tokens']:,} val tokens, "
                 f"{event['device']} {event['precision']}"
             )
-            if event.get("resumed_at") is not None:
+            if event["resumed_at"] is not None:
                 err.print(f"resumed at step {event['resumed_at']}")
-        elif kind == "step":
+        elif event["event"] == "step":
             info = (
                 f"step {event['step']}  loss {fmt(event['train_loss'])}  val {self.val}  bpc {self.bpc}  "
                 f"{event['tokens_per_s']:,.0f} tok/s"
             )
             self.progress.update(self.task, completed=min(event["progress"], 1.0), info=info)
-        elif kind == "eval":
+        elif event["event"] == "eval":
             self.val, self.bpc = fmt(event["val_loss"]), fmt(event["val_bpc"])
-        elif kind == "notice":
+        elif event["event"] == "notice":
             err.print(f"[yellow]{event['message']}[/yellow]")
 
 

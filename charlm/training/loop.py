@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -29,6 +28,7 @@ from charlm.runtime import autocast, resolve_precision, seed_everything, set_thr
 from charlm.training import distributed
 from charlm.training.config import TrainConfig
 from charlm.training.data import evaluate, get_tokenizer, prepare
+from charlm.training.events import Callback, Event
 from charlm.training.loss import training_loss
 from charlm.training.resume import find_run, resumed_config, truncate_metrics
 from charlm.training.rundir import MetricsLog, StopSignals, check_run_dir, make_run_dir
@@ -38,7 +38,6 @@ from charlm.training.windows import WindowStream, batchify
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
 
-Callback = Callable[[dict[str, Any]], None]
 LN2 = math.log(2.0)
 
 
@@ -162,7 +161,7 @@ class _Trainer(Checkpointing):
     def emit(self, event: dict[str, Any], log: bool = False) -> None:
         if log and self.is_main:
             self.metrics.write(event)
-        self.emit_fn(event)
+        self.emit_fn(cast(Event, event))  # the dicts built here have the keys charlm.training.events declares
 
     def notice(self, kind: str, message: str) -> None:
         self.emit({"event": "notice", "kind": kind, "step": self.step, "message": message}, log=True)
