@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from charlm.cli.options import DeviceOpt, EncodingOpt, ErrorsOpt, JsonOpt, ModelOpt, PrecisionOpt, UnkOpt, friendly
 from charlm.errors import CharlmError
+
+if TYPE_CHECKING:
+    from charlm.api import Model
 
 PROGRESS_BYTES = 2 << 20
 
@@ -74,8 +77,7 @@ def score(
     Example: charlm score "the apple and pear salad" "the apple and pair salad"
     """
     from charlm.api import load
-    from charlm.cli.progress import EvalProgress
-    from charlm.cli.render import bidirectional_table, file_score, json_lines, scores_table
+    from charlm.cli.render import bidirectional_table, json_lines, scores_table
     from charlm.eval.score import NORMALIZE
 
     if normalize not in NORMALIZE:
@@ -83,10 +85,7 @@ def score(
     if file is not None:
         if sentences or lines is not None:
             raise CharlmError("--file scores a whole file; give sentences or --lines separately")
-        lm = load(model, device=device)
-        with EvalProgress(str(file), enabled=_big(file) and not lm.bidirectional) as bar:
-            result = lm.score_file(file, batch_size or 32, precision, encoding, errors, progress=bar)
-        file_score(result, as_json)
+        _score_file(load(model, device=device), file, batch_size or 32, precision, encoding, errors, as_json)
         return
     texts = _sentences(sentences, lines, encoding, errors)
     if not texts:
@@ -94,12 +93,22 @@ def score(
     lm = load(model, device=device)
     if lm.bidirectional:  # --direction both: forward, backward, mean
         bidirectional_table(lm.score_both(texts, unk=unk), as_json)
-        return
-    options = dict(normalize=normalize, per_token=per_token, batch_size=batch_size or 64, precision=precision, unk=unk)
-    if as_json:  # in input order
-        json_lines(lm.score(texts, **options))
+    elif as_json:  # in input order
+        json_lines(lm.score(texts, normalize, per_token, batch_size or 64, precision, unk))
     else:
-        scores_table(lm.rank(texts, **options), per_token)
+        scores_table(lm.rank(texts, normalize, per_token, batch_size or 64, precision, unk), per_token)
+
+
+def _score_file(
+    lm: Model, file: Path, batch_size: int, precision: str, encoding: str, errors: str, as_json: bool
+) -> None:
+    """``score --file``: :meth:`Model.score_file` (eval, or both ways) with a progress bar on big files."""
+    from charlm.cli.progress import EvalProgress
+    from charlm.cli.render import file_score
+
+    with EvalProgress(str(file), enabled=_big(file) and not lm.bidirectional) as bar:
+        result = lm.score_file(file, batch_size, precision, encoding, errors, progress=bar)
+    file_score(result, as_json)
 
 
 @friendly
