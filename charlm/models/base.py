@@ -26,6 +26,7 @@ from charlm.models.attention import HistoryAttention
 from charlm.models.config import ModelConfig, State
 from charlm.models.dropout import LockedDropout, embedding_dropout
 from charlm.models.registry import get_arch, validate_model
+from charlm.models.stack import output_size
 
 
 class LanguageModel(nn.Module):
@@ -39,7 +40,7 @@ class LanguageModel(nn.Module):
         self.embed = embed if embed is not None else nn.Embedding(config.vocab_size, config.embed)
         self.drop = LockedDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
         self.core = build_core(config, config.embed)
-        self.proj, self.head = self._head(self.core.output_size)
+        self.proj, self.head = self._head(output_size(self.core))
 
     def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear]:
         config = self.config
