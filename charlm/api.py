@@ -32,6 +32,7 @@ from charlm.eval.neighbors import neighbors as nearest
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
 from charlm.io import read_text
+from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.runtime import pick_device
 from charlm.tokenizers.unk import apply_unk_policy
 
@@ -73,9 +74,14 @@ class Model:
         """
         items = self._texts(texts, unk)
         scores = score_sentences(
-            self.module, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision
+            self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision
         )
         return rank(scores, normalize)
+
+    @property
+    def forward_lm(self) -> LanguageModel:
+        """The left-to-right language model: the model itself, or a bidirectional model's forward half."""
+        return self.module.forward_lm if isinstance(self.module, BidirectionalLM) else self.module
 
     @property
     def bidirectional(self) -> bool:
@@ -134,7 +140,7 @@ class Model:
         0.3 and 0.1); tuning them without ``cache`` is refused.
         """
         return eval_file(
-            self.module,
+            self.forward_lm,
             self.tokenizer,
             path,
             independent=independent,
@@ -188,7 +194,7 @@ class Model:
         refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         stops = [stop] if isinstance(stop, str) else list(stop)
         return sample(
-            self.module,
+            self.forward_lm,
             self.tokenizer,
             self.prepare(prime, unk),
             length,
@@ -214,17 +220,19 @@ class Model:
     ) -> list[Beam]:
         """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
         refuse_sampling(self.module)
-        return beam_search(self.module, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize)
+        return beam_search(
+            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize
+        )
 
     def neighbors(self, word: str, k: int = 10) -> list[Neighbor]:
         """The ``k`` words whose input embeddings are nearest (cosine) to ``word``'s (word-level models)."""
         _check_k(k)
-        return nearest(self.module, self.tokenizer, word, k)
+        return nearest(self.forward_lm, self.tokenizer, word, k)
 
     def analogy(self, a: str, b: str, c: str, k: int = 10) -> list[Neighbor]:
         """``a`` is to ``b`` as ? is to ``c``: the ``k`` words nearest ``a - b + c`` (3CosAdd)."""
         _check_k(k)
-        return solve_analogy(self.module, self.tokenizer, a, b, c, k=k)
+        return solve_analogy(self.forward_lm, self.tokenizer, a, b, c, k=k)
 
     def info(self) -> dict[str, Any]:
         """What is inside the model directory."""

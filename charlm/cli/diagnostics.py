@@ -73,5 +73,5 @@ def neighbors(
     if (word is None) == (analogy is None):
         raise CharlmError("give either a WORD or --analogy A B C")
     lm = load(model, device="cpu")
-    found = lm.neighbors(word, k) if analogy is None else lm.analogy(*analogy, k=k)
+    found = lm.analogy(*analogy, k=k) if analogy is not None else lm.neighbors(str(word), k)
     neighbors_list(found, as_json)
