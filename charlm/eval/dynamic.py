@@ -62,6 +62,22 @@ class DynamicConfig:
         return asdict(self)
 
 
+def dynamic_config(on: bool, lr: float | None, lam: float | None, segment: int | None) -> DynamicConfig | None:
+    """The settings from ``--dynamic`` and its tuning options (refused without ``--dynamic``), or None."""
+    if not on:
+        if lr is not None or lam is not None or segment is not None:
+            raise CharlmError(
+                "--dynamic-lr, --dynamic-lambda and --dynamic-segment tune dynamic evaluation; add --dynamic"
+            )
+        return None
+    default = DynamicConfig()
+    return DynamicConfig(
+        lr=default.lr if lr is None else lr,
+        lam=default.lam if lam is None else lam,
+        segment=default.segment if segment is None else segment,
+    )
+
+
 class DynamicEval:
     """Scores windows and adapts ``model`` after each; :meth:`restore` puts the trained weights back."""
 
