@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from charlm.cli import diagnostics, model, train
+from charlm.cli import diagnostics, model, serve, train
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -31,6 +31,8 @@ COMMANDS = {
     "eval": model.eval_,
     "gradflow": diagnostics.gradflow,
     "neighbors": diagnostics.neighbors,
+    "serve": serve.serve,
+    "export": serve.export,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)
