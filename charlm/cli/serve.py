@@ -109,7 +109,7 @@ def export(
 
     info = export_onnx(model, out, quantize=quantize)
     if as_json:
-        print(json.dumps({k: v for k, v in info.items() if k != "vocab"}, ensure_ascii=False))
+        print(json.dumps({k: v for k, v in info.items() if k not in ("vocab", "text")}, ensure_ascii=False))
         return
     worst = max(info["errors"].values())
     print(

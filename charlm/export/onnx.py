@@ -17,6 +17,7 @@ refused with the reason. ``quantize="int8"`` writes dynamically quantised graphs
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import warnings
@@ -136,32 +137,49 @@ def _zeros(spec: dict[str, Any], batch: int) -> Tensor:
 
 
 def verify(model: LanguageModel, specs: list[dict[str, Any]], path: Path, step: bool) -> float:
-    """Largest |logit difference| between onnxruntime and torch on batch 3, length 7 (two calls, state carried)."""
+    """Largest |logit difference| between onnxruntime and torch on batch 3, length 7 (two calls, state carried).
+
+    Raises CharlmError when the graph does not run or gives the wrong shape at that size.
+    """
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ins, _ = _names(len(specs))
     gen = torch.Generator().manual_seed(0)
-    vocab = model.config.vocab_size
     state_t: State = None
     state_np = [_zeros(s, 3).numpy() for s in specs]
     worst = 0.0
     for _ in range(2):
-        ids = torch.randint(0, vocab, (3,) if step else (3, 7), generator=gen)
+        ids = torch.randint(0, model.config.vocab_size, (3,) if step else (3, 7), generator=gen)
         with torch.inference_mode():
             logits, state_t = model(ids.unsqueeze(1) if step else ids, state_t)
-        got = session.run(None, {"ids": ids.numpy(), **dict(zip(ins, state_np, strict=True))})
         expect = (logits[:, 0] if step else logits).numpy()
+        try:
+            got = session.run(None, {"ids": ids.numpy(), **dict(zip(ins, state_np, strict=True))})
+        except Exception as exc:  # onnxruntime's own error types
+            raise CharlmError(
+                f"its traced graph does not run at another batch size or length ({type(exc).__name__})"
+            ) from None
         if got[0].shape != expect.shape:
-            return float("inf")
+            raise CharlmError(
+                f"its Python time loop is unrolled to the traced length, so the graph cannot take other lengths "
+                f"(logits {list(got[0].shape)} for {list(expect.shape)})"
+            )
         worst = max(worst, float(np.abs(got[0] - expect).max()))
         state_np = got[1:]
     return worst
 
 
 def _vocab(tokenizer: Tokenizer) -> list[str]:
-    """Token strings by id; ``<eos>`` stands for a newline in decoded text."""
+    """Token names by id (``<eos>``, ``<unk>``, pieces)."""
     return [tokenizer.token_str(i) for i in range(tokenizer.vocab_size)]
+
+
+def _text(tokenizer: Tokenizer) -> list[str]:
+    """What each id decodes to on its own (``<eos>`` is a newline); joining them decodes a char model exactly."""
+    if tokenizer.kind == "char":
+        return [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    return [tokenizer.decode([i]) + ("" if i == tokenizer.eos_id else " ") for i in range(tokenizer.vocab_size)]
 
 
 def describe(model: LanguageModel, tokenizer: Tokenizer, specs: list[dict[str, Any]], quantize: str) -> dict[str, Any]:
@@ -178,6 +196,7 @@ def describe(model: LanguageModel, tokenizer: Tokenizer, specs: list[dict[str, A
         "unk_id": tokenizer.unk_id,
         "tokenizer": tokenizer.kind,
         "vocab": _vocab(tokenizer),
+        "text": _text(tokenizer),
         "graphs": {
             "window": {
                 "file": "window.onnx",
@@ -217,11 +236,14 @@ def export_onnx(
         for name in GRAPHS:
             path = Path(tmp) / f"{name}.onnx"
             _export_graph(model, template, specs, name == "step", path)
-            errors[name] = verify(model, specs, path, name == "step")
+            try:
+                errors[name] = verify(model, specs, path, name == "step")
+            except CharlmError as exc:
+                raise CharlmError(f"cannot export --arch {arch} ({name} graph): {exc}") from None
             if not errors[name] <= tolerance:
                 raise CharlmError(
                     f"cannot export --arch {arch}: onnxruntime's {name} logits differ from torch's by "
-                    f"{errors[name]:.3g} (> {tolerance:g}); its Python time loop does not trace to a graph of any length"
+                    f"{errors[name]:.3g} (> {tolerance:g})"
                 )
             if quantize == "int8":
                 quantize_int8(path, path)
@@ -239,9 +261,13 @@ def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantisation (weights int8, activations quantised on the fly) of LSTM and MatMul/Gemm weights."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / "q.onnx"
-        quantize_dynamic(
-            str(source), str(staged), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "MatMul", "Gemm"]
-        )
-        shutil.move(str(staged), target)
+    logging.disable(logging.WARNING)  # its advice to pre-process models is for convolutional vision graphs
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = Path(tmp) / "q.onnx"
+            quantize_dynamic(
+                str(source), str(staged), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "MatMul", "Gemm"]
+            )
+            shutil.move(str(staged), target)
+    finally:
+        logging.disable(logging.NOTSET)
