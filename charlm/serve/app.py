@@ -139,13 +139,13 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         return jsonable({"model": model.info(), "limits": limits.to_dict(), "batches": batcher.batches})
 
     @app.post("/score")
-    async def score(body: ScoreRequest) -> dict[str, Any]:
+    async def score(body: ScoreRequest) -> JSONResponse:
         _check_sentences(body.sentences, limits)
         if model.bidirectional:
             raise RequestError(400, "this is a --direction both model; score it with `charlm score` (not served)")
         texts = [_unk(model, t, body.unk) for t in body.sentences]
         scores = await batcher.score(texts, body.normalize, body.per_token) if texts else []
-        return {"scores": jsonable([s.to_dict() for s in scores])}
+        return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
 
     @app.post("/eval")
     async def evaluate(body: EvalRequest) -> dict[str, Any]:
