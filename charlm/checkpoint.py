@@ -127,7 +127,7 @@ def load_model(
     except TypeError:
         raise CharlmError(f"{path / CONFIG} has an invalid model section; restore it or retrain") from None
     tokenizer = load_tokenizer(path)
-    saved = config.get("tokenizer") if isinstance(config.get("tokenizer"), dict) else {}
+    saved: dict[str, Any] = config["tokenizer"] if isinstance(config.get("tokenizer"), dict) else {}
     if saved.get("kind", tokenizer.kind) != tokenizer.kind or saved.get(
         "fingerprint", fingerprint(tokenizer)
     ) != fingerprint(tokenizer):

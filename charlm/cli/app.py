@@ -9,6 +9,9 @@ interrupted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
 from charlm.cli import diagnostics, model, serve, train
@@ -21,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[..., Any]] = {
     "train": train.train,
     "plot": train.plot,
     "tokenize": train.tokenize,

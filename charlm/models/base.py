@@ -21,6 +21,7 @@ from charlm.models.attention import HistoryAttention
 from charlm.models.config import ModelConfig, State
 from charlm.models.dropout import LockedDropout, embedding_dropout
 from charlm.models.registry import get_arch, validate_model
+from charlm.models.stack import output_size
 
 
 class LanguageModel(nn.Module):
@@ -33,10 +34,10 @@ class LanguageModel(nn.Module):
         self.embed = nn.Embedding(config.vocab_size, config.embed)
         self.drop = LockedDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
         self.core = build_core(config, config.embed)
-        self.proj, self.head = self._head(self.core.output_size)
+        self.proj, self.head = self._head(output_size(self.core))
         if config.direction == "both":  # ELMo: a second LM reads the reversed stream, sharing the embedding
             self.core_bwd = build_core(config, config.embed)
-            self.proj_bwd, self.head_bwd = self._head(self.core_bwd.output_size)
+            self.proj_bwd, self.head_bwd = self._head(output_size(self.core_bwd))
 
     def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear]:
         config = self.config
