@@ -90,13 +90,13 @@ def describe_state(model: LanguageModel) -> tuple[State, list[dict[str, Any]]]:
         _, wider = model(ids)
         template = state
         shapes = [(list(a.shape), list(b.shape)) for a, b in zip(flatten(state), flatten(wider), strict=True)]
-        specs = []
+        specs: list[dict[str, Any]] = []
         for small, big in shapes:
             axes = [i for i, (x, y) in enumerate(zip(small, big, strict=True)) if x != y]
             if len(axes) != 1:
                 raise CharlmError("its recurrent state has no single batch axis, so it cannot be exported")
             specs.append({"shape": [1 if i == axes[0] else n for i, n in enumerate(small)], "batch_axis": axes[0]})
-        zeros = [torch.zeros([*s["shape"][: s["batch_axis"]], 2, *s["shape"][s["batch_axis"] + 1 :]]) for s in specs]
+        zeros = [_zeros(s, 2) for s in specs]
         again, _ = model(ids[:2], unflatten(template, zeros))
         if not torch.allclose(logits, again, atol=1e-6):
             raise CharlmError("its fresh state is not all zeros, which the exported graphs assume")

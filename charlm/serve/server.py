@@ -10,6 +10,7 @@ SIGTERM or Ctrl-C: stop accepting, finish the requests in flight (up to ``--grac
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -106,7 +107,7 @@ def serve(config: ServeConfig) -> None:
         factory=several,
         workers=config.workers,
         log_level=config.log_level,
-        timeout_graceful_shutdown=config.graceful,
+        timeout_graceful_shutdown=math.ceil(config.graceful),
         server_header=False,
     )
     port = sock.getsockname()[1]
