@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from charlm.cli import diagnostics, model, serve, train
+from charlm.cli import diagnostics, export, model, serve, train
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -35,7 +35,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "gradflow": diagnostics.gradflow,
     "neighbors": diagnostics.neighbors,
     "serve": serve.serve,
-    "export": serve.export,
+    "export": export.export,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

@@ -1,14 +1,11 @@
-"""The ``serve`` and ``export`` commands: a model as an HTTP service, or as ONNX files.
+"""The ``serve`` command: a model as an HTTP service (FastAPI + uvicorn, the ``serve`` extra).
 
-Thin like the rest of the CLI: options -> :func:`charlm.serve.server.serve` or
-:func:`charlm.export.onnx.export_onnx` -> output. FastAPI, uvicorn and onnx are imported only
-inside the commands, so ``charlm --help`` stays fast and works without the ``serve`` extra.
+Thin like the rest of the CLI: options -> :func:`charlm.serve.server.serve`. FastAPI and uvicorn
+are imported only inside the command, so ``charlm --help`` stays fast and works without the extra.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,14 +13,13 @@ import typer
 from charlm.cli.options import ModelOpt, friendly
 from charlm.errors import CharlmError
 
-_EXTRA = "pip install 'charlm[serve]'"
 
-
-def _need(module: str) -> None:
+def need(module: str, extra: str) -> None:
+    """Refuse with one line when an optional dependency is missing, naming the extra that installs it."""
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        raise CharlmError(f"this command needs {module}, which is not installed: {_EXTRA}")
+        raise CharlmError(f"this command needs {module}, which is not installed: pip install 'charlm[{extra}]'")
 
 
 @friendly
@@ -53,8 +49,8 @@ def serve(
 
     Example: charlm serve --model checkpoints/latest --port 8000
     """
-    _need("fastapi")
-    _need("uvicorn")
+    need("fastapi", "serve")
+    need("uvicorn", "serve")
     from charlm.serve.limits import Limits
     from charlm.serve.server import ServeConfig
     from charlm.serve.server import serve as run
@@ -81,39 +77,3 @@ def serve(
         limits=limits,
     )
     run(config)
-
-
-@friendly
-def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the exported files (created).")],
-    model: ModelOpt = None,
-    format: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
-    quantize: Annotated[
-        str, typer.Option(help="none, or int8: dynamic int8 weights for the recurrent and output matrices.")
-    ] = "none",
-    as_json: Annotated[bool, typer.Option("--json", help="Print model.json and the check's errors as JSON.")] = False,
-) -> None:
-    """Export a model to ONNX: window.onnx (ids, state -> logits, state), step.onnx (one token), model.json.
-
-    The tokenizer and a model.json describing every input and output are written beside the graphs,
-    so onnxruntime and numpy alone can score and sample. Each graph is checked against torch with
-    onnxruntime before it is written; architectures that do not export are refused with the reason.
-
-    Example: charlm export --model checkpoints/latest --format onnx --out exported/
-    """
-    if format not in ("onnx",):
-        raise CharlmError(f"unknown --format {format!r}; use onnx")
-    _need("onnx")
-    _need("onnxruntime")
-    from charlm.export.onnx import export_onnx
-
-    info = export_onnx(model, out, quantize=quantize)
-    if as_json:
-        print(json.dumps({k: v for k, v in info.items() if k not in ("vocab", "text")}, ensure_ascii=False))
-        return
-    worst = max(info["errors"].values())
-    print(
-        f"exported {info['arch']} ({info['vocab_size']} tokens, {len(info['state'])} state tensors, "
-        f"quantize {info['quantize']}) to {info['out']}: window.onnx, step.onnx, model.json; "
-        f"onnxruntime matches torch within {worst:.1e}"
-    )
