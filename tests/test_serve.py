@@ -209,6 +209,11 @@ def test_concurrent_samples_over_the_limit_get_429(server: Server) -> None:
         next(one.iter_lines()), next(two.iter_lines())
         third = server.client.post("/sample", json=body)
         assert third.status_code == 429 and "--max-samples" in third.json()["error"]
+    deadline = time.monotonic() + 30  # the clients went away: their samples stop and free their places
+    while (status := server.client.post("/sample", json={"length": 5}).status_code) == 429:
+        assert time.monotonic() < deadline, "abandoned samples never released their places"
+        time.sleep(0.2)
+    assert status == 200
     assert server.client.get("/health").json() == {"status": "ok"}
 
 
