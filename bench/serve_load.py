@@ -49,8 +49,9 @@ def in_process(model: str, texts: list[str], batch: int, seconds: float) -> floa
     return done / (time.perf_counter() - started)
 
 
-def start_server(model: str, max_batch: int, threads: int | None) -> tuple[subprocess.Popen[str], str]:
+def start_server(model: str, max_batch: int, threads: int | None, wait_ms: float) -> tuple[subprocess.Popen[str], str]:
     extra = ["--threads", str(threads)] if threads else []
+    extra += ["--batch-wait-ms", str(wait_ms)]
     command = [sys.executable, "-m", "charlm", "serve", "--model", model, "--port", "0", "--max-batch", str(max_batch)]
     proc = subprocess.Popen([*command, *extra], stderr=subprocess.PIPE, text=True, env={**os.environ})
     line = proc.stderr.readline() if proc.stderr else ""
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--per-request", type=int, default=4)
     parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="The server's --batch-wait-ms.")
     parser.add_argument("--threads", type=int, default=None, help="Torch threads (in-process and server).")
     args = parser.parse_args()
     texts = sentences(args.data)
@@ -129,7 +131,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     baseline = in_process(args.model, texts, args.max_batch, min(args.seconds, 15.0))
-    proc, url = start_server(args.model, args.max_batch, args.threads)
+    proc, url = start_server(args.model, args.max_batch, args.threads, args.batch_wait_ms)
     try:
         served = asyncio.run(clients(url, texts, args.clients, args.seconds, args.per_request))
     finally:

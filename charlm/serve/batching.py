@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import torch
+
 from charlm.eval.score import SentenceScore, rank
 
 
@@ -41,7 +43,9 @@ class MicroBatcher:
     def __init__(self, model: Any, max_batch: int = 64, wait_ms: float = 5.0) -> None:
         self.model, self.max_batch, self.wait = model, max_batch, wait_ms / 1000.0
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charlm-score")
+        # OpenMP's thread count is per OS thread: carry the process's setting (--threads) into the worker.
+        threads = torch.get_num_threads()
+        self.executor = ThreadPoolExecutor(1, "charlm-score", initializer=torch.set_num_threads, initargs=(threads,))
         self.task: asyncio.Task[None] | None = None
         self.batches = 0  # batches run (for /info and the tests)
 
