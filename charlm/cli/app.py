@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from charlm.cli import diagnostics, model, sample, score, train
+from charlm.cli import diagnostics, export, model, sample, score, serve, train
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -35,6 +35,8 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "eval": score.eval_,
     "gradflow": diagnostics.gradflow,
     "neighbors": diagnostics.neighbors,
+    "serve": serve.serve,
+    "export": export.export,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)
