@@ -90,6 +90,14 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("charlm neighbors cat -k 3 --model checkpoints/words", "word-level models only"),
         ("charlm neighbors --analogy king cat dog --model checkpoints/words", "nearest to king - cat + dog"),
     ],
+    "serve": [
+        ("charlm serve --model checkpoints/tiny --port 8000", f"{NOT_RUN} a server, on 127.0.0.1 until stopped"),
+        ("charlm serve --port 0 --workers 2 --max-batch 32", f"{NOT_RUN} a free port (printed), two processes"),
+    ],
+    "export": [
+        ("charlm export --model checkpoints/tiny --format onnx --out exported", "window.onnx, step.onnx, model.json"),
+        ("charlm export --model checkpoints/tiny --out exported-int8 --quantize int8 --json", "int8 weights"),
+    ],
 }
 
 
