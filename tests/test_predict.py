@@ -124,7 +124,7 @@ def test_fill_blank_uses_both_directions() -> None:
     torch.manual_seed(1)
     tokenizer = CharTokenizer(list("abc "))
     model = build_model(ModelConfig(vocab_size=tokenizer.vocab_size, hidden=8, embed=4, direction="both")).eval()
-    ranked = fill_blank(StateScorer(model, tokenizer), "ab ___ c", ["a", "bb", "c"])
+    ranked = fill_blank(StateScorer(model.forward_lm, tokenizer), "ab ___ c", ["a", "bb", "c"], both=model)
     for p in ranked:
         assert p.sentence_logprob == pytest.approx(score_both(model, tokenizer, f"ab {p.text} c").mean, abs=1e-5)
 

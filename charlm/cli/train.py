@@ -1,6 +1,6 @@
 """The commands that make models and tokenizers: ``train``, ``tokenize`` and ``plot``.
 
-Options -> one library call (:func:`charlm.training.loop.train`, :func:`charlm.training.loop.resume`,
+Options -> one library call (:func:`charlm.training.launch.launch`, which starts or resumes a run,
 :func:`charlm.tokenizers.build_tokenizer`, :func:`charlm.plot.plot_runs`) -> rendered output.
 Heavy imports (torch) happen inside the commands so ``charlm --help`` stays fast.
 """
@@ -8,7 +8,6 @@ Heavy imports (torch) happen inside the commands so ``charlm --help`` stays fast
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +77,10 @@ def train(
         ),
     ] = False,
     clock_modules: Annotated[int, typer.Option(help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")] = 4,
+    mogrify_rounds: Annotated[
+        int, typer.Option(help="Mogrifier LSTM: rounds of mutual gating of input and state.")
+    ] = 5,
+    mogrify_rank: Annotated[int, typer.Option(help="Mogrifier LSTM: rank of the gating matrices (0 = full).")] = 0,
     seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 4e-3,
@@ -131,89 +134,30 @@ def train(
 
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
-    from charlm.cli.render import TrainProgress, err, fmt
+    from charlm.cli.progress import TrainProgress, train_done
     from charlm.io import resolve_inputs
-    from charlm.training.config import TrainConfig, parse_duration, parse_save_every
-    from charlm.training.loop import find_run
-    from charlm.training.loop import resume as resume_run
-    from charlm.training.loop import train as run_training
+    from charlm.training.launch import launch
 
-    every_steps, every_s = parse_save_every(save_every)
-    options = dict(
-        out=str(out) if out else None,
-        level=level,
-        arch=arch,
-        layers=layers,
-        hidden=hidden,
-        embed=embed,
-        dropout=dropout,
-        tie_weights=tie_weights,
-        residual=residual,
-        direction=direction,
-        attention=attention,
-        wdrop=wdrop,
-        dropoute=dropoute,
-        locked_dropout=locked_dropout,
-        clock_modules=clock_modules,
-        seq_len=seq_len,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        schedule=schedule,
-        warmup=warmup,
-        clip=clip,
-        patience=patience,
-        steps=steps,
-        epochs=epochs,
-        time=parse_duration(time) if time else None,
-        eval_every=eval_every,
-        save_every=every_steps,
-        save_every_s=every_s,
-        log_every=log_every,
-        val=str(val) if val else None,
-        max_vocab=max_vocab,
-        min_count=min_count,
-        vocab_size=vocab_size,
-        device=device,
-        precision=precision,
-        seed=seed,
-        threads=threads,
-        encoding=encoding,
-        errors=errors,
-        force=force,
-        init_from=str(init_from) if init_from else None,
-    )
-    paths = corpus or []
+    paths, params = list(corpus or []), dict(ctx.params)
     with TrainProgress() as progress:
-        if resume:
-            single = paths[0] if len(paths) == 1 else None
-            target = str(single) if single is not None and not single.is_file() and str(single) != "-" else None
-            given = {k: v for k, v in options.items() if _given(ctx, k)}
-            if paths and target is None:
-                if len(paths) > 1 or str(paths[0]) == "-":
-                    raise CharlmError("--resume reads the run's cached corpus; give one corpus file or none")
-                given["corpus"] = str(paths[0])
-            result = resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
-        else:
-            if not paths:
-                raise CharlmError("give a CORPUS file to train on (or --resume to continue a run)")
+        # One file as it is; with --resume a directory is the run to continue, without it a folder of *.txt.
+        if not paths or (len(paths) == 1 and str(paths[0]) != "-" and (resume or not paths[0].is_dir())):
+            params["corpus"] = paths[0] if paths else None
+            result = launch(params, _typed(ctx), resume, progress)
+        elif resume:
+            raise CharlmError("--resume reads the run's cached corpus; give one corpus file or none")
+        else:  # several files, a directory's *.txt or stdin: one joined temporary file
             with resolve_inputs(paths, encoding, errors) as (path, codec, on_error):
-                config = TrainConfig(corpus=str(path), **{**options, "encoding": codec, "errors": on_error})
-                result = run_training(config, progress)
-    if os.environ.get("RANK", "0") != "0":
-        return  # under torchrun only rank 0 reports
-    err.print(
-        f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
-        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
-    )
-    print(result.run_dir)
+                params.update(corpus=path, encoding=codec, errors=on_error)
+                result = launch(params, _typed(ctx), resume, progress)
+    if result.reports:  # under torchrun only rank 0 reports
+        train_done(result)
 
 
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether option ``name`` was typed on the command line (a resumed run keeps its saved values)."""
-    alias = {"save_every_s": "save_every"}.get(name, name)
-    source = ctx.get_parameter_source(alias)
-    return source is not None and source.name == "COMMANDLINE"
+def _typed(ctx: typer.Context) -> set[str]:
+    """The options typed on the command line (a resumed run keeps its saved values for the others)."""
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    return {name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE"}
 
 
 @friendly

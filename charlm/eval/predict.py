@@ -184,22 +184,29 @@ def predict_words(
     return _WordSearch(scorer, k, beam or max(2 * k, 10), max_tokens).run(state, fragment)
 
 
-def _sentence_logprobs(scorer: StateScorer, texts: Sequence[str]) -> list[float]:
+def _sentence_logprobs(scorer: StateScorer, texts: Sequence[str], both: torch.nn.Module | None) -> list[float]:
     """Whole-sentence log-probabilities (the mean of both directions for a --direction both model)."""
-    model, tok = scorer.model, scorer.tokenizer
-    if is_bidirectional(model):
-        by_text = {s.text: s.mean for s in score_both_sentences(model, tok, texts)}
+    tok = scorer.tokenizer
+    if both is not None and is_bidirectional(both):
+        by_text = {s.text: s.mean for s in score_both_sentences(both, tok, texts)}
         return [by_text[t] for t in texts]
-    return [s.logprob for s in score_sentences(model, tok, texts)]
+    return [s.logprob for s in score_sentences(scorer.model, tok, texts)]
 
 
 def fill_blank(
-    scorer: StateScorer, text: str, candidates: Sequence[str] = (), k: int = 10, propose: int = 30
+    scorer: StateScorer,
+    text: str,
+    candidates: Sequence[str] = (),
+    k: int = 10,
+    propose: int = 30,
+    both: torch.nn.Module | None = None,
 ) -> list[Prediction]:
     """Words for the ``___`` in ``text``, best first by the whole sentence's log-probability.
 
     Each result's ``logprob`` is its share among the words ranked (a softmax over the sentence
-    scores, so the shares sum to 1); ``sentence_logprob`` is the sentence's own log-probability.
+    scores, so the shares sum to 1); ``sentence_logprob`` is the sentence's own log-probability,
+    the mean of both directions when ``both`` is a ``--direction both`` model (``scorer`` reads
+    its forward half).
     """
     _check_k(k)
     if text.count(BLANK) != 1:
@@ -211,7 +218,7 @@ def fill_blank(
     if not words:
         raise CharlmError("no words to put in the gap; give --candidates a,b,c")
     sentences = [text.replace(BLANK, w) for w in words]
-    totals = _sentence_logprobs(scorer, sentences)
+    totals = _sentence_logprobs(scorer, sentences, both)
     norm = float(torch.logsumexp(torch.tensor(totals, dtype=torch.float64), 0))
     ranked = sorted(zip(words, totals, strict=True), key=lambda wt: -wt[1])
     return [Prediction(w, t - norm, t) for w, t in ranked[: k if not candidates else len(ranked)]]

@@ -64,7 +64,8 @@ def load_scorer(path: str | Path, device: Any = None) -> SentenceScorer:
     path = Path(path)
     if path.is_dir() and (path / "config.json").exists():
         module, tokenizer, _ = load_model(path, device if device is not None else pick_device("auto"))
-        return CharlmScorer(module, tokenizer, path.name)
+        forward = getattr(module, "forward_lm", module)  # a --direction both model: its forward half
+        return CharlmScorer(forward, tokenizer, path.name)
     raise CharlmError(f"{path}: not a charlm model directory (no config.json)")
 
 
