@@ -203,6 +203,11 @@ def tokenize_table(stats: dict[str, Any], top: list[tuple[str, int]]) -> None:
     out.print(freq)
 
 
+def _segment(info: dict[str, Any]) -> str:
+    seg = info.get("segment")
+    return f", words cut by {seg['name']} {seg['version']}" if seg else ""
+
+
 def info_table(info: dict[str, Any]) -> None:
     """What a model directory holds."""
     model, summary, data = info.get("model", {}), info.get("summary", {}), info.get("data", {})
@@ -217,7 +222,7 @@ def info_table(info: dict[str, Any]) -> None:
             f"{model.get('embed')}, dropout {model.get('dropout')}, tied {model.get('tie_weights')}",
         ),
         ("parameters", f"{info['parameters']:,}"),
-        ("tokenizer", f"{info.get('tokenizer', {}).get('kind')} ({model.get('vocab_size')} tokens)"),
+        ("tokenizer", f"{info.get('tokenizer', {}).get('kind')} ({model.get('vocab_size')} tokens){_segment(info)}"),
         ("training data", f"{data.get('corpus')} ({data.get('chars', 0):,} chars, {data.get('tokens', 0):,} tokens)"),
         (
             "trained",

@@ -53,9 +53,17 @@ def _spaced(ch: str) -> bool:
     return ch.isalnum() and not is_unspaced(ch)
 
 
+def _touch(left: str, right: str) -> bool:
+    """Whether the end of ``left`` and the start of ``right`` are both spaced letters/digits."""
+    return _spaced(left[-1]) and _spaced(right[0])
+
+
 def glued(left: str, right: str) -> bool:
-    """Whether the decoder puts a space between tokens ``left`` and ``right`` (both ends spaced letters/digits)."""
-    return (left == UNK or _spaced(left[-1])) and (right == UNK or _spaced(right[0]))
+    """Whether the decoder puts a space between tokens ``left`` and ``right``.
+
+    ``<unk>`` stands for an unknown word, so it counts as spaced: "foo <unk> bar" but "猫<unk>鱼".
+    """
+    return _touch("a" if left == UNK else left, "a" if right == UNK else right)
 
 
 def cjk_share(text: str) -> float:
@@ -82,10 +90,10 @@ def pieces_to_words(pieces: list[str]) -> list[str]:
     dropped = False  # a space the decoder puts back sits right before this piece
     last = len(pieces) - 1
     for n, piece in enumerate(pieces):
-        if piece == " " and words and n < last and glued(words[-1], pieces[n + 1]):
+        if piece == " " and words and n < last and _touch(words[-1], pieces[n + 1]):
             dropped = True
             continue
-        if words and not dropped and glued(words[-1], piece):
+        if words and not dropped and _touch(words[-1], piece):
             words[-1] += piece
         else:
             words.append(piece)
