@@ -115,7 +115,7 @@ def segment_speed(text: str, repeat: int = 10) -> dict[str, float]:
     lines = (text * repeat).split("\n")
     cutters: dict[str, Any] = {"jieba": JiebaSegmenter().split}
     try:
-        import rjieba
+        import rjieba  # type: ignore[import-not-found]
 
         cutters["rjieba"] = rjieba.cut
     except ImportError:

@@ -123,7 +123,7 @@ class JiebaSegmenter:
 
     def __init__(self) -> None:
         try:
-            import jieba
+            import jieba  # type: ignore[import-untyped]
         except ImportError:
             raise CharlmError(
                 f"Chinese word segmentation needs jieba; install it with pip install jieba=={JIEBA_PIN}"
