@@ -26,6 +26,7 @@ tokenizer's fingerprint); loading refuses, in one line, a segmenter that would c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -111,11 +112,21 @@ def join_words(words: list[str]) -> str:
     return "".join(out)
 
 
+@functools.cache
+def _jieba_cutter(jieba: Any) -> tuple[Any, str, str]:
+    """A private ``jieba.Tokenizer``, its version and dictionary hash: the dictionary loads once per process."""
+    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
+    cutter = jieba.Tokenizer()
+    with cutter.get_dict_file() as fh:
+        dictionary = hashlib.sha256(fh.read()).hexdigest()
+    return cutter, str(jieba.__version__), dictionary
+
+
 class JiebaSegmenter:
     """Chinese words cut by jieba (accurate mode, HMM for unseen words) with its bundled dictionary.
 
-    A private ``jieba.Tokenizer`` is used, so words another library adds to jieba's global one do
-    not change how a model's text is cut.
+    A private ``jieba.Tokenizer`` (one per process, shared by all segmenters) is used, so words
+    another library adds to jieba's global one do not change how a model's text is cut.
     """
 
     name = "jieba"
@@ -128,11 +139,7 @@ class JiebaSegmenter:
             raise CharlmError(
                 f"Chinese word segmentation needs jieba; install it with pip install jieba=={JIEBA_PIN}"
             ) from None
-        jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict..." chatter on stderr
-        self.version = str(jieba.__version__)
-        self._cutter = jieba.Tokenizer()
-        with self._cutter.get_dict_file() as fh:
-            self.dictionary = hashlib.sha256(fh.read()).hexdigest()
+        self._cutter, self.version, self.dictionary = _jieba_cutter(jieba)
 
     def split(self, line: str) -> list[str]:
         """The pieces of one line; ``"".join`` of them is the line."""
