@@ -2,7 +2,7 @@
 
 ``python -m bench.chinese`` trains a char, a unigram (sentencepiece) and a word model (``--segment
 auto``, which picks jieba on this text) on four of the five seed notes for the same wall-clock time
-each, evaluates each on the fifth note (bits per character counted on the note's own characters,
+each (or, with ``--steps``, the same number of steps), evaluates each on the fifth note (bits per character counted on the note's own characters,
 so the levels compare), reports tokens per character of each tokenizer, the word model's top
 next words after ``循环神经网络的``, and how fast jieba (and rjieba, if installed) segment the notes.
 Results: ``bench/results/chinese-<time>.json`` and a markdown table on stdout.
@@ -55,7 +55,8 @@ def train_level(level: str, train: Path, tmp: Path, args: argparse.Namespace) ->
         dropout=0.3,
         seq_len=64,
         batch_size=16,
-        time=args.seconds,
+        time=None if args.steps else args.seconds,
+        steps=args.steps,
         eval_every=25,
         device="cpu",
         threads=args.threads,
@@ -147,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=Path, default=SEEDS)
     parser.add_argument("--seconds", type=float, default=60.0, help="training time per level")
+    parser.add_argument("--steps", type=int, default=None, help="train each level this many steps instead")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
