@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charlm.models.base import LanguageModel
+from charlm.models.base import AnyLM
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer, load_tokenizer
 from charlm.training.config import TrainConfig
@@ -82,7 +82,7 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: 
 
 
 @torch.no_grad()
-def evaluate(model: LanguageModel, data: Any, seq_len: int, precision: str = "fp32") -> float:
+def evaluate(model: AnyLM, data: Any, seq_len: int, precision: str = "fp32") -> float:
     """Mean nats per token over a ``(B, L)`` id array (tensor or memmap), state carried across windows."""
     was_training = model.training
     model.eval()
