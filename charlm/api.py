@@ -337,7 +337,9 @@ class Model:
 
     def info(self) -> dict[str, Any]:
         """What is inside the model directory."""
-        return {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+        info = {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+        segmenter = getattr(self.tokenizer, "segmenter", None)  # word level on Chinese: jieba, version, dictionary
+        return {**info, "segment": segmenter.to_json()} if segmenter is not None else info
 
 
 def rescore(

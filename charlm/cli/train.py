@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from charlm.cli.options import JsonOpt, friendly
+from charlm.cli.options import JsonOpt, SegmentOpt, friendly
 from charlm.errors import CharlmError
 from charlm.models.registry import arch_help
 
@@ -115,6 +115,7 @@ def train(
     max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
     min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
     vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
+    segment: SegmentOpt = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[
         str, typer.Option(help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.")
@@ -193,17 +194,20 @@ def tokenize(
     as_json: JsonOpt = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
     errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    segment: SegmentOpt = "auto",
 ) -> None:
     """Fit a tokenizer on CORPUS and show vocabulary size, token count, unknown rate, frequent tokens.
 
     Example: charlm tokenize input.txt --level bpe --vocab-size 2000
+
+    Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
     from charlm.io import read_text, resolve_inputs
     from charlm.tokenizers import build_tokenizer, describe
 
     with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
         text = read_text(path, codec, on_error)
-    tokenizer = build_tokenizer(level, text, max_vocab=max_vocab, min_count=min_count, vocab_size=vocab_size)
+    tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
     stats, frequent = describe(tokenizer, text, top)
     stats["corpus"] = " ".join(str(c) for c in corpus)
     if save is not None:
