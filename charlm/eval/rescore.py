@@ -26,7 +26,7 @@ import numpy as np
 from charlm.errors import CharlmError
 from charlm.eval.nbest import Hypothesis, WordErrors, edit_distance
 from charlm.eval.score import score_sentences
-from charlm.models.base import LanguageModel
+from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.tokenizers import Tokenizer
 
 LM_GRID = tuple(np.round(np.arange(0.0, 3.0001, 0.05), 4))
@@ -64,7 +64,7 @@ def load_scorer(path: str | Path, device: Any = None) -> SentenceScorer:
     path = Path(path)
     if path.is_dir() and (path / "config.json").exists():
         module, tokenizer, _ = load_model(path, device if device is not None else pick_device("auto"))
-        forward = getattr(module, "forward_lm", module)  # a --direction both model: its forward half
+        forward = module.forward_lm if isinstance(module, BidirectionalLM) else module  # --direction both: forward half
         return CharlmScorer(forward, tokenizer, path.name)
     raise CharlmError(f"{path}: not a charlm model directory (no config.json)")
 
