@@ -67,11 +67,17 @@ def unflatten(template: State, flat: Sequence[Tensor]) -> State:
 
 
 class _Graph(nn.Module):
-    """The model with a flat state: ``(ids, *state) -> (logits, *state)``; ``step`` takes ids (B,)."""
+    """The model with a flat state: ``(ids, *state) -> (logits, *state)``; ``step`` takes ids (B,).
+
+    Built in eval mode: ``torch.onnx.export`` traces in eval mode and then restores the wrapper's own
+    mode *recursively*, so a wrapper left in nn.Module's default training mode would switch the wrapped
+    model's dropout on for everything after the export (the check against torch included).
+    """
 
     def __init__(self, model: LanguageModel, template: State, step: bool) -> None:
         super().__init__()
         self.model, self.template, self.step = model, template, step
+        self.eval()
 
     def forward(self, ids: Tensor, *flat: Tensor) -> tuple[Tensor, ...]:
         tokens = ids.unsqueeze(1) if self.step else ids  # (B,1) or (B,T)
@@ -116,6 +122,8 @@ def _export_graph(model: LanguageModel, template: State, specs: list[dict[str, A
     axes["logits"] = {0: "batch"} if step else {0: "batch", 1: "time"}
     for name, spec in zip([*ins, *outs], [*specs, *specs], strict=True):
         axes[name] = {spec["batch_axis"]: "batch"}
+    if model.training:
+        raise CharlmError("the model is in training mode (dropout on); export an eval-mode model")
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
