@@ -172,6 +172,14 @@ def test_refusal_on_the_command_line_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_an_operator_onnx_lacks_is_one_line_and_prints_no_graph(tmp_path: Path) -> None:
+    """mingru's parallel scan uses logcumsumexp: refused in one line, without torch's graph dump on stdout."""
+    result = export(tiny(tmp_path, "mingru"), tmp_path / "onnx")
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("charlm: error: cannot export --arch mingru")
+
+
+@pytest.mark.slow
 def test_int8_is_smaller_and_close(tmp_path: Path, tiny_model: Path) -> None:
     assert export(tiny_model, tmp_path / "fp32").returncode == 0
     result = export(tiny_model, tmp_path / "int8", "--quantize", "int8")
