@@ -1,7 +1,8 @@
 """``charlm export --format onnx``: onnxruntime alone reproduces torch's logits and scores.
 
-Every fused architecture (from the registry) exports and matches within 1e-4; the others are
-refused with one line naming the reason; int8 quantisation stays close; the docs' numpy sampler runs.
+Every fused architecture (from the registry) exports and matches within 1e-4, untrained and trained
+with dropout on (the command line's default); the others are refused with one line naming the reason;
+int8 quantisation stays close; the docs' numpy sampler runs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 import torch
 
 from charlm.models.registry import ARCHS
-from tests.conftest import TINY_TEXT
+from tests.conftest import TINY_TEXT, tiny_config
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -106,6 +107,51 @@ def test_fused_architectures_match_torch_in_onnxruntime(tmp_path: Path, arch: st
     assert math.isclose(nats, lm.score(sentence)[0].logprob, abs_tol=1e-3)
 
 
+def test_export_leaves_the_model_in_eval_mode(tmp_path: Path) -> None:
+    """torch.onnx.export restores its wrapper's mode recursively; the wrapper must not switch dropout on."""
+    from charlm.export.onnx import _export_graph, describe_state
+    from charlm.models.base import build_model
+    from charlm.models.config import ModelConfig
+
+    model = build_model(ModelConfig(vocab_size=7, arch="lstm", layers=2, hidden=8, embed=4, dropout=0.5)).eval()
+    template, specs = describe_state(model)
+    _export_graph(model, template, specs, False, tmp_path / "window.onnx")
+    assert not any(module.training for module in model.modules())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", FUSED)
+def test_trained_models_with_dropout_match_torch(tmp_path: Path, corpus: Path, arch: str) -> None:
+    """A model trained a few steps with dropout 0.2 (the default) exports, and onnxruntime matches torch.
+
+    The tests above train 3 steps with dropout 0.0, which hid an export that left dropout switched on.
+    """
+    from charlm.api import load
+    from charlm.export.onnx import export_onnx
+    from charlm.training.loop import train
+
+    config = tiny_config(corpus, tmp_path, arch, arch=arch, layers=2, steps=20, lr=1e-2, dropout=0.2, eval_every=50)
+    model_dir = train(config).run_dir
+    out = tmp_path / "onnx"
+    assert max(export_onnx(model_dir, out)["errors"].values()) < 1e-4
+    info = json.loads((out / "model.json").read_text())
+    window = ort.InferenceSession(str(out / "window.onnx"), providers=["CPUExecutionProvider"])
+    step = ort.InferenceSession(str(out / "step.onnx"), providers=["CPUExecutionProvider"])
+    lm = load(model_dir, device="cpu")
+    ids = torch.randint(0, info["vocab_size"], (3, 12), generator=torch.Generator().manual_seed(2))  # (B,T)
+    with torch.inference_mode():
+        want, _ = lm.module(ids)  # (B,T,V)
+        alone, _ = lm.module(ids[:, 6:])  # the second half from a fresh state: the state matters
+    assert np.abs(alone.numpy() - want[:, 6:].numpy()).max() > 1e-2
+    got, state = run(window, info, ids[:, :6].numpy(), zeros(info, 3))
+    got2, _ = run(window, info, ids[:, 6:].numpy(), state)
+    assert np.abs(np.concatenate([got, got2], 1) - want.numpy()).max() < 1e-4
+    state = zeros(info, 3)
+    for t in range(ids.shape[1]):
+        logits, state = run(step, info, ids[:, t].numpy(), state)
+        assert np.abs(logits - want[:, t].numpy()).max() < 1e-4
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", OTHER)
 def test_other_architectures_are_refused_with_the_reason(tmp_path: Path, arch: str) -> None:
@@ -123,6 +169,14 @@ def test_refusal_on_the_command_line_is_one_line(tmp_path: Path) -> None:
     result = export(tiny(tmp_path, "lstm-cell"), tmp_path / "onnx")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("charlm: error: cannot export --arch lstm-cell")
+
+
+@pytest.mark.slow
+def test_an_operator_onnx_lacks_is_one_line_and_prints_no_graph(tmp_path: Path) -> None:
+    """mingru's parallel scan uses logcumsumexp: refused in one line, without torch's graph dump on stdout."""
+    result = export(tiny(tmp_path, "mingru"), tmp_path / "onnx")
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("charlm: error: cannot export --arch mingru")
 
 
 @pytest.mark.slow

@@ -17,11 +17,14 @@ refused with the reason. ``quantize="int8"`` writes dynamically quantised graphs
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
+import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +70,17 @@ def unflatten(template: State, flat: Sequence[Tensor]) -> State:
 
 
 class _Graph(nn.Module):
-    """The model with a flat state: ``(ids, *state) -> (logits, *state)``; ``step`` takes ids (B,)."""
+    """The model with a flat state: ``(ids, *state) -> (logits, *state)``; ``step`` takes ids (B,).
+
+    Built in eval mode: ``torch.onnx.export`` traces in eval mode and then restores the wrapper's own
+    mode *recursively*, so a wrapper left in nn.Module's default training mode would switch the wrapped
+    model's dropout on for everything after the export (the check against torch included).
+    """
 
     def __init__(self, model: LanguageModel, template: State, step: bool) -> None:
         super().__init__()
         self.model, self.template, self.step = model, template, step
+        self.eval()
 
     def forward(self, ids: Tensor, *flat: Tensor) -> tuple[Tensor, ...]:
         tokens = ids.unsqueeze(1) if self.step else ids  # (B,1) or (B,T)
@@ -107,6 +116,21 @@ def _names(count: int) -> tuple[list[str], list[str]]:
     return [f"state_{i}" for i in range(count)], [f"state_out_{i}" for i in range(count)]
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Send file descriptor 1 to a scratch file: when tracing fails, torch's exporter prints the whole
+    TorchScript graph there from C++ (it switches its ONNX log on regardless of ``verbose``)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _export_graph(model: LanguageModel, template: State, specs: list[dict[str, Any]], step: bool, path: Path) -> None:
     """Trace one graph (batch 2, length 5) with dynamic batch (and time) axes into ``path``."""
     ins, outs = _names(len(specs))
@@ -116,7 +140,9 @@ def _export_graph(model: LanguageModel, template: State, specs: list[dict[str, A
     axes["logits"] = {0: "batch"} if step else {0: "batch", 1: "time"}
     for name, spec in zip([*ins, *outs], [*specs, *specs], strict=True):
         axes[name] = {spec["batch_axis"]: "batch"}
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+    if model.training:
+        raise CharlmError("the model is in training mode (dropout on); export an eval-mode model")
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _quiet_stdout():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _Graph(model, template, step),
@@ -235,9 +261,12 @@ def export_onnx(
     with tempfile.TemporaryDirectory(dir=target) as tmp:
         for name in GRAPHS:
             path = Path(tmp) / f"{name}.onnx"
-            _export_graph(model, template, specs, name == "step", path)
             try:
+                _export_graph(model, template, specs, name == "step", path)
                 errors[name] = verify(model, specs, path, name == "step")
+            except torch.onnx.OnnxExporterError as exc:  # e.g. an operator ONNX has no counterpart for
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise CharlmError(f"cannot export --arch {arch} ({name} graph): {reason}") from None
             except CharlmError as exc:
                 raise CharlmError(f"cannot export --arch {arch} ({name} graph): {exc}") from None
             if not errors[name] <= tolerance:
