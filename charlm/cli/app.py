@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from charlm.cli import diagnostics, model, train
+from charlm.cli import diagnostics, model, ngram, train
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -32,8 +32,11 @@ COMMANDS = {
     "gradflow": diagnostics.gradflow,
     "neighbors": diagnostics.neighbors,
 }
+GROUPS = {"ngram": ngram.app}  # commands with subcommands (charlm ngram build|export)
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)
+for _name, _group in GROUPS.items():
+    app.add_typer(_group, name=_name)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, JsonOpt, ModelOpt, PrecisionOpt, UnkOpt, friendly
 from charlm.errors import CharlmError
 
@@ -68,6 +69,8 @@ def sample(
             help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision)."
         ),
     ] = "fp32",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
 
@@ -100,6 +103,8 @@ def sample(
         until_eos=until_eos,
         stop=stop or [],
         precision=precision,
+        ngram_weight=ngram_weight,
+        ngram=ngram,
     )
     primes = _prompts() if interactive else iter([start])
     for given in primes:
@@ -187,6 +192,8 @@ def score(
     precision: PrecisionOpt = "fp32",
     unk: UnkOpt = "replace",
     device: DeviceOpt = "auto",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """Score sentences (ranked, best first, with the margin between the best two) or a whole file.
 
@@ -212,7 +219,8 @@ def score(
         if lm.bidirectional:  # --direction both: forward, backward, mean
             bidirectional_table(lm.score_both(file=file), as_json)
         else:
-            _eval(lm, file, False, as_json, 32, precision, None, "utf-8", "strict")
+            mixing = {"ngram_weight": ngram_weight, "ngram": ngram}
+            _eval(lm, file, False, as_json, 32, precision, None, "utf-8", "strict", mixing)
         return
     texts = _sentences(sentences, lines)
     if not texts:
@@ -222,7 +230,15 @@ def score(
     if lm.bidirectional:  # --direction both: forward, backward, mean
         bidirectional_table(lm.score_both(texts), as_json)
         return
-    scores = lm.score(texts, normalize=normalize, per_token=per_token, batch_size=batch_size, precision=precision)
+    scores = lm.score(
+        texts,
+        normalize=normalize,
+        per_token=per_token,
+        batch_size=batch_size,
+        precision=precision,
+        ngram_weight=ngram_weight,
+        ngram=ngram,
+    )
     if as_json:
         for s in scores:
             print(json.dumps(s.to_dict(), ensure_ascii=False))
@@ -266,6 +282,8 @@ def eval_(
         typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1]."),
     ] = None,
     device: DeviceOpt = "auto",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
 
@@ -289,7 +307,7 @@ def eval_(
         progress,
         encoding,
         errors,
-        settings,
+        {**settings, "ngram_weight": ngram_weight, "ngram": ngram},
     )
 
 

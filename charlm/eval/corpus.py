@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,6 +32,9 @@ from charlm.eval.score import Totals, check_precision, score_sentences, token_lo
 from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
 from charlm.models.base import LanguageModel
 from charlm.tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from charlm.eval.mix import NgramMix
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 MIN_ROW_BYTES = 32 << 10
@@ -45,6 +48,7 @@ class CorpusScore(Totals):
     mode: str = "stream"
     rows: int = 1  # parallel rows the stream was cut into
     cache: dict[str, Any] | None = None  # the neural cache's settings, when one was used
+    ngram: dict[str, Any] | None = None  # the n-gram mixed in and its weights, when one was
 
 
 class _RowTokens:
@@ -75,15 +79,18 @@ def _stream(
     precision: str,
     tick: Callable[[], None],
     cache: CacheConfig | None = None,
+    ngram: NgramMix | None = None,
 ) -> tuple[float, float, int, int]:
     """(nats, nats without OOV, tokens, OOV) of ``rows`` read in parallel windows, state carried per row.
 
-    With ``cache``, every row keeps its own neural cache of its history (:mod:`charlm.eval.cache`).
+    With ``cache``, every row keeps its own neural cache of its history (:mod:`charlm.eval.cache`);
+    with ``ngram``, an n-gram of each row's history is mixed in first (:mod:`charlm.eval.mix`).
     """
     total = total_no_oov = 0.0
     tokens = oov = 0
     state = None
     memory = NeuralCache(cache) if cache is not None else None
+    mix = ngram.stream(len(rows)) if ngram is not None else None
     unk, eos = tokenizer.unk_id, tokenizer.eos_id
     while True:
         parts = [row.take(window) for row in rows]
@@ -100,10 +107,12 @@ def _stream(
                 inputs[r, 1 : part.size] = targets[r, : part.size - 1]
                 mask[r, : part.size] = True
                 row.prev = int(part[-1])
+        adjust = (lambda lp, parts=parts: mix(lp, parts)) if mix is not None else None
         if memory is None:
             logp, state = token_logprobs(model, inputs, targets, precision, state)  # (R,W)
+            logp = adjust(logp) if adjust is not None else logp
         else:
-            logp, state = cached_logprobs(model, inputs, targets, precision, state, memory)  # (R,W)
+            logp, state = cached_logprobs(model, inputs, targets, precision, state, memory, adjust)  # (R,W)
         known = mask & (targets != unk)
         total += float(logp[mask].double().sum())
         total_no_oov += float(logp[known].double().sum())
@@ -127,10 +136,11 @@ def eval_file(
     chunk_bytes: int | None = None,
     min_row_bytes: int = MIN_ROW_BYTES,
     cache: CacheConfig | None = None,
+    ngram: NgramMix | None = None,
 ) -> CorpusScore:
     """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``).
 
-    ``cache`` mixes a neural cache of each row's history into the streamed scores.
+    ``cache`` mixes a neural cache of each row's history into the streamed scores; ``ngram`` an n-gram.
     """
     if batch_size < 1 or window < 1:
         raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
@@ -151,10 +161,10 @@ def eval_file(
     model.eval()
     with torch.inference_mode():
         if independent:
-            result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick)
+            result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick, ngram=ngram)
         else:
             streams = [_RowTokens(iter(r), tokenizer) for r in readers]
-            total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, cache)
+            total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, cache, ngram)
             result = CorpusScore(
                 logprob=total,
                 tokens=tokens,
@@ -167,7 +177,7 @@ def eval_file(
             )
     if not any(r.seen_text for r in readers):
         raise empty_file(path)
-    return replace(result, path=str(path))
+    return replace(result, path=str(path), ngram=ngram.to_dict() if ngram is not None else None)
 
 
 def _lines(chunks: Iterator[str]) -> Iterator[str]:
@@ -186,12 +196,13 @@ def _independent(
     precision: str,
     tick: Callable[[], None],
     group: int = 4096,
+    ngram: NgramMix | None = None,
 ) -> CorpusScore:
     """Every line scored as a sentence, ``group`` lines at a time (sorted by length inside a group)."""
     totals = [0.0, 0.0, 0, 0, 0]  # nats, nats without OOV, tokens, chars, oov
     lines = _lines(chunks)
     while batch := [line for _, line in zip(range(group), lines, strict=False)]:
-        for s in score_sentences(model, tokenizer, batch, batch_size=batch_size, precision=precision):
+        for s in score_sentences(model, tokenizer, batch, batch_size=batch_size, precision=precision, ngram=ngram):
             for k, v in enumerate((s.logprob, s.logprob_no_oov, s.tokens, s.chars, s.oov)):
                 totals[k] += v
         tick()

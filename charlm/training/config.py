@@ -88,6 +88,7 @@ class TrainConfig:
     seed: int = 1234
     threads: int | None = None
     force: bool = False
+    ngram_order: int | None = None  # n-gram built at the end (charlm.ngram): None = per level, 0 = none
 
     def __post_init__(self) -> None:
         positive = {
@@ -118,6 +119,8 @@ class TrainConfig:
             raise CharlmError(f"--clip must be >= 0, 0 turns clipping off (got {self.clip})")
         if self.schedule not in SCHEDULES:
             raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
+        if self.ngram_order is not None and self.ngram_order < 0:
+            raise CharlmError(f"--ngram-order must be >= 0, 0 builds no n-gram (got {self.ngram_order})")
         if self.warmup < 0:
             raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")
         validate_model(self.model_config(vocab_size=1))  # arch, shapes and model options, before any work

@@ -330,6 +330,23 @@ class _Trainer(Checkpointing):
         self.save_last()
         if self.is_main:
             self.metrics.plot(force=True)
+            self._build_ngram()
+
+    def _build_ngram(self) -> None:
+        """The run's n-gram over its own training ids, weight tuned on validation (:mod:`charlm.training.ngram`)."""
+        c = self.config
+        if c.ngram_order == 0 or c.direction != "forward":
+            return
+        from charlm.training.ngram import build_run_ngram
+
+        meta = build_run_ngram(self.run_dir, self.model, self.tokenizer, c.ngram_order, c.level)
+        tuned = meta.get("lines") or {}
+        self.notice(
+            "ngram",
+            f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s; "
+            f"validation lines, nats/token: network {tuned.get('network', math.nan):.4f}, "
+            f"n-gram {tuned.get('ngram', math.nan):.4f}, mixed {tuned.get('mixed_by_context', math.nan):.4f}",
+        )
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
