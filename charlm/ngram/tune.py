@@ -48,7 +48,7 @@ def held_lines(model: LanguageModel, ngram: NgramModel, ids: np.ndarray, eos: in
     ids = np.asarray(ids[:MAX_TUNE_TOKENS], dtype=np.int64)
     cuts = np.flatnonzero(ids == eos) + 1
     lines = [line for line in np.split(ids, cuts) if line.size]  # each ends with its <eos> (the last maybe not)
-    lines = [line if line[-1] == eos else np.append(line, eos) for line in lines]
+    lines = sorted((line if line[-1] == eos else np.append(line, eos) for line in lines), key=len)  # less padding
     model.eval()
     nets, grams, contexts = [], [], []
     for start in range(0, len(lines), batch):

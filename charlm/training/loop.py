@@ -333,20 +333,12 @@ class _Trainer(Checkpointing):
             self._build_ngram()
 
     def _build_ngram(self) -> None:
-        """The run's n-gram over its own training ids, weight tuned on validation (:mod:`charlm.training.ngram`)."""
-        c = self.config
-        if c.ngram_order == 0 or c.direction != "forward":
-            return
-        from charlm.training.ngram import build_run_ngram
+        """The run's n-gram and its tuned weight (:mod:`charlm.training.ngram`), unless --ngram-order 0."""
+        from charlm.training.ngram import build_at_end
 
-        meta = build_run_ngram(self.run_dir, self.model, self.tokenizer, c.ngram_order, c.level)
-        tuned = meta.get("lines") or {}
-        self.notice(
-            "ngram",
-            f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s; "
-            f"validation lines, nats/token: network {tuned.get('network', math.nan):.4f}, "
-            f"n-gram {tuned.get('ngram', math.nan):.4f}, mixed {tuned.get('mixed_by_context', math.nan):.4f}",
-        )
+        message = build_at_end(self.run_dir, self.model, self.tokenizer, self.config)
+        if message:
+            self.notice("ngram", message)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:

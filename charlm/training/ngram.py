@@ -18,6 +18,7 @@ from charlm.errors import CharlmError
 from charlm.models.base import LanguageModel
 from charlm.ngram.store import build, default_order
 from charlm.tokenizers import Tokenizer
+from charlm.training.config import TrainConfig
 from charlm.training.windows import split_ids
 
 
@@ -64,3 +65,18 @@ def build_run_ngram(
         order or default_order(level),
         tokenizer.eos_id,
     )
+
+
+def build_at_end(directory: Path, model: LanguageModel, tokenizer: Tokenizer, config: TrainConfig) -> str | None:
+    """The end-of-training build (forward models, unless ``ngram_order == 0``): a one-line summary."""
+    if config.ngram_order == 0 or config.direction != "forward":
+        return None
+    meta = build_run_ngram(directory, model, tokenizer, config.ngram_order, config.level)
+    tuned = meta.get("lines") or {}
+    figures = ", ".join(f"{name} {tuned[key]:.4f}" for name, key in _FIGURES if key in tuned)
+    return f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s" + (
+        f"; validation lines, nats/token: {figures}" if figures else ""
+    )
+
+
+_FIGURES = (("network", "network"), ("n-gram", "ngram"), ("mixed", "mixed_by_context"))
