@@ -64,9 +64,14 @@ def _corrupt(words: list[str], rng: random.Random) -> tuple[str, list[str]] | No
     return "swap", words[:i] + [words[i + 1], words[i]] + words[i + 2 :]
 
 
+def _sentences(line: str) -> list[str]:
+    """A line, or the sentences of a long one (WikiText paragraphs end sentences with " . ")."""
+    return [line] if len(line.split()) <= 25 else [p.strip() + " ." for p in line.split(" . ") if p.strip()]
+
+
 def sentence_pairs(path: Path, count: int, seed: int = 0) -> list[dict[str, str]]:
-    """Up to ``count`` (good, bad, kind) pairs from lines of 5-25 words of ``path``."""
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").split("\n")]
+    """Up to ``count`` (good, bad, kind) pairs from sentences of 5-25 words of ``path``."""
+    lines = [s for line in path.read_text(encoding="utf-8").split("\n") for s in _sentences(line.strip())]
     lines = [line for line in lines if 5 <= len(line.split()) <= 25 and not line.startswith("=")]
     rng = random.Random(seed)
     rng.shuffle(lines)

@@ -107,7 +107,7 @@ class StreamMix:
         self.history = [np.array([mix.eos], dtype=np.int64) for _ in range(rows)]
 
     def __call__(self, logp: Tensor, parts: list[np.ndarray]) -> Tensor:
-        """Mixed ln p (R,W) of the rows' next tokens ``parts`` (padding after a row's end left as is)."""
+        """Mixed ln p (R,W), in ``logp``'s dtype, of the rows' next tokens ``parts`` (padding left as is)."""
         out = logp.double().clone().cpu()  # (R,W)
         keep = self.mix.ngram.order - 1
         for r, part in enumerate(parts):
@@ -119,7 +119,7 @@ class StreamMix:
             w = self.mix._weights(self.mix.stream_weight, matched[skip:])
             out[r, :n] = torch.from_numpy(mix_logprobs(out[r, :n].numpy(), gram[skip:], w))
             self.history[r] = seq[-keep:] if keep else seq[:0]
-        return out.to(logp.device)
+        return out.to(device=logp.device, dtype=logp.dtype)  # float32, as with the neural cache on top
 
 
 def _stored(meta: dict[str, Any], which: str, mode: str) -> np.ndarray:
