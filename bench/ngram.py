@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import re
 import time
@@ -101,6 +102,40 @@ def _corpus(lm: Any, text: Path, weights: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _corpus_fast(lm: Any, text: Path, weights: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    """The same figures from one network pass per mode over the first ``max_tokens`` tokens of ``text``.
+
+    :mod:`charlm.ngram.tune` scores lines and a stream (16 rows) with both models once; every weight
+    is then mixed from those per-token values (the commands' mixture, see tests/test_ngram.py).
+    """
+    import numpy as np
+
+    from charlm.ngram import tune
+
+    mix = lm.ngram_mix(1.0)
+    ids = np.asarray(lm.tokenizer.encode(text.read_text(encoding="utf-8")))[:max_tokens]
+    chars = len(lm.tokenizer.decode(ids.tolist()))
+    tune.MAX_TUNE_TOKENS = max_tokens
+    out: dict[str, Any] = {}
+    for mode in ("stream", "lines"):
+        started = time.perf_counter()
+        held = (tune.held_stream if mode == "stream" else tune.held_lines)(
+            lm.module, mix.ngram, ids, lm.tokenizer.eos_id
+        )
+        for name, w in weights.items():
+            lam = w[mode]
+            if lam == "auto":
+                lam = (mix_auto := lm.ngram_mix("auto")).stream_weight if mode == "stream" else mix_auto.lines_weight
+            nats = -float(tune.mixed(held, np.asarray(lam, dtype=np.float64)).sum())
+            out[f"{name}/{mode}"] = {
+                "bpc": nats / (chars * math.log(2)),
+                "ppl": math.exp(nats / held.net.size),
+                "tokens": int(held.net.size),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+    return out
+
+
 def _pairs(lm: Any, pairs: list[dict[str, str]], weights: dict[str, Any]) -> dict[str, Any]:
     texts = [t for p in pairs for t in (p["good"], p["bad"])]
     won: dict[str, list[bool]] = {}
@@ -126,6 +161,7 @@ def main() -> None:
     parser.add_argument("--held-out-tail", type=float, default=0.05)
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--name", default="run")
+    parser.add_argument("--max-tokens", type=int, help="fast: one network pass per mode over this many tokens")
     args = parser.parse_args()
     if args.source is not None:
         held_out_tail(args.source, args.held_out_tail, args.text)
@@ -138,7 +174,10 @@ def main() -> None:
         "model": args.model,
         "text": str(args.text),
         "ngram": {k: meta[k] for k in ("order", "types", "build_s", "tune_s", "lines", "stream")},
-        "corpus": _corpus(lm, args.text, weights),
+        "corpus": _corpus(lm, args.text, weights)
+        if args.max_tokens is None
+        else _corpus_fast(lm, args.text, weights, args.max_tokens),
+        "max_tokens": args.max_tokens,
         "sentence_pairs": _pairs(lm, pairs, weights),
     }
     out = Path("bench/results") / f"ngram-{args.name}.json"
