@@ -1,6 +1,8 @@
-"""The Python API: ``charlm.load(dir)`` returns a :class:`Model` that scores, evaluates and samples.
+"""The Python API: ``charlm.load(dir)`` returns a :class:`Model` that scores, evaluates, samples and
+looks into its embeddings; :func:`gradflow` measures gradient flow through time.
 
-The CLI calls exactly these methods; they return plain dataclasses and never print.
+Everything a command can do, these can: the CLI calls exactly these methods (with ``unk=``, the file
+options, the cache and the bidirectional scores); they return plain dataclasses and never print.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from charlm.checkpoint import load_model
+from charlm.checkpoint import load_model, resolve_model_dir
 from charlm.errors import CharlmError
 from charlm.eval.beam import Beam, beam_search
 from charlm.eval.bidirectional import (
@@ -22,11 +24,19 @@ from charlm.eval.bidirectional import (
 )
 from charlm.eval.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
 from charlm.eval.corpus import CorpusScore, Progress, eval_file
+from charlm.eval.dynamic import DynamicConfig, DynamicEval, gradient_stats
+from charlm.eval.gradflow import GradFlow, compare
+from charlm.eval.gradflow import plot as plot_gradflow
 from charlm.eval.mix import NgramMix, resolve
+from charlm.eval.neighbors import Neighbor
+from charlm.eval.neighbors import analogy as solve_analogy
+from charlm.eval.neighbors import neighbors as nearest
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
 from charlm.io import read_text
+from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.runtime import pick_device
+from charlm.tokenizers.unk import apply_unk_policy
 
 
 class Model:
@@ -36,7 +46,7 @@ class Model:
         self.device = pick_device(device)
         self.module, self.tokenizer, self.config = load_model(path, self.device)
         self.path = Path(path) if path else Path("checkpoints/latest")
-        self._mixes: dict[tuple[str, str], NgramMix | None] = {}
+        self.directory = resolve_model_dir(path)  # the resolved model directory (checkpoints/latest followed)
 
     def ngram_mix(self, weight: str | float = "auto", ngram: str | Path | None = None) -> NgramMix | None:
         """The n-gram mixture ``ngram_weight``/``ngram`` ask for (None: the network alone), loaded once.
@@ -44,10 +54,41 @@ class Model:
         ``auto`` uses the weights tuned when the n-gram was built (none built: the network alone);
         a number in [0, 1] is a fixed weight; ``ngram`` names an ARPA file over the same vocabulary.
         """
+        mixes: dict[tuple[str, str], NgramMix | None] = self.__dict__.setdefault("_mixes", {})
         key = (str(weight), str(ngram))
-        if key not in self._mixes:
-            self._mixes[key] = resolve(self.path, weight, self.tokenizer, self.module.config.vocab_size, ngram)
-        return self._mixes[key]
+        if key not in mixes:
+            mixes[key] = resolve(self.directory, weight, self.tokenizer, self.forward_lm.config.vocab_size, ngram)
+        return mixes[key]
+
+    def build_ngram(self, order: int | None = None) -> dict[str, Any]:
+        """Count the run's training ids (its corpus cache) into an interpolated modified Kneser-Ney n-gram.
+
+        ``order`` defaults per level (6 char, 5 word, 4 subword); the mixing weights are tuned on the
+        run's validation ids, per line and streamed. Returns what ``ngram.json`` records.
+        """
+        from charlm.training.ngram import build_run_ngram
+
+        refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
+        meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
+        self.__dict__.pop("_mixes", None)
+        return meta
+
+    def export_arpa(self, path: str | Path) -> dict[str, Any]:
+        """Write the model's n-gram as an ARPA file (:mod:`charlm.ngram.arpa`); returns its order and counts."""
+        from charlm.ngram.arpa import export_model_arpa
+
+        return export_model_arpa(self.directory, self.tokenizer, Path(path))
+
+    def prepare(self, text: str, unk: str = "replace") -> str:
+        """``text`` as the model reads it under the unknown-token policy ``unk``.
+
+        replace: unknown characters/words become ``<unk>`` (text unchanged); skip: they are removed;
+        error: raise :class:`~charlm.errors.CharlmError` naming them.
+        """
+        return apply_unk_policy(self.tokenizer, text, unk)
+
+    def _texts(self, texts: str | Sequence[str], unk: str) -> list[str]:
+        return [self.prepare(t, unk) for t in ([texts] if isinstance(texts, str) else texts)]
 
     def score(
         self,
@@ -56,6 +97,7 @@ class Model:
         per_token: bool = False,
         batch_size: int = 64,
         precision: str = "fp32",
+        unk: str = "replace",
         ngram_weight: str | float = "auto",
         ngram: str | Path | None = None,
     ) -> list[SentenceScore]:
@@ -63,20 +105,22 @@ class Model:
 
         Each result carries ``rank`` (1 = best) and ``score`` under ``normalize``: total (nats),
         token (nats per token) or char (nats per character). ``precision="bf16"`` is faster on
-        CPUs with bf16 support and approximate. ``ngram_weight``: see :meth:`ngram_mix`.
+        CPUs with bf16 support and approximate. ``unk`` is the unknown-token policy (:meth:`prepare`).
+        A ``--direction both`` model is scored by its forward half here; :meth:`score_both` gives both.
+        ``ngram_weight``/``ngram`` mix in an n-gram (:meth:`ngram_mix`).
         """
-        items = [texts] if isinstance(texts, str) else list(texts)
+        items = self._texts(texts, unk)
         mix = self.ngram_mix(ngram_weight, ngram)
         scores = score_sentences(
-            self.module,
-            self.tokenizer,
-            items,
-            per_token=per_token,
-            batch_size=batch_size,
-            precision=precision,
+            self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision,
             ngram=mix,
-        )
+        )  # fmt: skip
         return rank(scores, normalize)
+
+    @property
+    def forward_lm(self) -> LanguageModel:
+        """The left-to-right language model: the model itself, or a bidirectional model's forward half."""
+        return self.module.forward_lm if isinstance(self.module, BidirectionalLM) else self.module
 
     @property
     def bidirectional(self) -> bool:
@@ -89,6 +133,7 @@ class Model:
         file: str | Path | None = None,
         encoding: str = "utf-8",
         errors: str = "strict",
+        unk: str = "replace",
     ) -> list[BidirectionalScore]:
         """A ``--direction both`` model's forward, backward and mean log-probabilities.
 
@@ -98,8 +143,7 @@ class Model:
         if file is not None:
             text = read_text(file, encoding, errors)
             return [replace(score_both(self.module, self.tokenizer, text, whole_file=True), text=str(file))]
-        items = [texts] if isinstance(texts, str) else list(texts)
-        return score_both_sentences(self.module, self.tokenizer, items)
+        return score_both_sentences(self.module, self.tokenizer, self._texts(texts, unk))
 
     def rank(
         self,
@@ -108,11 +152,12 @@ class Model:
         per_token: bool = False,
         batch_size: int = 64,
         precision: str = "fp32",
+        unk: str = "replace",
         ngram_weight: str | float = "auto",
         ngram: str | Path | None = None,
     ) -> Ranking:
         """The sentences best first under ``normalize``, with the margin between the best two."""
-        scores = self.score(texts, normalize, per_token, batch_size, precision, ngram_weight, ngram)
+        scores = self.score(texts, normalize, per_token, batch_size, precision, unk, ngram_weight, ngram)
         return ranking(scores, normalize)
 
     def eval(
@@ -125,8 +170,10 @@ class Model:
         errors: str = "strict",
         progress: Progress | None = None,
         cache: int | None = None,
-        cache_theta: float = CACHE_THETA,
-        cache_lambda: float = CACHE_LAMBDA,
+        cache_theta: float | None = None,
+        cache_lambda: float | None = None,
+        dynamic: DynamicConfig | bool | None = None,
+        dynamic_stats: str | Path | None = None,
         ngram_weight: str | float = "auto",
         ngram: str | Path | None = None,
     ) -> CorpusScore:
@@ -135,12 +182,48 @@ class Model:
         The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
         ``batch_size`` parallel rows; ``progress(bytes_done, bytes_total)`` is called as it goes.
         ``cache=N`` mixes a neural cache of each row's last N steps into the streamed scores
-        (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache``, where
-        p_model is the network mixed with the n-gram as ``ngram_weight`` says (:meth:`ngram_mix`).
+        (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache`` (defaults
+        0.3 and 0.1); tuning them without ``cache`` is refused.
+        ``dynamic`` (True for the paper's settings, or a :class:`DynamicConfig`) adapts the weights to the
+        text as it is read (:mod:`charlm.eval.dynamic`), with gradient statistics from the model directory
+        or measured on ``dynamic_stats`` (a training text file); the weights are restored afterwards.
+        ``ngram_weight``/``ngram`` mix in an n-gram first (:meth:`ngram_mix`); cache and dynamic act on the mixture.
         """
-        settings = CacheConfig(cache, cache_theta, cache_lambda) if cache is not None else None
+        adapt = self._dynamic(dynamic, dynamic_stats, encoding, errors)
+        mix = self.ngram_mix(ngram_weight, ngram)
+        try:
+            return self._eval_file(path, independent, batch_size, precision, encoding, errors, progress,
+                                   _cache(cache, cache_theta, cache_lambda), adapt, mix)  # fmt: skip
+        finally:
+            if adapt is not None:
+                adapt.restore()
+
+    def _dynamic(
+        self, dynamic: DynamicConfig | bool | None, stats_file: str | Path | None, encoding: str, errors: str
+    ) -> DynamicEval | None:
+        if not dynamic:
+            if stats_file is not None:
+                raise CharlmError("--dynamic-stats gives dynamic evaluation its statistics; add --dynamic")
+            return None
+        config = dynamic if isinstance(dynamic, DynamicConfig) else DynamicConfig()
+        stats = gradient_stats(self.forward_lm, self.tokenizer, self.directory, stats_file, encoding, errors)
+        return DynamicEval(self.forward_lm, stats, config)
+
+    def _eval_file(
+        self,
+        path: str | Path,
+        independent: bool,
+        batch_size: int,
+        precision: str,
+        encoding: str,
+        errors: str,
+        progress: Progress | None,
+        cache: CacheConfig | None,
+        dynamic: DynamicEval | None,
+        ngram: NgramMix | None = None,
+    ) -> CorpusScore:
         return eval_file(
-            self.module,
+            self.forward_lm,
             self.tokenizer,
             path,
             independent=independent,
@@ -149,9 +232,30 @@ class Model:
             encoding=encoding,
             errors=errors,
             progress=progress,
-            cache=settings,
-            ngram=self.ngram_mix(ngram_weight, ngram),
+            cache=cache,
+            dynamic=dynamic,
+            ngram=ngram,
         )
+
+    def score_file(
+        self,
+        path: str | Path,
+        batch_size: int = 32,
+        precision: str = "fp32",
+        encoding: str = "utf-8",
+        errors: str = "strict",
+        progress: Progress | None = None,
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
+    ) -> CorpusScore | list[BidirectionalScore]:
+        """A whole file as one text (``charlm score --file``): exactly :meth:`eval` (streamed), or for a
+        ``--direction both`` model its forward, backward and mean log-probabilities (:meth:`score_both`)."""
+        if self.bidirectional:
+            return self.score_both(file=path, encoding=encoding, errors=errors)
+        return self.eval(
+            path, batch_size=batch_size, precision=precision, encoding=encoding, errors=errors, progress=progress,
+            ngram_weight=ngram_weight, ngram=ngram,
+        )  # fmt: skip
 
     def sample(
         self,
@@ -166,20 +270,23 @@ class Model:
         stop: str | Sequence[str] = (),
         on_token: TokenCallback | None = None,
         precision: str = "fp32",
+        unk: str = "replace",
         ngram_weight: str | float = "auto",
         ngram: str | Path | None = None,
     ) -> list[Sample]:
         """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them.
 
         ``precision="bf16"`` steps the model with bf16 weight matrices: faster at large ``num`` on CPUs
-        with bf16 support, approximate (a seed repeats exactly only within one precision).
+        with bf16 support, approximate (a seed repeats exactly only within one precision). ``unk`` is
+        the policy for unknown characters/words in the prime (:meth:`prepare`); each sample's
+        ``prime`` is the prime as the model read it.
         """
         refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         stops = [stop] if isinstance(stop, str) else list(stop)
         return sample(
-            self.module,
+            self.forward_lm,
             self.tokenizer,
-            prime,
+            self.prepare(prime, unk),
             length,
             temperature,
             top_k,
@@ -194,42 +301,75 @@ class Model:
         )
 
     def beam(
-        self, prime: str = "", width: int = 5, length: int = 100, until_eos: bool = False, normalize: bool = False
+        self,
+        prime: str = "",
+        width: int = 5,
+        length: int = 100,
+        until_eos: bool = False,
+        normalize: bool = False,
+        unk: str = "replace",
     ) -> list[Beam]:
         """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
         refuse_sampling(self.module)
-        return beam_search(self.module, self.tokenizer, prime, width, length, until_eos, normalize)
-
-    def build_ngram(self, order: int | None = None) -> dict[str, Any]:
-        """Count the run's training ids (its corpus cache) into an interpolated modified Kneser-Ney n-gram.
-
-        ``order`` defaults per level (6 char, 5 word, 4 subword). The mixing weights are tuned on the
-        run's validation ids, per line and streamed; returns what ``ngram.json`` records.
-        """
-        from charlm.training.ngram import build_run_ngram
-
-        refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
-        meta = build_run_ngram(self.path, self.module, self.tokenizer, order, self.tokenizer.kind)
-        self._mixes.clear()
-        return meta
-
-    def export_arpa(self, path: str | Path) -> dict[str, Any]:
-        """Write the model's n-gram as an ARPA file (see :mod:`charlm.ngram.arpa`); returns its counts."""
-        from charlm.ngram.arpa import vocabulary_words, write_arpa
-        from charlm.ngram.store import load_ngram, read_meta
-
-        if read_meta(self.path) is None:
-            raise CharlmError(f"{self.path} has no n-gram; build one with: charlm ngram build --model {self.path}")
-        ngram = load_ngram(self.path)
-        words = vocabulary_words(
-            self.tokenizer.token_str, ngram.vocab_size, self.tokenizer.unk_id, self.tokenizer.eos_id
+        return beam_search(
+            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize
         )
-        write_arpa(ngram, Path(path), words)
-        return {"path": str(path), "order": ngram.order, "ngrams": [int(k.size) for k in ngram.keys]}
+
+    def neighbors(self, word: str, k: int = 10) -> list[Neighbor]:
+        """The ``k`` words whose input embeddings are nearest (cosine) to ``word``'s (word-level models)."""
+        _check_k(k)
+        return nearest(self.forward_lm, self.tokenizer, word, k)
+
+    def analogy(self, a: str, b: str, c: str, k: int = 10) -> list[Neighbor]:
+        """``a`` is to ``b`` as ? is to ``c``: the ``k`` words nearest ``a - b + c`` (3CosAdd)."""
+        _check_k(k)
+        return solve_analogy(self.forward_lm, self.tokenizer, a, b, c, k=k)
 
     def info(self) -> dict[str, Any]:
         """What is inside the model directory."""
-        return {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+        info = {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+        segmenter = getattr(self.tokenizer, "segmenter", None)  # word level on Chinese: jieba, version, dictionary
+        return {**info, "segment": segmenter.to_json()} if segmenter is not None else info
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise CharlmError(f"-k must be at least 1 (got {k})")
+
+
+def _cache(size: int | None, theta: float | None, lam: float | None) -> CacheConfig | None:
+    """The neural cache's settings (``None``: no cache); tuning it without a size is refused."""
+    if size is None:
+        if theta is not None or lam is not None:
+            raise CharlmError("--cache-theta and --cache-lambda tune the cache; add --cache N")
+        return None
+    return CacheConfig(size, CACHE_THETA if theta is None else theta, CACHE_LAMBDA if lam is None else lam)
+
+
+def gradflow(
+    archs: Sequence[str] = (),
+    models: Sequence[str | Path] = (),
+    text: str | Path | None = None,
+    length: int = 100,
+    batch: int = 16,
+    hidden: int = 128,
+    layers: int = 1,
+    seed: int = 0,
+    plot: str | Path | None = None,
+) -> list[GradFlow]:
+    """|dLoss_T/ds_t| against the distance T - t for random-weight ``archs`` and trained ``models``.
+
+    ``text`` is a file to read windows from (default: uniformly random tokens); with neither archs
+    nor models, rnn, lstm and gru are measured. ``plot``: also write the log-scale PNG there.
+    """
+    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
+        raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
+    names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])
+    content = read_text(text) if text is not None else None
+    results = compare(names, list(models), content, length, batch, hidden, layers, seed)
+    if plot is not None:
+        plot_gradflow(results, Path(plot))
+    return results
 
 
 def load(path: str | Path | None = None, device: str = "auto") -> Model:

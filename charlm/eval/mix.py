@@ -83,8 +83,8 @@ class NgramMix:
             out[row, :n] = torch.from_numpy(mix_logprobs(net, gram[a + 1 : a + 1 + n], w))
         return out
 
-    def stream(self, rows: int) -> StreamMix:
-        return StreamMix(self, rows)
+    def stream(self) -> StreamMix:
+        return StreamMix(self)
 
     def next_logits(self, logits: Tensor, histories: list[list[int]]) -> Tensor:
         """ln p (B,V) of the mixture after each row's history, from the network's ``logits (B,V)``."""
@@ -102,17 +102,20 @@ class NgramMix:
 class StreamMix:
     """The n-gram side of a streamed evaluation: each row remembers its last N-1 tokens (from ``<eos>``)."""
 
-    def __init__(self, mix: NgramMix, rows: int) -> None:
+    def __init__(self, mix: NgramMix) -> None:
         self.mix = mix
-        self.history = [np.array([mix.eos], dtype=np.int64) for _ in range(rows)]
+        self.history: list[np.ndarray] = []
 
-    def __call__(self, logp: Tensor, parts: list[np.ndarray]) -> Tensor:
-        """Mixed ln p (R,W), in ``logp``'s dtype, of the rows' next tokens ``parts`` (padding left as is)."""
+    def __call__(self, logp: Tensor, targets: Tensor) -> Tensor:
+        """Mixed ln p (R,W), in ``logp``'s dtype, of the rows' next tokens ``targets (R,W)``.
+
+        Padding after a row's end is scored too (the caller masks it) and only follows the row's end.
+        """
         out = logp.double().clone().cpu()  # (R,W)
         keep = self.mix.ngram.order - 1
-        for r, part in enumerate(parts):
-            if not part.size:
-                continue
+        if not self.history:
+            self.history = [np.array([self.mix.eos], dtype=np.int64) for _ in range(targets.shape[0])]
+        for r, part in enumerate(targets.cpu().numpy()):
             seq = np.concatenate([self.history[r], np.asarray(part, dtype=np.int64)])
             gram, matched = self.mix.ngram.logprobs(seq, np.zeros(seq.size, dtype=np.int64))
             n, skip = part.size, self.history[r].size

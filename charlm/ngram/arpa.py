@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
 from charlm.errors import CharlmError
 from charlm.io import write_atomic
 from charlm.ngram.model import NgramModel
+from charlm.tokenizers import Tokenizer
 
 LN10 = math.log(10.0)
 EOS_WORD, BOS_WORD, UNK_WORD = "</s>", "<s>", "<unk>"
@@ -151,3 +152,15 @@ def _tables(entries: dict[int, dict[tuple[int, ...], list[float]]], vocab: int, 
         [p.astype(np.float32) for p in probs],
         [b.astype(np.float32) for b in backs[:-1]],
     )
+
+
+def export_model_arpa(directory: Path, tokenizer: Tokenizer, path: Path) -> dict[str, Any]:
+    """Write a model directory's n-gram as ARPA over its tokenizer's words; its order and counts."""
+    from charlm.ngram.store import load_ngram, read_meta
+
+    if read_meta(directory) is None:
+        raise CharlmError(f"{directory} has no n-gram; build one with: charlm ngram build --model {directory}")
+    ngram = load_ngram(directory)
+    words = vocabulary_words(tokenizer.token_str, ngram.vocab_size, tokenizer.unk_id, tokenizer.eos_id)
+    write_arpa(ngram, path, words)
+    return {"path": str(path), "order": ngram.order, "ngrams": [int(k.size) for k in ngram.keys]}

@@ -13,23 +13,23 @@ from __future__ import annotations
 import math
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
-import torch.nn.functional as F
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.base import build_model
-from charlm.models.config import STRUCTURE_FIELDS
+from charlm.models.config import structure_fields
 from charlm.models.state import detach_state
 from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
 from charlm.training import distributed
 from charlm.training.config import TrainConfig
-from charlm.training.data import evaluate, get_tokenizer, prepare
+from charlm.training.data import evaluate, get_tokenizer, prepare, write_dynamic_stats
+from charlm.training.events import Callback, Event
+from charlm.training.loss import training_loss
 from charlm.training.resume import find_run, resumed_config, truncate_metrics
 from charlm.training.rundir import MetricsLog, StopSignals, check_run_dir, make_run_dir
 from charlm.training.schedule import StepGuard, ValTracker, lr_factor
@@ -38,7 +38,6 @@ from charlm.training.windows import WindowStream, batchify
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
 
-Callback = Callable[[dict[str, Any]], None]
 LN2 = math.log(2.0)
 
 
@@ -54,6 +53,7 @@ class TrainResult:
     best_val_loss: float
     best_val_bpc: float
     tokens_per_s: float
+    reports: bool = True  # False in the other processes of a distributed run: only rank 0 reports
 
 
 def resume_command(run_dir: Path) -> str:
@@ -127,13 +127,8 @@ class _Trainer(Checkpointing):
         return replace(
             config,
             level=saved.get("tokenizer", {}).get("kind", config.level),
-            arch=model["arch"],
-            layers=model["layers"],
-            hidden=model["hidden"],
-            embed=model["embed"],
-            tie_weights=model["tie_weights"],
             init_from=str(source),
-            **{k: model[k] for k in STRUCTURE_FIELDS if k in model},
+            **{k: model[k] for k in structure_fields() if k in model},
         )
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -166,7 +161,7 @@ class _Trainer(Checkpointing):
     def emit(self, event: dict[str, Any], log: bool = False) -> None:
         if log and self.is_main:
             self.metrics.write(event)
-        self.emit_fn(event)
+        self.emit_fn(cast(Event, event))  # the dicts built here have the keys charlm.training.events declares
 
     def notice(self, kind: str, message: str) -> None:
         self.emit({"event": "notice", "kind": kind, "step": self.step, "message": message}, log=True)
@@ -206,9 +201,7 @@ class _Trainer(Checkpointing):
             group["lr"] = lr
         with autocast(self.device, self.precision):
             logits, state = self.ddp(x, self.hidden)  # (B,T,V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-        with autocast(self.device, self.precision):
-            loss = self.model.training_loss(loss, x, y)  # bidirectional models add their backward LM's loss
+        loss = training_loss(self.model, logits, x, y, self.device, self.precision)  # both halves if bidirectional
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.clip if self.config.clip > 0 else math.inf
@@ -295,6 +288,7 @@ class _Trainer(Checkpointing):
             self.tracker.best,
             self.bpc(self.tracker.best),
             (self.tokens - base_tokens) / max(self.elapsed - base_elapsed, 1e-9),
+            self.is_main,
         )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result
@@ -330,6 +324,7 @@ class _Trainer(Checkpointing):
         self.save_last()
         if self.is_main:
             self.metrics.plot(force=True)
+            write_dynamic_stats(self.model, self.stream.data, self.run_dir)
             self._build_ngram()
 
     def _build_ngram(self) -> None:
