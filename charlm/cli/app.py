@@ -37,12 +37,13 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "neighbors": diagnostics.neighbors,
     "serve": serve.serve,
     "export": export.export,
+    "ngram": ngram.app,  # a group: charlm ngram build|export
 }
-GROUPS = {"ngram": ngram.app}  # commands with subcommands (charlm ngram build|export)
 for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
-for _name, _group in GROUPS.items():
-    app.add_typer(_group, name=_name)
+    if isinstance(_command, typer.Typer):
+        app.add_typer(_command, name=_name)
+    else:
+        app.command(_name)(_command)
 
 
 def main() -> None:

@@ -29,7 +29,8 @@ NgramFileOpt = Annotated[
 ]
 
 app = typer.Typer(
-    help="The model's n-gram (interpolated modified Kneser-Ney over its own tokens): build, export.",
+    help="The model's n-gram (interpolated modified Kneser-Ney over its own tokens): build, export.\n\n"
+    "Example: charlm ngram build --model checkpoints/latest",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
