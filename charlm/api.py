@@ -29,6 +29,7 @@ from charlm.eval.corpus import CorpusScore, Progress, eval_file
 from charlm.eval.dynamic import DynamicConfig, DynamicEval, gradient_stats
 from charlm.eval.gradflow import GradFlow, compare
 from charlm.eval.gradflow import plot as plot_gradflow
+from charlm.eval.mix import NgramMix, resolve
 from charlm.eval.neighbors import Neighbor
 from charlm.eval.neighbors import analogy as solve_analogy
 from charlm.eval.neighbors import neighbors as nearest
@@ -53,6 +54,37 @@ class Model:
         self.path = Path(path) if path else Path("checkpoints/latest")
         self.directory = resolve_model_dir(path)  # the resolved model directory (checkpoints/latest followed)
 
+    def ngram_mix(self, weight: str | float = "auto", ngram: str | Path | None = None) -> NgramMix | None:
+        """The n-gram mixture ``ngram_weight``/``ngram`` ask for (None: the network alone), loaded once.
+
+        ``auto`` uses the weights tuned when the n-gram was built (none built: the network alone);
+        a number in [0, 1] is a fixed weight; ``ngram`` names an ARPA file over the same vocabulary.
+        """
+        mixes: dict[tuple[str, str], NgramMix | None] = self.__dict__.setdefault("_mixes", {})
+        key = (str(weight), str(ngram))
+        if key not in mixes:
+            mixes[key] = resolve(self.directory, weight, self.tokenizer, self.forward_lm.config.vocab_size, ngram)
+        return mixes[key]
+
+    def build_ngram(self, order: int | None = None) -> dict[str, Any]:
+        """Count the run's training ids (its corpus cache) into an interpolated modified Kneser-Ney n-gram.
+
+        ``order`` defaults per level (6 char, 5 word, 4 subword); the mixing weights are tuned on the
+        run's validation ids, per line and streamed. Returns what ``ngram.json`` records.
+        """
+        from charlm.training.ngram import build_run_ngram
+
+        refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
+        meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
+        self.__dict__.pop("_mixes", None)
+        return meta
+
+    def export_arpa(self, path: str | Path) -> dict[str, Any]:
+        """Write the model's n-gram as an ARPA file (:mod:`charlm.ngram.arpa`); returns its order and counts."""
+        from charlm.ngram.arpa import export_model_arpa
+
+        return export_model_arpa(self.directory, self.tokenizer, Path(path))
+
     def prepare(self, text: str, unk: str = "replace") -> str:
         """``text`` as the model reads it under the unknown-token policy ``unk``.
 
@@ -72,6 +104,8 @@ class Model:
         batch_size: int = 64,
         precision: str = "fp32",
         unk: str = "replace",
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
     ) -> list[SentenceScore]:
         """Score sentences from a fresh state (``<eos>`` counted, start not), in input order.
 
@@ -79,11 +113,14 @@ class Model:
         token (nats per token) or char (nats per character). ``precision="bf16"`` is faster on
         CPUs with bf16 support and approximate. ``unk`` is the unknown-token policy (:meth:`prepare`).
         A ``--direction both`` model is scored by its forward half here; :meth:`score_both` gives both.
+        ``ngram_weight``/``ngram`` mix in an n-gram (:meth:`ngram_mix`).
         """
         items = self._texts(texts, unk)
+        mix = self.ngram_mix(ngram_weight, ngram)
         scores = score_sentences(
-            self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision
-        )
+            self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision,
+            ngram=mix,
+        )  # fmt: skip
         return rank(scores, normalize)
 
     @property
@@ -122,9 +159,12 @@ class Model:
         batch_size: int = 64,
         precision: str = "fp32",
         unk: str = "replace",
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
     ) -> Ranking:
         """The sentences best first under ``normalize``, with the margin between the best two."""
-        return ranking(self.score(texts, normalize, per_token, batch_size, precision, unk), normalize)
+        scores = self.score(texts, normalize, per_token, batch_size, precision, unk, ngram_weight, ngram)
+        return ranking(scores, normalize)
 
     def eval(
         self,
@@ -140,6 +180,8 @@ class Model:
         cache_lambda: float | None = None,
         dynamic: DynamicConfig | bool | None = None,
         dynamic_stats: str | Path | None = None,
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
     ) -> CorpusScore:
         """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
 
@@ -151,11 +193,13 @@ class Model:
         ``dynamic`` (True for the paper's settings, or a :class:`DynamicConfig`) adapts the weights to the
         text as it is read (:mod:`charlm.eval.dynamic`), with gradient statistics from the model directory
         or measured on ``dynamic_stats`` (a training text file); the weights are restored afterwards.
+        ``ngram_weight``/``ngram`` mix in an n-gram first (:meth:`ngram_mix`); cache and dynamic act on the mixture.
         """
         adapt = self._dynamic(dynamic, dynamic_stats, encoding, errors)
+        mix = self.ngram_mix(ngram_weight, ngram)
         try:
             return self._eval_file(path, independent, batch_size, precision, encoding, errors, progress,
-                                   _cache(cache, cache_theta, cache_lambda), adapt)  # fmt: skip
+                                   _cache(cache, cache_theta, cache_lambda), adapt, mix)  # fmt: skip
         finally:
             if adapt is not None:
                 adapt.restore()
@@ -182,6 +226,7 @@ class Model:
         progress: Progress | None,
         cache: CacheConfig | None,
         dynamic: DynamicEval | None,
+        ngram: NgramMix | None = None,
     ) -> CorpusScore:
         return eval_file(
             self.forward_lm,
@@ -195,6 +240,7 @@ class Model:
             progress=progress,
             cache=cache,
             dynamic=dynamic,
+            ngram=ngram,
         )
 
     def score_file(
@@ -205,14 +251,17 @@ class Model:
         encoding: str = "utf-8",
         errors: str = "strict",
         progress: Progress | None = None,
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
     ) -> CorpusScore | list[BidirectionalScore]:
         """A whole file as one text (``charlm score --file``): exactly :meth:`eval` (streamed), or for a
         ``--direction both`` model its forward, backward and mean log-probabilities (:meth:`score_both`)."""
         if self.bidirectional:
             return self.score_both(file=path, encoding=encoding, errors=errors)
         return self.eval(
-            path, batch_size=batch_size, precision=precision, encoding=encoding, errors=errors, progress=progress
-        )
+            path, batch_size=batch_size, precision=precision, encoding=encoding, errors=errors, progress=progress,
+            ngram_weight=ngram_weight, ngram=ngram,
+        )  # fmt: skip
 
     def sample(
         self,
@@ -228,6 +277,8 @@ class Model:
         on_token: TokenCallback | None = None,
         precision: str = "fp32",
         unk: str = "replace",
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
     ) -> list[Sample]:
         """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them.
 
@@ -252,6 +303,7 @@ class Model:
             on_token,
             stops,
             precision,
+            self.ngram_mix(ngram_weight, ngram),
         )
 
     def beam(

@@ -116,6 +116,12 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("charlm export --model checkpoints/tiny --format onnx --out exported", "window.onnx, step.onnx, model.json"),
         ("charlm export --model checkpoints/tiny --out exported-int8 --quantize int8 --json", "int8 weights"),
     ],
+    "ngram": [
+        ("charlm ngram build --model checkpoints/tiny --order 4", "count the run's tokens; tune the weight"),
+        ("charlm ngram export --arpa tiny.arpa --model checkpoints/tiny", "the n-gram as an ARPA file"),
+        ("charlm score 'the cat sat on the mat' --model checkpoints/tiny --ngram-weight 0", "the network alone"),
+        ("charlm score 'the cat sat' --model checkpoints/tiny --ngram tiny.arpa --ngram-weight 0.5", "mix in ARPA"),
+    ],
 }
 
 

@@ -17,6 +17,7 @@ LAYERS = {
     "charlm.models": 2,
     "charlm.tokenizers": 2,
     "charlm.checkpoint": 3,
+    "charlm.ngram": 3,
     "charlm.plot": 3,
     "charlm.training": 4,
     "charlm.eval": 4,

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from charlm.cli import diagnostics, export, model, predict, rescore, sample, score, serve, train
+from charlm.cli import diagnostics, export, model, ngram, predict, rescore, sample, score, serve, train
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -39,9 +39,13 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "neighbors": diagnostics.neighbors,
     "serve": serve.serve,
     "export": export.export,
+    "ngram": ngram.app,  # a group: charlm ngram build|export
 }
 for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
+    if isinstance(_command, typer.Typer):
+        app.add_typer(_command, name=_name)
+    else:
+        app.command(_name)(_command)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, ModelOpt, UnkOpt, friendly
 from charlm.errors import CharlmError
 
@@ -65,6 +66,8 @@ def sample(
             help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision)."
         ),
     ] = "fp32",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
 
@@ -90,6 +93,7 @@ def sample(
             continue
         options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)
         options.update(seed=seed, until_eos=until_eos, stop=stop or [], precision=precision, unk=unk)
+        options.update(ngram_weight=ngram_weight, ngram=ngram)
         show.samples(lm, given, options)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, EncodingOpt, ErrorsOpt, JsonOpt, ModelOpt, PrecisionOpt, UnkOpt, friendly
 from charlm.errors import CharlmError
 
@@ -66,6 +67,8 @@ def score(
     errors: ErrorsOpt = "strict",
     unk: UnkOpt = "replace",
     device: DeviceOpt = "auto",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """Score sentences (ranked, best first, with the margin between the best two) or a whole file.
 
@@ -86,7 +89,8 @@ def score(
     if file is not None:
         if sentences or lines is not None:
             raise CharlmError("--file scores a whole file; give sentences or --lines separately")
-        _score_file(load(model, device=device), file, batch_size or 32, precision, encoding, errors, as_json)
+        lm = load(model, device=device)
+        _score_file(lm, file, batch_size or 32, precision, encoding, errors, as_json, ngram_weight, ngram)
         return
     texts = _sentences(sentences, lines, encoding, errors)
     if not texts:
@@ -95,20 +99,31 @@ def score(
     if lm.bidirectional:  # --direction both: forward, backward, mean
         bidirectional_table(lm.score_both(texts, unk=unk), as_json)
     elif as_json:  # in input order
-        json_lines(lm.score(texts, normalize, per_token, batch_size or 64, precision, unk))
+        json_lines(lm.score(texts, normalize, per_token, batch_size or 64, precision, unk, ngram_weight, ngram))
     else:
-        scores_table(lm.rank(texts, normalize, per_token, batch_size or 64, precision, unk), per_token)
+        ranked = lm.rank(texts, normalize, per_token, batch_size or 64, precision, unk, ngram_weight, ngram)
+        scores_table(ranked, per_token)
 
 
 def _score_file(
-    lm: Model, file: Path, batch_size: int, precision: str, encoding: str, errors: str, as_json: bool
+    lm: Model,
+    file: Path,
+    batch_size: int,
+    precision: str,
+    encoding: str,
+    errors: str,
+    as_json: bool,
+    ngram_weight: str = "auto",
+    ngram: Path | None = None,
 ) -> None:
     """``score --file``: :meth:`Model.score_file` (eval, or both ways) with a progress bar on big files."""
     from charlm.cli.progress import EvalProgress
     from charlm.cli.render import file_score
 
     with EvalProgress(str(file), enabled=_big(file) and not lm.bidirectional) as bar:
-        result = lm.score_file(file, batch_size, precision, encoding, errors, progress=bar)
+        result = lm.score_file(
+            file, batch_size, precision, encoding, errors, progress=bar, ngram_weight=ngram_weight, ngram=ngram
+        )
     file_score(result, as_json)
 
 
@@ -167,6 +182,8 @@ def eval_(
         typer.Option(help="Training text to measure gradient statistics on [default: those stored by training]."),
     ] = None,
     device: DeviceOpt = "auto",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
 
@@ -204,6 +221,8 @@ def eval_(
             cache_lambda=cache_lambda,
             dynamic=dynamic_config(dynamic, dynamic_lr, dynamic_lambda, dynamic_segment),
             dynamic_stats=dynamic_stats,
+            ngram_weight=ngram_weight,
+            ngram=ngram,
         )
     file_score(replace(result, path=label), as_json)  # the inputs as given, not a joined temporary file
 

@@ -125,6 +125,12 @@ def train(
     encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
     errors: Annotated[str, typer.Option(help="On undecodable bytes: strict, replace or ignore.")] = "strict",
     force: Annotated[bool, typer.Option("--force", help="Replace a model already in --out.")] = False,
+    ngram_order: Annotated[
+        int | None,
+        typer.Option(
+            help="Order of the n-gram built at the end (charlm ngram) [default: 6 char, 5 word, 4 subword]; 0: none."
+        ),
+    ] = None,
 ) -> None:
     """Train a language model on CORPUS; writes a model directory and points checkpoints/latest at it.
 

@@ -20,6 +20,7 @@ p_cache(target) is a masked sum of attention weights; nothing of vocabulary size
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,13 +131,24 @@ def _log(x: float) -> float:
 
 
 def cached_logprobs(
-    model: LanguageModel, inputs: Tensor, targets: Tensor, precision: str, state: Any, cache: NeuralCache
+    model: LanguageModel,
+    inputs: Tensor,
+    targets: Tensor,
+    precision: str,
+    state: Any,
+    cache: NeuralCache,
+    adjust: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Tensor, Any]:
-    """:func:`charlm.score.token_logprobs` with the cache mixed in: (R,W) float32 on the CPU, new state."""
+    """:func:`charlm.score.token_logprobs` with the cache mixed in: (R,W) float32 on the CPU, new state.
+
+    ``adjust`` maps the model's log-probabilities before the cache mixes in (an n-gram mixture).
+    """
     device = model.device
     targets = targets.to(device)
     with autocast(device, precision):
         h, state = model.features(inputs.to(device), state)  # (R,W,D)
         logits = model.logits_from(h)  # (R,W,V)
     model_logp = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (R,W)
+    if adjust is not None:
+        model_logp = adjust(model_logp.cpu()).to(device=h.device, dtype=torch.float32)  # (R,W)
     return cache.mix(h.float(), model_logp, targets).cpu(), state

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,6 +33,9 @@ from charlm.eval.score import Totals, check_precision, score_sentences, token_lo
 from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
 from charlm.models.base import LanguageModel
 from charlm.tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from charlm.eval.mix import NgramMix
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 MIN_ROW_BYTES = 32 << 10
@@ -46,6 +49,7 @@ class CorpusScore(Totals):
     mode: str = "stream"
     rows: int = 1  # parallel rows the stream was cut into
     cache: dict[str, Any] | None = None  # the neural cache's settings, when one was used
+    ngram: dict[str, Any] | None = None  # the n-gram mixed in and its weights, when one was
     dynamic: dict[str, Any] | None = None  # dynamic evaluation's settings, when used
 
 
@@ -117,17 +121,27 @@ WindowScorer = Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, A
 
 
 def _window_scorer(
-    model: LanguageModel, precision: str, cache: CacheConfig | None = None, dynamic: DynamicEval | None = None
+    model: LanguageModel,
+    precision: str,
+    cache: CacheConfig | None = None,
+    dynamic: DynamicEval | None = None,
+    ngram: NgramMix | None = None,
 ) -> WindowScorer:
-    """How each streamed window is scored: the model alone, with each row's neural cache, and/or adapting."""
+    """How each streamed window is scored: the model alone, with each row's neural cache, and/or adapting.
+
+    ``ngram`` mixes an n-gram of each row's history into the model's scores, before the cache mixes in.
+    """
     memory = NeuralCache(cache) if cache is not None else None
+    mix = ngram.stream() if ngram is not None else None
 
     def score(inputs: torch.Tensor, targets: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        adjust = (lambda logp: mix(logp, targets)) if mix is not None else None
         if dynamic is not None:
-            return dynamic.logprobs(inputs, targets, precision, state, memory)
+            return dynamic.logprobs(inputs, targets, precision, state, memory, adjust)
         if memory is not None:
-            return cached_logprobs(model, inputs, targets, precision, state, memory)
-        return token_logprobs(model, inputs, targets, precision, state)
+            return cached_logprobs(model, inputs, targets, precision, state, memory, adjust)
+        logp, state = token_logprobs(model, inputs, targets, precision, state)
+        return (adjust(logp) if adjust is not None else logp), state
 
     return score
 
@@ -147,8 +161,11 @@ def eval_file(
     min_row_bytes: int = MIN_ROW_BYTES,
     cache: CacheConfig | None = None,
     dynamic: DynamicEval | None = None,
+    ngram: NgramMix | None = None,
 ) -> CorpusScore:
     """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``).
+
+    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`).
 
     ``cache`` mixes a neural cache of each row's history into the streamed scores. ``dynamic`` adapts the
     weights after each segment (:mod:`charlm.eval.dynamic`): one row, windows of its segment length.
@@ -176,10 +193,10 @@ def eval_file(
     model.eval()
     with torch.inference_mode(dynamic is None):
         if independent:
-            result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick)
+            result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick, ngram=ngram)
         else:
             streams = [_RowTokens(iter(r), tokenizer) for r in readers]
-            scorer = _window_scorer(model, precision, cache, dynamic)
+            scorer = _window_scorer(model, precision, cache, dynamic, ngram)
             total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, scorer)
             result = CorpusScore(
                 logprob=total,
@@ -194,7 +211,7 @@ def eval_file(
             )
     if not any(r.seen_text for r in readers):
         raise empty_file(path)
-    return replace(result, path=str(path))
+    return replace(result, path=str(path), ngram=ngram.to_dict() if ngram is not None else None)
 
 
 def _lines(chunks: Iterator[str]) -> Iterator[str]:
@@ -213,12 +230,13 @@ def _independent(
     precision: str,
     tick: Callable[[], None],
     group: int = 4096,
+    ngram: NgramMix | None = None,
 ) -> CorpusScore:
     """Every line scored as a sentence, ``group`` lines at a time (sorted by length inside a group)."""
     totals = [0.0, 0.0, 0, 0, 0]  # nats, nats without OOV, tokens, chars, oov
     lines = _lines(chunks)
     while batch := [line for _, line in zip(range(group), lines, strict=False)]:
-        for s in score_sentences(model, tokenizer, batch, batch_size=batch_size, precision=precision):
+        for s in score_sentences(model, tokenizer, batch, batch_size=batch_size, precision=precision, ngram=ngram):
             for k, v in enumerate((s.logprob, s.logprob_no_oov, s.tokens, s.chars, s.oov)):
                 totals[k] += v
         tick()

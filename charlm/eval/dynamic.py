@@ -16,6 +16,7 @@ back when evaluation ends; the model directory is never written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -93,9 +94,18 @@ class DynamicEval:
         self.theta0 = {n: p.detach().clone() for n, p in self.weights.items()}
 
     def logprobs(
-        self, inputs: Tensor, targets: Tensor, precision: str, state: Any, cache: NeuralCache | None = None
+        self,
+        inputs: Tensor,
+        targets: Tensor,
+        precision: str,
+        state: Any,
+        cache: NeuralCache | None = None,
+        adjust: Callable[[Tensor], Tensor] | None = None,
     ) -> tuple[Tensor, Any]:
-        """log p of ``targets (R,W)`` under the current weights (with the cache mixed in), then one update."""
+        """log p of ``targets (R,W)`` under the current weights (with the cache mixed in), then one update.
+
+        ``adjust`` maps the model's log-probabilities before the cache mixes in (an n-gram mixture).
+        """
         model, device = self.model, self.model.device
         targets = targets.to(device)
         moving = self.config.lr > 0  # at lr 0 the weights never leave theta_0: no gradient is worth computing
@@ -108,6 +118,8 @@ class DynamicEval:
             (-logp.mean()).backward()
             self._update()
         scores = logp.detach()
+        if adjust is not None:
+            scores = adjust(scores.cpu()).to(device=scores.device, dtype=torch.float32)  # (R,W)
         if cache is not None:
             scores = cache.mix(h.detach().float(), scores, targets)
         return scores.cpu(), detach_state(state)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,9 @@ from charlm.models.base import LanguageModel
 from charlm.models.config import State
 from charlm.models.stepper import Stepper
 from charlm.tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from charlm.eval.mix import NgramMix
 
 TokenCallback = Callable[[int, str], None]
 Step = Callable[[Tensor, State], tuple[Tensor, State]]
@@ -217,8 +221,12 @@ def sample(
     on_token: TokenCallback | None = None,
     stop: Sequence[str] = (),
     precision: str = "fp32",
+    ngram: NgramMix | None = None,
 ) -> list[Sample]:
     """Generate ``num`` continuations of ``prime``; ``on_token(row, text)`` streams new text.
+
+    ``ngram`` draws from the network mixed with an n-gram (:mod:`charlm.eval.mix`); log-probabilities
+    are then the mixture's.
 
     ``precision="bf16"`` multiplies by bf16 copies of the recurrent weights (faster at large ``num``
     on CPUs with native bf16): a close approximation, so a seed repeats exactly only within a precision.
@@ -237,11 +245,17 @@ def sample(
     with torch.inference_mode():
         step = _stepper(model, precision)
         logits, state = prime_model(model, tokenizer, prime_ids, num)  # (B,V)
+        histories = [[tokenizer.eos_id, *prime_ids] for _ in range(num)]
         for t in range(length):
+            if ngram is not None:
+                logits = ngram.next_logits(logits, histories)  # (B,V) ln p of the mixture
             log_probs = F.log_softmax(logits, -1)  # (B,V) untempered, untruncated
             logits[:, tokenizer.unk_id] = float("-inf")  # in place: these logits are not used again
             nxt = pick(logits, temperature, generator, top_k, top_p)  # (B,)
             drawn.append(nxt)
+            if ngram is not None:
+                for history, token in zip(histories, nxt.tolist(), strict=True):
+                    history.append(token)
             token_lp = log_probs.gather(-1, nxt[:, None]).squeeze(-1)  # (B,) float32
             if not can_end:
                 logprob += token_lp  # widened to float64 before adding

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,9 @@ from charlm.errors import CharlmError
 from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from charlm.eval.mix import NgramMix
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -184,8 +187,12 @@ def score_sentences(
     per_token: bool = False,
     batch_size: int = 64,
     precision: str = "fp32",
+    ngram: NgramMix | None = None,
 ) -> list[SentenceScore]:
-    """Score each text from a fresh state, in padded batches of similar length (input order kept)."""
+    """Score each text from a fresh state, in padded batches of similar length (input order kept).
+
+    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`).
+    """
     if batch_size < 1:
         raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
     check_precision(precision)
@@ -199,6 +206,8 @@ def score_sentences(
             inputs, targets = _padded([encoded[i] for i in idx], tokenizer.eos_id)
             # Padding sits after each sentence, so a recurrent model cannot carry it back into the scores.
             logp, _ = token_logprobs(model, inputs, targets, precision)  # (B,T)
+            if ngram is not None:
+                logp = ngram.lines(logp, [encoded[i] for i in idx])  # (B,T) float64
             for row, i in enumerate(idx):
                 results[i] = sentence_score(tokenizer, texts[i], encoded[i], logp[row, : len(encoded[i])], per_token)
     return [r for r in results if r is not None]

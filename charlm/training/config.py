@@ -82,6 +82,7 @@ class TrainConfig:
     seed: int = 1234
     threads: int | None = field(default=None, metadata=RESUMABLE)
     force: bool = field(default=False, metadata=RESUMABLE)
+    ngram_order: int | None = field(default=None, metadata=RESUMABLE)  # n-gram at the end: None = per level, 0 = none
 
     def __post_init__(self) -> None:
         positive = {
@@ -112,6 +113,8 @@ class TrainConfig:
             raise CharlmError(f"--clip must be >= 0, 0 turns clipping off (got {self.clip})")
         if self.schedule not in SCHEDULES:
             raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
+        if self.ngram_order is not None and self.ngram_order < 0:
+            raise CharlmError(f"--ngram-order must be >= 0, 0 builds no n-gram (got {self.ngram_order})")
         check_segment(self.level, self.segment)
         if self.warmup < 0:
             raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")

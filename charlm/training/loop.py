@@ -325,6 +325,15 @@ class _Trainer(Checkpointing):
         if self.is_main:
             self.metrics.plot(force=True)
             write_dynamic_stats(self.model, self.stream.data, self.run_dir)
+            self._build_ngram()
+
+    def _build_ngram(self) -> None:
+        """The run's n-gram and its tuned weight (:mod:`charlm.training.ngram`), unless --ngram-order 0."""
+        from charlm.training.ngram import build_at_end
+
+        message = build_at_end(self.run_dir, self.model, self.tokenizer, self.config)
+        if message:
+            self.notice("ngram", message)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:

@@ -1,0 +1,94 @@
+"""``charlm ngram build`` and ``charlm ngram export``: the n-gram inside a model directory.
+
+Options -> one :class:`charlm.api.Model` call (:meth:`~charlm.api.Model.build_ngram`,
+:meth:`~charlm.api.Model.export_arpa`) -> a short report. The shared ``--ngram-weight`` and
+``--ngram`` options of the scoring commands are declared here too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from charlm.cli.options import JsonOpt, ModelOpt, friendly
+
+NgramWeightOpt = Annotated[
+    str,
+    typer.Option(
+        "--ngram-weight",
+        help="Mix the model's n-gram in: p = (1 - w) p_network + w p_ngram. auto = the weights tuned at build "
+        "time (network alone if the model has no n-gram); 0 = the network alone; a number in [0, 1].",
+    ),
+]
+NgramFileOpt = Annotated[
+    Path | None,
+    typer.Option("--ngram", help="Mix in this ARPA file (over the model's vocabulary) instead of the model's n-gram."),
+]
+
+app = typer.Typer(
+    help="The model's n-gram (interpolated modified Kneser-Ney over its own tokens): build, export.\n\n"
+    "Example: charlm ngram build --model checkpoints/latest",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@friendly
+def build(
+    model: ModelOpt = None,
+    order: Annotated[
+        int | None, typer.Option(help="n-gram order [default: 6 for char, 5 for word, 4 for subword models].")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Count the model's training tokens into an n-gram and tune its mixing weight on validation.
+
+    Reads the run's corpus cache (corpus.ids), writes ngram.npz and ngram.json into the model
+    directory. Training does this at its end unless --ngram-order 0.
+
+    Example: charlm ngram build --model checkpoints/latest --order 6
+    """
+    from charlm.api import load
+
+    meta = load(model, device="cpu").build_ngram(order)
+    if as_json:
+        print(json.dumps(meta))
+        return
+    _report(meta)
+
+
+def _report(meta: dict[str, Any]) -> None:
+    print(f"{meta['order']}-gram: {sum(meta['types']):,} n-grams {meta['types']}, built in {meta['build_s']} s")
+    for which in ("lines", "stream"):
+        tuned = meta.get(which)
+        if tuned:
+            weights = " ".join(f"{x:.3f}" for x in tuned["lambda_by_context"])
+            print(
+                f"validation {which} ({tuned['tokens']:,} tokens), nats/token: network {tuned['network']:.4f}, "
+                f"n-gram {tuned['ngram']:.4f}, mixed {tuned['mixed']:.4f} (lambda {tuned['lambda']:.3f}), "
+                f"by context {tuned['mixed_by_context']:.4f} (lambda {weights})"
+            )
+
+
+@friendly
+def export(
+    arpa: Annotated[Path, typer.Option("--arpa", help="ARPA file to write.")],
+    model: ModelOpt = None,
+) -> None:
+    """Write the model's n-gram as an ARPA file (log10; </s> is <eos>; spaces in tokens escaped as \\s).
+
+    Example: charlm ngram export --arpa model.arpa --model checkpoints/latest
+    """
+    from charlm.api import load
+
+    done = load(model, device="cpu").export_arpa(arpa)
+    print(f"wrote {done['path']}: {done['order']}-gram, {sum(done['ngrams']):,} n-grams")
+
+
+app.command("build")(build)
+app.command("export")(export)

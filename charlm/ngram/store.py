@@ -1,0 +1,96 @@
+"""The n-gram of a model directory: built from the training ids, tuned on the validation ids, kept as
+
+::
+
+    <model>/ngram.npz    the back-off tables (keys, ln p, ln back-off per order; no pickles)
+    <model>/ngram.json   order, vocabulary fingerprint, discounts, sizes, the tuned weights and
+                         the held-out figures they came from (lines: per-line scoring, stream: eval)
+
+``ngram.json`` is small and read on every load; ``ngram.npz`` only when a command mixes the n-gram in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from charlm.errors import CharlmError
+from charlm.io import write_json_atomic
+from charlm.models.base import LanguageModel
+from charlm.ngram import tune
+from charlm.ngram.counts import count_ngrams
+from charlm.ngram.kneser_ney import estimate
+from charlm.ngram.model import NgramModel
+
+NGRAM_FILE, NGRAM_META = "ngram.npz", "ngram.json"
+DEFAULT_ORDER = {"char": 6, "word": 5, "bpe": 4, "unigram": 4}
+DEFAULT_MODE = "context"  # what --ngram-weight auto uses: "fixed" or "context" (one weight per matched length)
+
+
+def default_order(level: str) -> int:
+    """The n-gram order a level gets unless told: 6 for chars, 5 for words, 4 for subwords."""
+    return DEFAULT_ORDER.get(level, 4)
+
+
+def read_meta(directory: Path) -> dict[str, Any] | None:
+    """The model directory's ``ngram.json``, or None when it has no n-gram."""
+    path = Path(directory) / NGRAM_META
+    if not path.exists() or not (Path(directory) / NGRAM_FILE).exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise CharlmError(f"cannot read {path}; rebuild it with: charlm ngram build --model {directory}") from None
+
+
+def load_ngram(directory: Path) -> NgramModel:
+    return NgramModel.load(Path(directory) / NGRAM_FILE)
+
+
+def _tuned(held: tune.Held, order: int) -> dict[str, Any]:
+    fixed = float(tune.fit(held)[0])
+    by_context = tune.fit(held, buckets=order, start=fixed)  # lengths never met keep the fixed weight
+    return {
+        "lambda": fixed,
+        "lambda_by_context": [float(x) for x in by_context],
+        **tune.report(held, fixed, by_context),
+    }
+
+
+def build(
+    directory: Path,
+    model: LanguageModel | None,
+    tokenizer_fingerprint: str,
+    vocab_size: int,
+    train: np.ndarray,
+    val: np.ndarray,
+    order: int,
+    eos: int,
+) -> dict[str, Any]:
+    """Count ``train``, estimate the model, tune the weights on ``val`` (needs ``model``) and save both files."""
+    started = time.perf_counter()
+    counts = count_ngrams(np.asarray(train), order, vocab_size, eos)
+    ngram = estimate(counts)
+    built_s = time.perf_counter() - started
+    meta: dict[str, Any] = {
+        "format": 1,
+        "order": ngram.order,
+        "vocab_size": ngram.vocab_size,
+        "tokenizer": tokenizer_fingerprint,
+        "train_tokens": len(train),
+        "types": [int(k.size) for k in ngram.keys],
+        "discounts": ngram.discounts,
+        "build_s": round(built_s, 3),
+        "mode": DEFAULT_MODE,
+    }
+    if model is not None and len(val) > 1:
+        meta["lines"] = _tuned(tune.held_lines(model, ngram, np.asarray(val), eos), ngram.order)
+        meta["stream"] = _tuned(tune.held_stream(model, ngram, np.asarray(val), eos), ngram.order)
+    meta["tune_s"] = round(time.perf_counter() - started - built_s, 3)
+    ngram.save(Path(directory) / NGRAM_FILE)
+    write_json_atomic(Path(directory) / NGRAM_META, meta)
+    return meta
