@@ -43,6 +43,7 @@ class TrainProgress:
         self.task = self.progress.add_task("train", total=1.0, info="")
         self.val = "-"
         self.bpc = "-"
+        self.lines = "-"
 
     def __enter__(self) -> TrainProgress:
         return self  # the bar starts with the run's "start" event, so set-up errors print alone
@@ -64,11 +65,12 @@ class TrainProgress:
         elif kind == "step":
             info = (
                 f"step {event['step']}  loss {fmt(event['train_loss'])}  val {self.val}  bpc {self.bpc}  "
-                f"{event['tokens_per_s']:,.0f} tok/s"
+                f"per line {self.lines}  {event['tokens_per_s']:,.0f} tok/s"
             )
             self.progress.update(self.task, completed=min(event["progress"], 1.0), info=info)
         elif kind == "eval":
             self.val, self.bpc = fmt(event["val_loss"]), fmt(event["val_bpc"])
+            self.lines = fmt(event.get("val_lines_bpc"))  # bits/char, every line from the start state
         elif kind == "notice":
             err.print(f"[yellow]{event['message']}[/yellow]")
 
@@ -226,8 +228,16 @@ def info_table(info: dict[str, Any]) -> None:
             f"seq {train.get('seq_len')}, batch {train.get('batch_size')}, lr {train.get('lr')}, "
             f"clip {train.get('clip')}",
         ),
+        (
+            "sentence starts",
+            f"start state {model.get('start_state', 'zero')}, reset at line ends with p = {train.get('reset_at_eos', 0.0)}",
+        ),
         ("best val loss", f"{fmt(summary.get('best_val_loss'), 4)} nats/token at step {summary.get('best_step')}"),
-        ("best val bits/char", fmt(summary.get("best_val_bpc"), 4)),
+        (
+            "best val bits/char",
+            f"{fmt(summary.get('best_val_bpc'), 4)} streamed, "
+            f"{fmt(summary.get('best_val_lines_bpc'), 4)} per line (each line from the start state)",
+        ),
         (
             "versions",
             f"format {info.get('format_version')}, charlm {info.get('charlm_version')}, "

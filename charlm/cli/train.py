@@ -76,6 +76,18 @@ def train(
         ),
     ] = False,
     clock_modules: Annotated[int, typer.Option(help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")] = 4,
+    start_state: Annotated[
+        str,
+        typer.Option(
+            help="Where every line starts (scoring, sampling without --prime, fresh rows, resets): zero, or learned (a trained start state)."
+        ),
+    ] = "zero",
+    reset_at_eos: Annotated[
+        float,
+        typer.Option(
+            help="At each line end, reset that row's carried state to the start state with this probability, so the model learns to start lines the way score reads them (0 = off, 1 = every line from the start: rnnlm's -independent)."
+        ),
+    ] = 0.0,
     seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 4e-3,
@@ -152,6 +164,8 @@ def train(
         dropoute=dropoute,
         locked_dropout=locked_dropout,
         clock_modules=clock_modules,
+        start_state=start_state,
+        reset_at_eos=reset_at_eos,
         seq_len=seq_len,
         batch_size=batch_size,
         lr=lr,

@@ -21,6 +21,7 @@ from charlm.models.attention import HistoryAttention
 from charlm.models.config import ModelConfig, State
 from charlm.models.dropout import LockedDropout, embedding_dropout
 from charlm.models.registry import get_arch, validate_model
+from charlm.models.start import StartState, batch_dims, run_with_resets, zeros_like_state
 
 
 class LanguageModel(nn.Module):
@@ -37,6 +38,9 @@ class LanguageModel(nn.Module):
         if config.direction == "both":  # ELMo: a second LM reads the reversed stream, sharing the embedding
             self.core_bwd = build_core(config, config.embed)
             self.proj_bwd, self.head_bwd = self._head(self.core_bwd.output_size)
+        # issue 13: a learned start state (models/start.py); absent in older models, which start from zeros
+        self.start = StartState(config.embed) if config.start_state == "learned" else None
+        self._state_dims: list[int] | None = None
 
     def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear]:
         config = self.config
@@ -64,8 +68,28 @@ class LanguageModel(nn.Module):
         y, state = self._features(core, proj, ids, state)  # (B,T,D)
         return head(y), state  # (B,T,V)
 
-    def forward(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
-        return self._read(self.core, self.proj, self.head, ids, state)
+    def forward(self, ids: Tensor, state: State = None, resets: Tensor | None = None) -> tuple[Tensor, State]:
+        """Logits for ``ids``; ``state=None`` is the start of a line (the start state).
+
+        ``resets (B,T)``, when given, marks steps whose incoming state is the start state again (that
+        row only): ``--reset-at-eos`` (:mod:`charlm.models.start`).
+        """
+        if state is None:
+            state = self.start_state(ids.size(0))
+        if resets is None:
+            return self._read(self.core, self.proj, self.head, ids, state)
+        if self._state_dims is None:
+            self._state_dims = batch_dims(self.core, self.config.embed, self.device)
+        y, state = run_with_resets(self.core, self._embed(ids), state, resets, self._fresh, self._state_dims)
+        y = self.drop(y)
+        return self.head(self.proj(y) if self.proj is not None else y), state  # (B,T,V)
+
+    def start_state(self, batch: int) -> State:
+        """The state every line starts from: None (zeros, for the core to fill in) or the learned one."""
+        return None if self.start is None else self.start(self.core, batch)
+
+    def _fresh(self, like: State, batch: int) -> State:
+        return zeros_like_state(like, batch) if self.start is None else self.start(self.core, batch)
 
     def features(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
         """The vectors the head reads, ``(B,T,D)`` (after dropout and any tied-weight projection)."""

@@ -13,8 +13,9 @@ State = Any  # None | Tensor | tuple[State, ...]: a core's recurrent state, walk
 
 # Fields beyond the shapes that change which modules (and weight names) a model has; fine-tuning
 # from a model must keep them.
-STRUCTURE_FIELDS = ("residual", "direction", "attention", "wdrop", "locked_dropout", "clock_modules")
+STRUCTURE_FIELDS = ("residual", "direction", "attention", "wdrop", "locked_dropout", "clock_modules", "start_state")
 DIRECTIONS = ("forward", "both")
+START_STATES = ("zero", "learned")  # where a line starts: zeros, or a learned state (models/start.py)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class ModelConfig:
     dropoute: float = 0.0  # embedding dropout: whole token rows
     locked_dropout: bool = False  # one dropout mask per sequence instead of per step
     clock_modules: int = 4  # clockwork RNN: modules with periods 1, 2, 4, ...
+    # issue 13 (absent from older config.json files: they start from zeros)
+    start_state: str = "zero"  # "learned": lines start from a trained state (models/start.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

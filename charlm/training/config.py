@@ -15,6 +15,8 @@ from charlm.models.config import ModelConfig
 from charlm.models.registry import validate_model
 
 DEFAULT_TIME_S = 600.0
+# Fields added after runs were first saved, with the value those runs trained with (resuming them keeps it).
+BEFORE_ADDED = {"start_state": "zero", "reset_at_eos": 0.0}
 SCHEDULES = ("constant", "cosine", "plateau")
 # What a resumed run may change; everything else must match the run being resumed.
 RESUMABLE_CHANGES = (
@@ -64,6 +66,9 @@ class TrainConfig:
     dropoute: float = 0.0
     locked_dropout: bool = False
     clock_modules: int = 4
+    start_state: str = "zero"  # where a line starts: zeros, or a learned state (issue 13)
+    # sentence starts (issue 13): reset each row's carried state at a line end with this probability
+    reset_at_eos: float = 0.0
     # optimisation
     seq_len: int = 128
     batch_size: int = 32
@@ -118,6 +123,8 @@ class TrainConfig:
             raise CharlmError(f"--clip must be >= 0, 0 turns clipping off (got {self.clip})")
         if self.schedule not in SCHEDULES:
             raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
+        if not 0.0 <= self.reset_at_eos <= 1.0:
+            raise CharlmError(f"--reset-at-eos must be in [0, 1] (got {self.reset_at_eos})")
         if self.warmup < 0:
             raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")
         validate_model(self.model_config(vocab_size=1))  # arch, shapes and model options, before any work

@@ -28,6 +28,7 @@ from charlm.models.state import detach_state
 from charlm.runtime import autocast
 from charlm.training.config import TrainConfig
 from charlm.training.data import evaluate
+from charlm.training.lines import evaluate_lines
 from charlm.training.resume import find_run, resumed_config
 from charlm.training.rundir import StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
@@ -130,8 +131,11 @@ class Trainer:
         ctx, run = self.ctx, self.run
         val = evaluate(run.model, ctx.val_data, ctx.config.seq_len, ctx.precision)
         val = ctx.dist.weighted_mean(val, ctx.val_data.shape[0] * (ctx.val_data.shape[1] - 1))
-        run.last_val = val
-        improved = run.tracker.update(val, run.step, ctx.config.schedule)
+        lines, count = evaluate_lines(run.model, ctx.val_lines, ctx.config.seq_len, ctx.precision)
+        run.last_val, run.last_val_lines = val, ctx.dist.weighted_mean(lines, count)
+        improved = run.tracker.update(val, run.step, ctx.config.schedule)  # the best checkpoint: streamed loss
+        if improved:
+            run.best_val_lines = run.last_val_lines
         if improved and ctx.is_main:
             ckpt.save_weights(run.model, ctx.run_dir / ckpt.BEST)
             ckpt.point_latest(ctx.run_dir, Path(ctx.config.checkpoints))
@@ -142,6 +146,8 @@ class Trainer:
                 "val_loss": val,
                 "val_bpc": bpc(ctx, val),
                 "val_ppl": math.exp(min(val, 50.0)),
+                "val_lines_loss": run.last_val_lines,  # every line from the start state (the score convention)
+                "val_lines_bpc": bpc(ctx, run.last_val_lines),
                 "best": improved,
                 "lr": self.lr(),
                 "time": round(run.elapsed, 2),
@@ -160,8 +166,12 @@ class Trainer:
         lr = self.lr()
         for group in run.optimizer.param_groups:
             group["lr"] = lr
+        resets = run.resets.mask(x, ctx.tokenizer.eos_id, ctx.dist.world, ctx.dist.rows)  # (B,T) or None (P=0)
         with autocast(ctx.device, ctx.precision):
-            logits, state = ctx.ddp(x, run.carried)  # (B,T,V)
+            if resets is None:
+                logits, state = ctx.ddp(x, run.carried)  # (B,T,V)
+            else:
+                logits, state = ctx.ddp(x, run.carried, resets)  # (B,T,V), rows start afresh where marked
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         with autocast(ctx.device, ctx.precision):
             loss = run.model.training_loss(loss, x, y)  # bidirectional models add their backward LM's loss

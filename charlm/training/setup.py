@@ -26,9 +26,10 @@ from charlm.tokenizers import Tokenizer
 from charlm.training import distributed
 from charlm.training.config import TrainConfig
 from charlm.training.data import get_tokenizer, prepare
+from charlm.training.lines import Batch, line_batches
 from charlm.training.resume import truncate_metrics
 from charlm.training.rundir import MetricsLog, check_run_dir, make_run_dir
-from charlm.training.state import RunState
+from charlm.training.state import ResetDraws, RunState
 from charlm.training.windows import WindowStream, batchify
 
 
@@ -45,7 +46,7 @@ class RunContext:
     data_info: dict[str, Any]
     val_chars_per_token: float
     val_data: Any  # (B_val, L_val) validation ids, this rank's rows
-    val_ids: Any  # (N_val,) the whole validation stream
+    val_lines: list[Batch]  # this rank's share of the validation lines, padded (the per-line loss)
     model_config: ModelConfig
     ddp: nn.Module  # what the step runs: the model, or DDP around it (all-reduces gradients across ranks)
 
@@ -77,6 +78,7 @@ def open_run(config: TrainConfig, resume_dir: Path | None = None) -> tuple[RunCo
     tokenizer = get_tokenizer(config, source)
     run_dir = resume_dir or Path(str(dist.from_main(make_run_dir(config) if dist.is_main else None)))
     stream, val_data, val_ids, info, chars_per_token = _load_data(config, dist, tokenizer, run_dir, resume_dir)
+    val_lines = line_batches(val_ids, tokenizer.eos_id, config.batch_size, (dist.rank, dist.world))
     model_config = config.model_config(tokenizer.vocab_size)
     model = build_model(model_config).to(dist.device)
     ctx = RunContext(
@@ -89,7 +91,7 @@ def open_run(config: TrainConfig, resume_dir: Path | None = None) -> tuple[RunCo
         info,
         chars_per_token,
         val_data,
-        val_ids,
+        val_lines,
         model_config,
         dist.wrap(model),
     )
@@ -98,7 +100,7 @@ def open_run(config: TrainConfig, resume_dir: Path | None = None) -> tuple[RunCo
         best = source / ckpt.BEST
         ckpt.load_weights(model, best if best.exists() else source / ckpt.LAST, device=dist.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
-    run = RunState(model, optimizer, stream)
+    run = RunState(model, optimizer, stream, ResetDraws(config.reset_at_eos, config.seed))
     resumed = resume_dir is not None and (run_dir / ckpt.TRAINER_STATE).exists()
     if resumed:
         restore(ctx, run, ckpt.load_trainer_state(run_dir))
@@ -173,6 +175,8 @@ def write_run_config(ctx: RunContext, run: RunState) -> None:
         "best_val_loss": run.tracker.best,
         "best_step": run.tracker.best_step,
         "best_val_bpc": bpc(ctx, run.tracker.best),
+        "best_val_lines_loss": run.best_val_lines,  # the same checkpoint, every line from the start state
+        "best_val_lines_bpc": bpc(ctx, run.best_val_lines),
         "precision": ctx.precision,
         "device": str(ctx.device),
         "parameters": run.model.num_parameters(),
