@@ -15,10 +15,12 @@ import json
 import math
 import os
 import signal
+import socket
 from pathlib import Path
 
 import pytest
 import torch
+import torch.multiprocessing as mp
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from typer.testing import CliRunner
@@ -131,6 +133,32 @@ def test_reset_probability_is_checked() -> None:
         TrainConfig(corpus="x", reset_at_eos=1.5)
     with pytest.raises(CharlmError, match="unknown --start-state"):
         TrainConfig(corpus="x", start_state="random")
+
+
+def _ddp_worker(rank: int, world: int, port: int, corpus: str, out: str, root: str) -> None:
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
+    kw = {**TINY, "batch_size": 2, "steps": 8, "dropout": 0.0, "reset_at_eos": 0.5, "start_state": "learned"}
+    result = train(TrainConfig(corpus=corpus, out=out, checkpoints=str(Path(root) / f"ck{rank}"), **kw))
+    Path(root, f"val{rank}.txt").write_text(f"{result.best_val_loss!r} {result.best_val_lines_bpc!r}")
+
+
+@pytest.mark.slow
+def test_two_processes_reset_the_same_rows_as_one(corpus: Path, tmp_path: Path) -> None:
+    """Resets are drawn for the global batch, so 2 gloo processes of 2 rows train as 1 process of 4."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    kw = {**TINY, "batch_size": 4, "steps": 8, "dropout": 0.0, "reset_at_eos": 0.5, "start_state": "learned"}
+    one = train(config(tmp_path, corpus, "one", **kw))
+    mp.spawn(_ddp_worker, args=(2, port, str(corpus), str(tmp_path / "two"), str(tmp_path)), nprocs=2, join=True)
+    a, b = weights(one.run_dir), weights(tmp_path / "two")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=0, msg=name)
+    val, lines = (float(v) for v in Path(tmp_path, "val0.txt").read_text().split())
+    assert val == pytest.approx(one.best_val_loss, rel=1e-5)
+    assert lines == pytest.approx(one.best_val_lines_bpc, rel=1e-5)
 
 
 # -- the learned start state: score, sample, eval ------------------------------------------------

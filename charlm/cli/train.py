@@ -209,7 +209,8 @@ def train(
         return  # under torchrun only rank 0 reports
     err.print(
         f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
-        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
+        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char streamed, "
+        f"{fmt(result.best_val_lines_bpc, 4)} per line"
     )
     print(result.run_dir)
 

@@ -32,7 +32,7 @@ from charlm.training.lines import evaluate_lines
 from charlm.training.resume import find_run, resumed_config
 from charlm.training.rundir import StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
-from charlm.training.setup import RunContext, bpc, open_run, restore, write_run_config
+from charlm.training.setup import RunContext, bpc, open_run, restore, start_event, write_run_config
 from charlm.training.state import RunState
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
@@ -52,6 +52,7 @@ class TrainResult:
     best_val_loss: float
     best_val_bpc: float
     tokens_per_s: float
+    best_val_lines_bpc: float = math.nan  # the best checkpoint's validation bits/char, every line from the start
 
 
 def resume_command(run_dir: Path) -> str:
@@ -216,24 +217,11 @@ class Trainer:
         return by_steps or by_time
 
     def _start_event(self) -> None:
-        ctx, run = self.ctx, self.run
-        self.emit(
-            {
-                "event": "start",
-                "run_dir": str(ctx.run_dir),
-                "device": str(ctx.device),
-                "precision": ctx.precision,
-                "parameters": run.model.num_parameters(),
-                "vocab_size": ctx.tokenizer.vocab_size,
-                "resumed_at": run.step if self.resumed else None,
-                **ctx.data_info,
-            }
-        )
+        ctx = self.ctx
+        self.emit(start_event(ctx, self.run, self.resumed))
         if ctx.config.init_from and not self.resumed and ctx.data_info["unk_rate"] > 0:
-            self.notice(
-                "oov",
-                f"{ctx.data_info['unk_rate']:.2%} of the new text is <unk> to the tokenizer of {ctx.config.init_from}",
-            )
+            rate, source = ctx.data_info["unk_rate"], ctx.config.init_from
+            self.notice("oov", f"{rate:.2%} of the new text is <unk> to the tokenizer of {source}")
 
     def fit(self) -> TrainResult:
         ctx, run = self.ctx, self.run
@@ -266,6 +254,7 @@ class Trainer:
             run.tracker.best,
             bpc(ctx, run.tracker.best),
             (run.tokens - base_tokens) / max(run.elapsed - base_elapsed, 1e-9),
+            bpc(ctx, run.best_val_lines),
         )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result

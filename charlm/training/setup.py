@@ -199,3 +199,17 @@ def write_run_config(ctx: RunContext, run: RunState) -> None:
             "summary": summary,
         },
     )
+
+
+def start_event(ctx: RunContext, run: RunState, resumed: bool) -> dict[str, Any]:
+    """The ``start`` event: where the run lives, on what, how big, and the data."""
+    return {
+        "event": "start",
+        "run_dir": str(ctx.run_dir),
+        "device": str(ctx.device),
+        "precision": ctx.precision,
+        "parameters": run.model.num_parameters(),
+        "vocab_size": ctx.tokenizer.vocab_size,
+        "resumed_at": run.step if resumed else None,
+        **ctx.data_info,
+    }
