@@ -89,7 +89,7 @@ class LanguageModel(nn.Module):
         return None if self.start is None else self.start(self.core, batch)
 
     def _fresh(self, like: State, batch: int) -> State:
-        return zeros_like_state(like, batch) if self.start is None else self.start(self.core, batch)
+        return zeros_like_state(like) if self.start is None else self.start(self.core, batch)
 
     def features(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
         """The vectors the head reads, ``(B,T,D)`` (after dropout and any tied-weight projection)."""

@@ -108,6 +108,6 @@ def run_with_resets(
     return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)), state  # (B,T,H)
 
 
-def zeros_like_state(state: State, batch: int) -> State:
+def zeros_like_state(state: State) -> State:
     """The zero (fresh) state in the layout of ``state``: what ``None`` means to every core."""
     return map_state(torch.zeros_like, state)
