@@ -1,4 +1,4 @@
-# One-word entry points: make install | demo | test | lint | bench | bench-quick
+# One-word entry points: make install | demo | test | lint | docs | bench | bench-quick
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 DEMO   := data/shakespeare.txt
 
-.PHONY: install demo test test-fast lint bench bench-quick clean
+.PHONY: install demo test test-fast lint docs bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ demo: install $(DEMO)
 
 lint: install
 	$(BIN)/ruff check charlm tests $(wildcard bench)
+
+# docs/cli.md is generated from the commands' --help; tests/test_docs.py fails when it is stale.
+docs: install
+	$(BIN)/python docs/gen_cli.py
 
 test: install lint
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,8 @@
-"""The Python API: ``charlm.load(dir)`` returns a :class:`Model` that scores, evaluates and samples.
+"""The Python API: ``charlm.load(dir)`` returns a :class:`Model` that scores, evaluates, samples and
+looks into its embeddings; :func:`gradflow` measures gradient flow through time.
 
-The CLI calls exactly these methods; they return plain dataclasses and never print.
+Everything a command can do, these can: the CLI calls exactly these methods (with ``unk=``, the file
+options, the cache and the bidirectional scores); they return plain dataclasses and never print.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from charlm.checkpoint import load_model
+from charlm.checkpoint import load_model, resolve_model_dir
+from charlm.errors import CharlmError
 from charlm.eval.beam import Beam, beam_search
 from charlm.eval.bidirectional import (
     BidirectionalScore,
@@ -21,10 +24,18 @@ from charlm.eval.bidirectional import (
 )
 from charlm.eval.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
 from charlm.eval.corpus import CorpusScore, Progress, eval_file
+from charlm.eval.dynamic import DynamicConfig, DynamicEval, gradient_stats
+from charlm.eval.gradflow import GradFlow, compare
+from charlm.eval.gradflow import plot as plot_gradflow
+from charlm.eval.neighbors import Neighbor
+from charlm.eval.neighbors import analogy as solve_analogy
+from charlm.eval.neighbors import neighbors as nearest
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
 from charlm.io import read_text
+from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.runtime import pick_device
+from charlm.tokenizers.unk import apply_unk_policy
 
 
 class Model:
@@ -34,6 +45,18 @@ class Model:
         self.device = pick_device(device)
         self.module, self.tokenizer, self.config = load_model(path, self.device)
         self.path = Path(path) if path else Path("checkpoints/latest")
+        self.directory = resolve_model_dir(path)  # the resolved model directory (checkpoints/latest followed)
+
+    def prepare(self, text: str, unk: str = "replace") -> str:
+        """``text`` as the model reads it under the unknown-token policy ``unk``.
+
+        replace: unknown characters/words become ``<unk>`` (text unchanged); skip: they are removed;
+        error: raise :class:`~charlm.errors.CharlmError` naming them.
+        """
+        return apply_unk_policy(self.tokenizer, text, unk)
+
+    def _texts(self, texts: str | Sequence[str], unk: str) -> list[str]:
+        return [self.prepare(t, unk) for t in ([texts] if isinstance(texts, str) else texts)]
 
     def score(
         self,
@@ -42,18 +65,25 @@ class Model:
         per_token: bool = False,
         batch_size: int = 64,
         precision: str = "fp32",
+        unk: str = "replace",
     ) -> list[SentenceScore]:
         """Score sentences from a fresh state (``<eos>`` counted, start not), in input order.
 
         Each result carries ``rank`` (1 = best) and ``score`` under ``normalize``: total (nats),
         token (nats per token) or char (nats per character). ``precision="bf16"`` is faster on
-        CPUs with bf16 support and approximate.
+        CPUs with bf16 support and approximate. ``unk`` is the unknown-token policy (:meth:`prepare`).
+        A ``--direction both`` model is scored by its forward half here; :meth:`score_both` gives both.
         """
-        items = [texts] if isinstance(texts, str) else list(texts)
+        items = self._texts(texts, unk)
         scores = score_sentences(
-            self.module, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision
+            self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision
         )
         return rank(scores, normalize)
+
+    @property
+    def forward_lm(self) -> LanguageModel:
+        """The left-to-right language model: the model itself, or a bidirectional model's forward half."""
+        return self.module.forward_lm if isinstance(self.module, BidirectionalLM) else self.module
 
     @property
     def bidirectional(self) -> bool:
@@ -66,6 +96,7 @@ class Model:
         file: str | Path | None = None,
         encoding: str = "utf-8",
         errors: str = "strict",
+        unk: str = "replace",
     ) -> list[BidirectionalScore]:
         """A ``--direction both`` model's forward, backward and mean log-probabilities.
 
@@ -75,8 +106,7 @@ class Model:
         if file is not None:
             text = read_text(file, encoding, errors)
             return [replace(score_both(self.module, self.tokenizer, text, whole_file=True), text=str(file))]
-        items = [texts] if isinstance(texts, str) else list(texts)
-        return score_both_sentences(self.module, self.tokenizer, items)
+        return score_both_sentences(self.module, self.tokenizer, self._texts(texts, unk))
 
     def rank(
         self,
@@ -85,9 +115,10 @@ class Model:
         per_token: bool = False,
         batch_size: int = 64,
         precision: str = "fp32",
+        unk: str = "replace",
     ) -> Ranking:
         """The sentences best first under ``normalize``, with the margin between the best two."""
-        return ranking(self.score(texts, normalize, per_token, batch_size, precision), normalize)
+        return ranking(self.score(texts, normalize, per_token, batch_size, precision, unk), normalize)
 
     def eval(
         self,
@@ -99,19 +130,55 @@ class Model:
         errors: str = "strict",
         progress: Progress | None = None,
         cache: int | None = None,
-        cache_theta: float = CACHE_THETA,
-        cache_lambda: float = CACHE_LAMBDA,
+        cache_theta: float | None = None,
+        cache_lambda: float | None = None,
+        dynamic: DynamicConfig | bool | None = None,
+        dynamic_stats: str | Path | None = None,
     ) -> CorpusScore:
         """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
 
         The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
         ``batch_size`` parallel rows; ``progress(bytes_done, bytes_total)`` is called as it goes.
         ``cache=N`` mixes a neural cache of each row's last N steps into the streamed scores
-        (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache``.
+        (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache`` (defaults
+        0.3 and 0.1); tuning them without ``cache`` is refused.
+        ``dynamic`` (True for the paper's settings, or a :class:`DynamicConfig`) adapts the weights to the
+        text as it is read (:mod:`charlm.eval.dynamic`), with gradient statistics from the model directory
+        or measured on ``dynamic_stats`` (a training text file); the weights are restored afterwards.
         """
-        settings = CacheConfig(cache, cache_theta, cache_lambda) if cache is not None else None
+        adapt = self._dynamic(dynamic, dynamic_stats, encoding, errors)
+        try:
+            return self._eval_file(path, independent, batch_size, precision, encoding, errors, progress,
+                                   _cache(cache, cache_theta, cache_lambda), adapt)  # fmt: skip
+        finally:
+            if adapt is not None:
+                adapt.restore()
+
+    def _dynamic(
+        self, dynamic: DynamicConfig | bool | None, stats_file: str | Path | None, encoding: str, errors: str
+    ) -> DynamicEval | None:
+        if not dynamic:
+            if stats_file is not None:
+                raise CharlmError("--dynamic-stats gives dynamic evaluation its statistics; add --dynamic")
+            return None
+        config = dynamic if isinstance(dynamic, DynamicConfig) else DynamicConfig()
+        stats = gradient_stats(self.forward_lm, self.tokenizer, self.directory, stats_file, encoding, errors)
+        return DynamicEval(self.forward_lm, stats, config)
+
+    def _eval_file(
+        self,
+        path: str | Path,
+        independent: bool,
+        batch_size: int,
+        precision: str,
+        encoding: str,
+        errors: str,
+        progress: Progress | None,
+        cache: CacheConfig | None,
+        dynamic: DynamicEval | None,
+    ) -> CorpusScore:
         return eval_file(
-            self.module,
+            self.forward_lm,
             self.tokenizer,
             path,
             independent=independent,
@@ -120,7 +187,25 @@ class Model:
             encoding=encoding,
             errors=errors,
             progress=progress,
-            cache=settings,
+            cache=cache,
+            dynamic=dynamic,
+        )
+
+    def score_file(
+        self,
+        path: str | Path,
+        batch_size: int = 32,
+        precision: str = "fp32",
+        encoding: str = "utf-8",
+        errors: str = "strict",
+        progress: Progress | None = None,
+    ) -> CorpusScore | list[BidirectionalScore]:
+        """A whole file as one text (``charlm score --file``): exactly :meth:`eval` (streamed), or for a
+        ``--direction both`` model its forward, backward and mean log-probabilities (:meth:`score_both`)."""
+        if self.bidirectional:
+            return self.score_both(file=path, encoding=encoding, errors=errors)
+        return self.eval(
+            path, batch_size=batch_size, precision=precision, encoding=encoding, errors=errors, progress=progress
         )
 
     def sample(
@@ -136,18 +221,21 @@ class Model:
         stop: str | Sequence[str] = (),
         on_token: TokenCallback | None = None,
         precision: str = "fp32",
+        unk: str = "replace",
     ) -> list[Sample]:
         """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them.
 
         ``precision="bf16"`` steps the model with bf16 weight matrices: faster at large ``num`` on CPUs
-        with bf16 support, approximate (a seed repeats exactly only within one precision).
+        with bf16 support, approximate (a seed repeats exactly only within one precision). ``unk`` is
+        the policy for unknown characters/words in the prime (:meth:`prepare`); each sample's
+        ``prime`` is the prime as the model read it.
         """
         refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         stops = [stop] if isinstance(stop, str) else list(stop)
         return sample(
-            self.module,
+            self.forward_lm,
             self.tokenizer,
-            prime,
+            self.prepare(prime, unk),
             length,
             temperature,
             top_k,
@@ -161,15 +249,73 @@ class Model:
         )
 
     def beam(
-        self, prime: str = "", width: int = 5, length: int = 100, until_eos: bool = False, normalize: bool = False
+        self,
+        prime: str = "",
+        width: int = 5,
+        length: int = 100,
+        until_eos: bool = False,
+        normalize: bool = False,
+        unk: str = "replace",
     ) -> list[Beam]:
         """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
         refuse_sampling(self.module)
-        return beam_search(self.module, self.tokenizer, prime, width, length, until_eos, normalize)
+        return beam_search(
+            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize
+        )
+
+    def neighbors(self, word: str, k: int = 10) -> list[Neighbor]:
+        """The ``k`` words whose input embeddings are nearest (cosine) to ``word``'s (word-level models)."""
+        _check_k(k)
+        return nearest(self.forward_lm, self.tokenizer, word, k)
+
+    def analogy(self, a: str, b: str, c: str, k: int = 10) -> list[Neighbor]:
+        """``a`` is to ``b`` as ? is to ``c``: the ``k`` words nearest ``a - b + c`` (3CosAdd)."""
+        _check_k(k)
+        return solve_analogy(self.forward_lm, self.tokenizer, a, b, c, k=k)
 
     def info(self) -> dict[str, Any]:
         """What is inside the model directory."""
         return {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise CharlmError(f"-k must be at least 1 (got {k})")
+
+
+def _cache(size: int | None, theta: float | None, lam: float | None) -> CacheConfig | None:
+    """The neural cache's settings (``None``: no cache); tuning it without a size is refused."""
+    if size is None:
+        if theta is not None or lam is not None:
+            raise CharlmError("--cache-theta and --cache-lambda tune the cache; add --cache N")
+        return None
+    return CacheConfig(size, CACHE_THETA if theta is None else theta, CACHE_LAMBDA if lam is None else lam)
+
+
+def gradflow(
+    archs: Sequence[str] = (),
+    models: Sequence[str | Path] = (),
+    text: str | Path | None = None,
+    length: int = 100,
+    batch: int = 16,
+    hidden: int = 128,
+    layers: int = 1,
+    seed: int = 0,
+    plot: str | Path | None = None,
+) -> list[GradFlow]:
+    """|dLoss_T/ds_t| against the distance T - t for random-weight ``archs`` and trained ``models``.
+
+    ``text`` is a file to read windows from (default: uniformly random tokens); with neither archs
+    nor models, rnn, lstm and gru are measured. ``plot``: also write the log-scale PNG there.
+    """
+    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
+        raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
+    names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])
+    content = read_text(text) if text is not None else None
+    results = compare(names, list(models), content, length, batch, hidden, layers, seed)
+    if plot is not None:
+        plot_gradflow(results, Path(plot))
+    return results
 
 
 def load(path: str | Path | None = None, device: str = "auto") -> Model:

@@ -12,6 +12,11 @@
 Loading never unpickles code: weights are safetensors, metadata is JSON and the trainer state is
 read with ``torch.load(weights_only=True)``. Every write goes to a temp file, is fsynced and renamed,
 so a crash at any moment leaves the previous file intact. GPU-trained weights load on CPU.
+
+Weight names are mapped on load in one place, :func:`upgrade_names`: a ``--direction both`` model
+saved before the bidirectional wrapper (charlm 0.1) named its backward half ``core_bwd.*``,
+``proj_bwd.*``, ``head_bwd.*`` beside the forward ``embed``/``core``/``proj``/``head``; today they are
+``backward_lm.*`` and ``forward_lm.*`` (:class:`charlm.models.base.BidirectionalLM`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from safetensors.torch import load_file, save
 
 from charlm.errors import CharlmError
 from charlm.io import write_atomic, write_bytes_atomic, write_json_atomic
-from charlm.models.base import LanguageModel, build_model
+from charlm.models.base import AnyLM, build_model
 from charlm.models.config import ModelConfig
 from charlm.tokenizers import Tokenizer, load_tokenizer
 
@@ -37,7 +42,29 @@ CONFIG = "config.json"
 BEST = "model.safetensors"
 LAST = "last.safetensors"
 TRAINER_STATE = "trainer_state.pt"
+DYNAMIC_STATS = "dynamic_stats.safetensors"  # gradient RMS on training text, for dynamic evaluation
 DEFAULT_MODEL = Path("checkpoints") / "latest"
+
+
+# The backward half's old prefixes (charlm 0.1, before BidirectionalLM) and today's.
+_OLD_BACKWARD = {"core_bwd.": "backward_lm.core.", "proj_bwd.": "backward_lm.proj.", "head_bwd.": "backward_lm.head."}
+
+
+def upgrade_names(tensors: dict[str, Any], aliases: bool = False) -> dict[str, Any]:
+    """Weights named the pre-wrapper way (``core_bwd.*`` ...) under today's names; others unchanged.
+
+    ``aliases``: also give the shared embedding its second name, ``backward_lm.embed.weight``, as
+    ``state_dict()`` lists it (safetensors files store a shared tensor once, under its first name).
+    """
+    if not any(name.startswith("core_bwd.") for name in tensors):
+        return tensors
+    renamed: dict[str, Any] = {}
+    for name, tensor in tensors.items():
+        old = next((prefix for prefix in _OLD_BACKWARD if name.startswith(prefix)), None)
+        renamed[_OLD_BACKWARD[old] + name[len(old) :] if old else f"forward_lm.{name}"] = tensor
+    if aliases and "forward_lm.embed.weight" in renamed:
+        renamed["backward_lm.embed.weight"] = renamed["forward_lm.embed.weight"]
+    return renamed
 
 
 def _named_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -45,7 +72,7 @@ def _named_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {**dict(model.named_parameters()), **dict(model.named_buffers())}
 
 
-def save_weights(model: LanguageModel, path: Path) -> None:
+def save_weights(model: torch.nn.Module, path: Path) -> None:
     """Write the model's weights to ``path`` atomically (tied weights stored once).
 
     Tensors are copied to contiguous CPU memory first: cuDNN keeps an RNN's weights as views of
@@ -55,7 +82,7 @@ def save_weights(model: LanguageModel, path: Path) -> None:
     write_bytes_atomic(path, save(tensors, metadata={"format": "pt"}))
 
 
-def load_weights(model: LanguageModel, path: Path, device: torch.device | str = "cpu") -> None:
+def load_weights(model: torch.nn.Module, path: Path, device: torch.device | str = "cpu") -> None:
     """Fill ``model`` from a safetensors file, refusing damaged or mismatched files."""
     if not path.exists():
         raise CharlmError(
@@ -66,12 +93,27 @@ def load_weights(model: LanguageModel, path: Path, device: torch.device | str = 
     except (SafetensorError, OSError, ValueError) as exc:
         first = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
         raise CharlmError(f"{path} is damaged ({first}); restore it or retrain") from None
+    tensors = upgrade_names(tensors)
     if set(tensors) != set(_named_tensors(model)):
         raise CharlmError(f"{path} does not match the model in config.json (different tensors)")
     try:
         model.load_state_dict(tensors, strict=False)  # tied aliases (head.weight) are filled by sharing
     except RuntimeError:
         raise CharlmError(f"{path} does not match the model in config.json (tensor shapes differ)") from None
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Write named CPU tensors (e.g. gradient statistics) as safetensors, atomically."""
+    write_bytes_atomic(path, save({k: t.detach().cpu().contiguous() for k, t in tensors.items()}))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Read named tensors written by :func:`save_tensors`, refusing a damaged file in one line."""
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        raise CharlmError(f"{path} is damaged ({first}); delete it or retrain") from None
 
 
 def write_config(directory: Path, payload: dict[str, Any]) -> None:
@@ -118,7 +160,7 @@ def resolve_model_dir(model: str | Path | None) -> Path:
 
 def load_model(
     directory: str | Path | None, device: torch.device | str = "cpu", weights: str = BEST
-) -> tuple[LanguageModel, Tokenizer, dict[str, Any]]:
+) -> tuple[AnyLM, Tokenizer, dict[str, Any]]:
     """Load (model in eval mode, tokenizer, config dict) from a model directory."""
     path = resolve_model_dir(directory)
     config = read_config(path)
@@ -127,7 +169,7 @@ def load_model(
     except TypeError:
         raise CharlmError(f"{path / CONFIG} has an invalid model section; restore it or retrain") from None
     tokenizer = load_tokenizer(path)
-    saved = config.get("tokenizer") if isinstance(config.get("tokenizer"), dict) else {}
+    saved: dict[str, Any] = config["tokenizer"] if isinstance(config.get("tokenizer"), dict) else {}
     if saved.get("kind", tokenizer.kind) != tokenizer.kind or saved.get(
         "fingerprint", fingerprint(tokenizer)
     ) != fingerprint(tokenizer):
@@ -171,10 +213,13 @@ def load_trainer_state(directory: Path) -> dict[str, Any]:
     if not path.exists():
         raise CharlmError(f"{directory} has no {TRAINER_STATE}; it cannot be resumed (use --init-from to fine-tune)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError...
         first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
         raise CharlmError(f"{path} is damaged or unsafe and was not loaded ({first})") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state["model"] = upgrade_names(state["model"], aliases=True)
+    return state
 
 
 def point_latest(run_dir: Path, checkpoints: Path) -> None:

@@ -11,6 +11,7 @@ from charlm.models.cells import GRUCell, LSTMCell, RNNCell
 from charlm.models.clockwork import ClockworkCell
 from charlm.models.config import ModelConfig
 from charlm.models.lstm_variants import CIFGLSTMCell, LayerNormLSTMCell, PeepholeLSTMCell
+from charlm.models.registry import ARCHS
 
 CELL_VS_TORCH = [
     (lambda: RNNCell(5, 7, "tanh"), lambda: nn.RNN(5, 7, nonlinearity="tanh", batch_first=True)),
@@ -87,21 +88,7 @@ def test_clockwork_slow_modules_ignore_fast_ones() -> None:
     assert cell.mask[7].tolist() == [0.0] * 6 + [1.0] * 2  # slowest reads itself only
 
 
-@pytest.mark.parametrize(
-    "arch",
-    [
-        "rnn-cell",
-        "lstm-cell",
-        "gru-cell",
-        "lstm-peephole",
-        "lstm-cifg",
-        "lstm-layernorm",
-        "clockwork",
-        "lstm",
-        "gru",
-        "rnn",
-    ],
-)
+@pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_residual_stack_runs_and_learns(arch: str) -> None:
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=9, arch=arch, layers=3, hidden=12, embed=12, residual=True))
@@ -118,21 +105,7 @@ def test_residual_stack_runs_and_learns(arch: str) -> None:
     assert losses[-1] < losses[0] - 0.1
 
 
-@pytest.mark.parametrize(
-    "arch",
-    [
-        "rnn-cell",
-        "lstm-cell",
-        "gru-cell",
-        "lstm-peephole",
-        "lstm-cifg",
-        "lstm-layernorm",
-        "clockwork",
-        "lstm",
-        "gru",
-        "rnn",
-    ],
-)
+@pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_every_parameter_is_used(arch: str) -> None:
     """No dead weights: each parameter gets a gradient (lstm-layernorm once carried an unused bias_hh)."""
     torch.manual_seed(0)

@@ -9,44 +9,37 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from charlm.cli.app import app
+from charlm.cli.app import COMMANDS, app
+from tests.conftest import no_crash, tiny_args
 
 runner = CliRunner()
-COMMANDS = ["train", "sample", "score", "eval", "tokenize", "info"]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def test_commands_are_the_apps() -> None:
+    """COMMANDS (what the tests below iterate) is exactly what ``charlm --help`` lists."""
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    section = result.output.split("Commands:")[1]
+    assert [line.split()[0] for line in section.splitlines() if line.strip()] == list(COMMANDS)
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
     assert "Example: charlm " + command in result.output
 
 
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_refuses_an_unknown_option_in_one_line(command: str) -> None:
+    result = runner.invoke(app, [command, "--no-such-option"])
+    no_crash(result)
+    assert result.exit_code == 2 and "No such option" in result.output
+
+
 def test_train_then_use_latest(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            str(corpus),
-            "--steps",
-            "30",
-            "--hidden",
-            "32",
-            "--embed",
-            "8",
-            "--layers",
-            "1",
-            "--seq-len",
-            "16",
-            "--batch-size",
-            "4",
-            "--eval-every",
-            "10",
-            "--device",
-            "cpu",
-        ],
-    )
+    result = runner.invoke(app, ["train", str(corpus), *tiny_args(hidden=32, steps=30, eval_every=10)])
     assert result.exit_code == 0, result.output
     assert Path("checkpoints/latest/config.json").exists()
 

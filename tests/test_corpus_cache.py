@@ -7,14 +7,14 @@ import pytest
 
 from charlm.errors import CharlmError
 from charlm.io import read_text
-from charlm.tokenizers import build_tokenizer
+from charlm.tokenizers import LEVELS, build_tokenizer
 from charlm.training.corpus_cache import encode_file, fit_tokenizer, iter_chunks
 from tests.conftest import TINY_TEXT
 
 MIXED = ("naïve café — 中文字符 emoji 🙂\r\n" + TINY_TEXT[:400]) * 30
 
 
-@pytest.mark.parametrize("level", ["char", "word", "bpe"])
+@pytest.mark.parametrize("level", LEVELS)
 def test_streamed_ids_equal_whole_text_ids(level: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import charlm.io as charlm_io
 

@@ -20,8 +20,10 @@ LAYERS = {
     "charlm.plot": 3,
     "charlm.training": 4,
     "charlm.eval": 4,
+    "charlm.export": 5,  # beside api: reads a model directory through checkpoint
     "charlm.api": 5,
-    "charlm.cli": 6,
+    "charlm.serve": 6,  # above api, like cli
+    "charlm.cli": 7,
 }
 
 

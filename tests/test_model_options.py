@@ -11,9 +11,10 @@ from charlm.models.attention import HistoryAttention
 from charlm.models.base import build_model
 from charlm.models.config import ModelConfig
 from charlm.models.dropout import LockedDropout, WeightDropLSTM, embedding_dropout
+from charlm.models.registry import ARCHS
 
 
-@pytest.mark.parametrize("arch", ["lstm", "gru-cell", "clockwork"])
+@pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_attention_chunked_equals_one_shot(arch: str) -> None:
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=11, arch=arch, layers=1, hidden=8, embed=4, attention=5)).eval()
@@ -106,17 +107,24 @@ def test_wdrop_refused_off_the_fused_lstm() -> None:
 
 
 def test_bidirectional_model_has_a_backward_lm_sharing_the_embedding() -> None:
+    from charlm.models.base import BidirectionalLM
+    from charlm.training.loss import training_loss
+
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=9, arch="lstm-cell", layers=1, hidden=8, embed=4, direction="both"))
     forward_only = build_model(ModelConfig(vocab_size=9, arch="lstm-cell", layers=1, hidden=8, embed=4))
-    assert set(forward_only.state_dict()) < set(model.state_dict())
+    assert isinstance(model, BidirectionalLM) and model.backward_lm.embed is model.forward_lm.embed
+    assert {f"forward_lm.{k}" for k in forward_only.state_dict()} < set(model.state_dict())
     x, y = torch.randint(0, 9, (2, 6)), torch.randint(0, 9, (2, 6))
-    loss = torch.tensor(2.0)
-    combined = model.training_loss(loss, x, y)
-    logits, _ = model.backward_lm(y.flip(1))
-    backward = nn.functional.cross_entropy(logits.flatten(0, 1), x.flip(1).flatten())
+    logits, _ = model(x)
+    combined = training_loss(model, logits, x, y, torch.device("cpu"), "fp32")
+    loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+    back, _ = model.backward_lm(y.flip(1))
+    backward = nn.functional.cross_entropy(back.flatten(0, 1), x.flip(1).flatten())
     torch.testing.assert_close(combined, 0.5 * (loss + backward))
-    assert forward_only.training_loss(loss, x, y) is loss
+    logits, _ = forward_only(x)
+    plain = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+    torch.testing.assert_close(training_loss(forward_only, logits, x, y, torch.device("cpu"), "fp32"), plain)
 
 
 def test_unknown_direction_is_one_line_error() -> None:

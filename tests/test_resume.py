@@ -19,10 +19,11 @@ from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.training.config import TrainConfig
 from charlm.training.loop import resume, train
-from tests.conftest import TINY_TEXT
+from tests.conftest import TINY as TINY_CONFIG
+from tests.conftest import TINY_TEXT, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(hidden=32, embed=8, layers=1, seq_len=16, batch_size=4, eval_every=10, device="cpu", dropout=0.1, threads=1)
+TINY = {**TINY_CONFIG, "hidden": 32, "eval_every": 10, "dropout": 0.1}  # dropout: resume must restore its RNG
 
 
 def config(tmp: Path, corpus: Path, name: str, **kw: object) -> TrainConfig:
@@ -34,6 +35,7 @@ def same_weights(a: Path, b: Path, name: str = ckpt.LAST) -> bool:
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["constant", "plateau"])
 def test_steps_n_then_resume_to_2n_is_bitwise_equal(schedule: str, corpus: Path, tmp_path: Path) -> None:
     train(config(tmp_path, corpus, "straight", steps=40, schedule=schedule, save_every=7))
@@ -47,6 +49,7 @@ def test_steps_n_then_resume_to_2n_is_bitwise_equal(schedule: str, corpus: Path,
     assert straight["tracker"] == split["tracker"] and straight["rng"]["python"] == split["rng"]["python"]
 
 
+@pytest.mark.slow
 def test_interrupted_cosine_run_resumes_bitwise(corpus: Path, tmp_path: Path) -> None:
     """A cosine run stopped mid-way (by a signal) and resumed equals the uninterrupted run."""
     train(config(tmp_path, corpus, "straight", steps=30, save_every=100))
@@ -87,10 +90,11 @@ def test_init_from_fine_tunes_and_refuses_a_foreign_text(tiny_model: Path, corpu
         train(config(tmp_path, foreign, "bad", steps=5, init_from=str(tiny_model)))
 
 
+@pytest.mark.slow
 def test_non_finite_steps_are_skipped_then_rolled_back(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import charlm.training.loop as trainer_mod
+    import charlm.training.loss as trainer_mod  # the training loss is computed there
 
     real = trainer_mod.F.cross_entropy
     calls = {"n": 0}
@@ -116,6 +120,7 @@ def test_non_finite_steps_are_skipped_then_rolled_back(
     assert all(torch.isfinite(w).all() for w in load_file(result.run_dir / ckpt.LAST).values())
 
 
+@pytest.mark.slow
 def test_patience_stops_early(corpus: Path, tmp_path: Path) -> None:
     result = train(config(tmp_path, corpus, "p", steps=400, lr=1e-9, warmup=0, patience=2, eval_every=5))
     assert result.steps < 400
@@ -123,6 +128,7 @@ def test_patience_stops_early(corpus: Path, tmp_path: Path) -> None:
     assert any(e["event"] == "notice" and e["kind"] == "early-stop" for e in events)
 
 
+@pytest.mark.slow
 def test_metrics_fields_loss_png_and_plot_command(tiny_model: Path, corpus: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -166,30 +172,7 @@ def _cli(args: list[str], **kw: object) -> subprocess.Popen:
 
 
 def _train_args(corpus: Path, out: Path) -> list[str]:
-    return [
-        "train",
-        str(corpus),
-        "--out",
-        str(out),
-        "--steps",
-        "120",
-        "--save-every",
-        "5",
-        "--eval-every",
-        "20",
-        "--hidden",
-        "32",
-        "--embed",
-        "8",
-        "--layers",
-        "1",
-        "--seq-len",
-        "16",
-        "--batch-size",
-        "4",
-        "--device",
-        "cpu",
-    ]
+    return ["train", str(corpus), "--out", str(out), *tiny_args(hidden=32, steps=120, save_every=5, eval_every=20)]
 
 
 @pytest.mark.slow
@@ -245,6 +228,7 @@ def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path: Path) -> None:
     assert f"at step {step};" in last and step > 0
 
 
+@pytest.mark.slow
 def test_resume_uses_the_cached_tokens_when_the_corpus_changed(corpus: Path, tmp_path: Path) -> None:
     train(config(tmp_path, corpus, "straight", steps=20, schedule="constant"))
     train(config(tmp_path, corpus, "split", steps=10, schedule="constant"))

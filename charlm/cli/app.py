@@ -1,7 +1,8 @@
 """The ``charlm`` command line: the Typer app and the list of its commands.
 
 Every command is options -> one library call -> rendered output, defined in :mod:`charlm.cli.train`,
-:mod:`charlm.cli.model` and :mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
+:mod:`charlm.cli.sample`, :mod:`charlm.cli.score`, :mod:`charlm.cli.model` and
+:mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
 order ``charlm --help`` lists them. Errors are one line on stderr and a non-zero exit: 1 for bad
 input, a bad model or a bad value, 2 for usage Typer itself refuses (an unknown option), 130 when
 interrupted.
@@ -9,9 +10,12 @@ interrupted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
-from charlm.cli import diagnostics, model, train
+from charlm.cli import diagnostics, export, model, sample, score, serve, train
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -21,16 +25,18 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[..., Any]] = {
     "train": train.train,
     "plot": train.plot,
     "tokenize": train.tokenize,
     "info": model.info,
-    "sample": model.sample,
-    "score": model.score,
-    "eval": model.eval_,
+    "sample": sample.sample,
+    "score": score.score,
+    "eval": score.eval_,
     "gradflow": diagnostics.gradflow,
     "neighbors": diagnostics.neighbors,
+    "serve": serve.serve,
+    "export": export.export,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

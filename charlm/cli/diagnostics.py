@@ -1,13 +1,12 @@
 """The diagnostic commands ``gradflow`` and ``neighbors``.
 
-Registered on :data:`charlm.cli.app` (imported at the end of :mod:`charlm.cli.app`). Thin like the rest
-of the CLI: options -> one library call (:mod:`charlm.eval.gradflow`, :mod:`charlm.eval.neighbors`,
-:mod:`charlm.eval.bidirectional`) -> a table on stdout (or ``--json``).
+Registered in :data:`charlm.cli.app.COMMANDS`. Thin like the rest of the CLI: options -> one library
+call (:func:`charlm.api.gradflow`, :meth:`charlm.api.Model.neighbors`, :meth:`charlm.api.Model.analogy`)
+-> :mod:`charlm.cli.render` output (a table, or ``--json``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -47,35 +46,11 @@ def gradflow(
 
     Example: charlm gradflow --arch rnn --arch lstm --arch gru --text input.txt --plot gradflow.png
     """
-    from charlm.eval.gradflow import DISTANCES, compare
-    from charlm.eval.gradflow import plot as write_plot
-    from charlm.io import read_text
+    from charlm.api import gradflow as measure
+    from charlm.cli.render import gradflow_table
 
-    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
-        raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
-    archs = arch if arch else ([] if model else ["rnn", "lstm", "gru"])
-    results = compare(archs, model or [], read_text(text) if text else None, length, batch, hidden, layers, seed)
-    write_plot(results, plot)
-    if as_json:
-        print(json.dumps({"plot": str(plot), "results": [r.to_dict() for r in results]}))
-        return
-    from rich.table import Table
-
-    from charlm.cli.render import err, out
-
-    shown = [d for d in DISTANCES if d < length]
-    table = Table(
-        "model",
-        "weights",
-        "data",
-        "factor/step",
-        *[f"d={d}" for d in shown],
-        title="|dLoss_T/ds_t| relative to distance 1",
-    )
-    for r in results:
-        table.add_row(r.label, r.weights, r.data, f"{r.rate:.3f}", *[f"{r.relative(d):.1e}" for d in shown])
-    out.print(table)
-    err.print(f"plot written to {plot}")
+    results = measure(arch or [], model or [], text, length, batch, hidden, layers, seed, plot=plot)
+    gradflow_table(results, length, str(plot), as_json)
 
 
 @friendly
@@ -93,17 +68,10 @@ def neighbors(
     Example: charlm neighbors king -k 10   |   charlm neighbors --analogy king man woman
     """
     from charlm.api import load
-    from charlm.eval.neighbors import analogy as solve
-    from charlm.eval.neighbors import neighbors as nearest
+    from charlm.cli.render import neighbors_list
 
     if (word is None) == (analogy is None):
         raise CharlmError("give either a WORD or --analogy A B C")
-    if k < 1:
-        raise CharlmError(f"-k must be at least 1 (got {k})")
     lm = load(model, device="cpu")
-    found = nearest(lm.module, lm.tokenizer, word, k) if word else solve(lm.module, lm.tokenizer, *analogy, k=k)
-    if as_json:
-        print(json.dumps([{"word": n.word, "similarity": n.similarity} for n in found], ensure_ascii=False))
-        return
-    for n in found:
-        print(f"{n.similarity:7.4f}  {n.word}")
+    found = lm.analogy(*analogy, k=k) if analogy is not None else lm.neighbors(str(word), k)
+    neighbors_list(found, as_json)

@@ -26,6 +26,8 @@ UnkOpt = Annotated[
 ]
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+EncodingOpt = Annotated[str, typer.Option(help="Text encoding of the file.")]
+ErrorsOpt = Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")]
 PrecisionOpt = Annotated[
     str, typer.Option(help="fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate).")
 ]

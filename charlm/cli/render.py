@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
@@ -23,56 +23,6 @@ def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     return f"{value:.{digits}f}"
-
-
-class TrainProgress:
-    """A progress bar on stderr fed by training events: step, loss, val loss, bits/char, tokens/s, ETA."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(bar_width=20),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-        )
-        self.task = self.progress.add_task("train", total=1.0, info="")
-        self.val = "-"
-        self.bpc = "-"
-        self.lines = "-"
-
-    def __enter__(self) -> TrainProgress:
-        return self  # the bar starts with the run's "start" event, so set-up errors print alone
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
-            self.progress.start()
-            err.print(
-                f"run {event['run_dir']}: {event['parameters']:,} parameters, vocab {event['vocab_size']}, "
-                f"{event['train_tokens']:,} train / {event['val_tokens']:,} val tokens, "
-                f"{event['device']} {event['precision']}"
-            )
-            if event.get("resumed_at") is not None:
-                err.print(f"resumed at step {event['resumed_at']}")
-        elif kind == "step":
-            info = (
-                f"step {event['step']}  loss {fmt(event['train_loss'])}  val {self.val}  bpc {self.bpc}  "
-                f"per line {self.lines}  {event['tokens_per_s']:,.0f} tok/s"
-            )
-            self.progress.update(self.task, completed=min(event["progress"], 1.0), info=info)
-        elif kind == "eval":
-            self.val, self.bpc = fmt(event["val_loss"]), fmt(event["val_bpc"])
-            self.lines = fmt(event.get("val_lines_bpc"))  # bits/char, every line from the start state
-        elif kind == "notice":
-            err.print(f"[yellow]{event['message']}[/yellow]")
 
 
 NORMALIZE_LABEL = {
@@ -88,6 +38,22 @@ def _show(table: Table) -> None:
         out.print(table)
     else:
         Console(file=sys.stdout, width=200, highlight=False, soft_wrap=True).print(table)
+
+
+def json_lines(items: Sequence[Any]) -> None:
+    """One strict JSON object per line on stdout (``to_dict()`` of each item)."""
+    for item in items:
+        print(json.dumps(item.to_dict(), ensure_ascii=False))
+
+
+def file_score(result: Any, as_json: bool) -> None:
+    """A whole file's score: a corpus table (``eval``), or forward/backward/mean (a bidirectional model)."""
+    if isinstance(result, list):
+        bidirectional_table(result, as_json)
+    elif as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        corpus_table(result)
 
 
 def scores_table(ranking: Any, per_token: bool) -> None:
@@ -136,6 +102,8 @@ def corpus_table(score: Any) -> None:
     )
     if getattr(score, "cache", None):
         mode += ", neural cache {size} theta {theta} lambda {lambda}".format(**score.cache)
+    if getattr(score, "dynamic", None):
+        mode += ", dynamic evaluation lr {lr:g} lambda {lam:g} segment {segment}".format(**score.dynamic)
     table = Table(title=f"corpus score: {score.path} ({mode})", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")
@@ -152,37 +120,6 @@ def corpus_table(score: Any) -> None:
     ):
         table.add_row(name, value)
     _show(table)
-
-
-class EvalProgress:
-    """A byte-count progress bar on stderr for ``charlm eval``; a no-op when not enabled."""
-
-    def __init__(self, path: str, enabled: bool) -> None:
-        self.enabled = enabled
-        self.progress = Progress(
-            TextColumn(f"[bold]eval {path}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-        self.task = self.progress.add_task("eval", total=1)
-
-    def __enter__(self) -> EvalProgress:
-        if self.enabled:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.progress.stop()
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.enabled:
-            self.progress.update(self.task, completed=done, total=total)
 
 
 def tokenize_table(stats: dict[str, Any], top: list[tuple[str, int]]) -> None:
@@ -202,8 +139,11 @@ def tokenize_table(stats: dict[str, Any], top: list[tuple[str, int]]) -> None:
     out.print(freq)
 
 
-def info_table(info: dict[str, Any]) -> None:
-    """What a model directory holds."""
+def info_table(info: dict[str, Any], as_json: bool = False) -> None:
+    """What a model directory holds (a table, or one JSON object)."""
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False))
+        return
     model, summary, data = info.get("model", {}), info.get("summary", {}), info.get("data", {})
     train = info.get("train", {})
     table = Table(title=f"model {info['path']}", show_header=False)
@@ -252,8 +192,7 @@ def info_table(info: dict[str, Any]) -> None:
 def bidirectional_table(scores: list[Any], as_json: bool) -> None:
     """Forward, backward and mean log-probabilities of a --direction both model (a table or JSON lines)."""
     if as_json:
-        for s in scores:
-            print(json.dumps(s.to_dict(), ensure_ascii=False))
+        json_lines(scores)
         return
     table = Table(
         "text",
@@ -269,3 +208,34 @@ def bidirectional_table(scores: list[Any], as_json: bool) -> None:
             s.text, str(s.tokens), f"{s.forward:.3f}", f"{s.backward:.3f}", f"{s.mean:.3f}", f"{s.bpc(s.mean):.4f}"
         )
     out.print(table)
+
+
+def gradflow_table(results: Sequence[Any], length: int, plot: str, as_json: bool) -> None:
+    """Gradient norms relative to distance 1 at a few distances, with the fitted per-step factor."""
+    if as_json:
+        print(json.dumps({"plot": plot, "results": [r.to_dict() for r in results]}))
+        return
+    from charlm.eval.gradflow import DISTANCES
+
+    shown = [d for d in DISTANCES if d < length]
+    table = Table(
+        "model",
+        "weights",
+        "data",
+        "factor/step",
+        *[f"d={d}" for d in shown],
+        title="|dLoss_T/ds_t| relative to distance 1",
+    )
+    for r in results:
+        table.add_row(r.label, r.weights, r.data, f"{r.rate:.3f}", *[f"{r.relative(d):.1e}" for d in shown])
+    out.print(table)
+    err.print(f"plot written to {plot}")
+
+
+def neighbors_list(found: Sequence[Any], as_json: bool) -> None:
+    """Words with their cosine similarity, most similar first."""
+    if as_json:
+        print(json.dumps([{"word": n.word, "similarity": n.similarity} for n in found], ensure_ascii=False))
+        return
+    for n in found:
+        print(f"{n.similarity:7.4f}  {n.word}")

@@ -1,6 +1,6 @@
 """The commands that make models and tokenizers: ``train``, ``tokenize`` and ``plot``.
 
-Options -> one library call (:func:`charlm.training.loop.train`, :func:`charlm.training.loop.resume`,
+Options -> one library call (:func:`charlm.training.launch.launch`, which starts or resumes a run,
 :func:`charlm.tokenizers.build_tokenizer`, :func:`charlm.plot.plot_runs`) -> rendered output.
 Heavy imports (torch) happen inside the commands so ``charlm --help`` stays fast.
 """
@@ -8,7 +8,6 @@ Heavy imports (torch) happen inside the commands so ``charlm --help`` stays fast
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -76,6 +75,10 @@ def train(
         ),
     ] = False,
     clock_modules: Annotated[int, typer.Option(help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")] = 4,
+    mogrify_rounds: Annotated[
+        int, typer.Option(help="Mogrifier LSTM: rounds of mutual gating of input and state.")
+    ] = 5,
+    mogrify_rank: Annotated[int, typer.Option(help="Mogrifier LSTM: rank of the gating matrices (0 = full).")] = 0,
     start_state: Annotated[
         str,
         typer.Option(
@@ -141,85 +144,19 @@ def train(
 
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
-    from charlm.cli.render import TrainProgress, err, fmt
-    from charlm.training.config import TrainConfig, parse_duration, parse_save_every
-    from charlm.training.loop import find_run
-    from charlm.training.loop import resume as resume_run
-    from charlm.training.loop import train as run_training
+    from charlm.cli.progress import TrainProgress, train_done
+    from charlm.training.launch import launch
 
-    every_steps, every_s = parse_save_every(save_every)
-    options = dict(
-        out=str(out) if out else None,
-        level=level,
-        arch=arch,
-        layers=layers,
-        hidden=hidden,
-        embed=embed,
-        dropout=dropout,
-        tie_weights=tie_weights,
-        residual=residual,
-        direction=direction,
-        attention=attention,
-        wdrop=wdrop,
-        dropoute=dropoute,
-        locked_dropout=locked_dropout,
-        clock_modules=clock_modules,
-        start_state=start_state,
-        reset_at_eos=reset_at_eos,
-        seq_len=seq_len,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        schedule=schedule,
-        warmup=warmup,
-        clip=clip,
-        patience=patience,
-        steps=steps,
-        epochs=epochs,
-        time=parse_duration(time) if time else None,
-        eval_every=eval_every,
-        save_every=every_steps,
-        save_every_s=every_s,
-        log_every=log_every,
-        val=str(val) if val else None,
-        max_vocab=max_vocab,
-        min_count=min_count,
-        vocab_size=vocab_size,
-        device=device,
-        precision=precision,
-        seed=seed,
-        threads=threads,
-        encoding=encoding,
-        errors=errors,
-        force=force,
-        init_from=str(init_from) if init_from else None,
-    )
     with TrainProgress() as progress:
-        if resume:
-            target = str(corpus) if corpus is not None and not corpus.is_file() else None
-            given = {k: v for k, v in options.items() if _given(ctx, k)}
-            if corpus is not None and target is None:
-                given["corpus"] = str(corpus)
-            result = resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
-        else:
-            if corpus is None:
-                raise CharlmError("give a CORPUS file to train on (or --resume to continue a run)")
-            result = run_training(TrainConfig(corpus=str(corpus), **options), progress)
-    if os.environ.get("RANK", "0") != "0":
-        return  # under torchrun only rank 0 reports
-    err.print(
-        f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
-        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char streamed, "
-        f"{fmt(result.best_val_lines_bpc, 4)} per line"
-    )
-    print(result.run_dir)
+        result = launch(ctx.params, _typed(ctx), resume, progress)
+    if result.reports:  # under torchrun only rank 0 reports
+        train_done(result)
 
 
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether option ``name`` was typed on the command line (a resumed run keeps its saved values)."""
-    alias = {"save_every_s": "save_every"}.get(name, name)
-    source = ctx.get_parameter_source(alias)
-    return source is not None and source.name == "COMMANDLINE"
+def _typed(ctx: typer.Context) -> set[str]:
+    """The options typed on the command line (a resumed run keeps its saved values for the others)."""
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    return {name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE"}
 
 
 @friendly

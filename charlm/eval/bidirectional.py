@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
-from charlm.models.base import LanguageModel
+from charlm.models.base import BidirectionalLM
 from charlm.tokenizers import Tokenizer
 
 LN2 = math.log(2.0)
@@ -56,11 +56,11 @@ class BidirectionalScore:
         return out
 
 
-def is_bidirectional(model: LanguageModel) -> bool:
-    return getattr(model.config, "direction", "forward") == "both"
+def is_bidirectional(model: torch.nn.Module) -> bool:
+    return isinstance(model, BidirectionalLM)
 
 
-def refuse_sampling(model: LanguageModel) -> None:
+def refuse_sampling(model: torch.nn.Module) -> None:
     """One clear line for ``charlm sample`` on a bidirectional model."""
     if is_bidirectional(model):
         raise CharlmError(
@@ -70,9 +70,9 @@ def refuse_sampling(model: LanguageModel) -> None:
 
 
 @torch.no_grad()
-def _logprob(model: LanguageModel, ids: Tensor, backward: bool, window: int = 512) -> float:
+def _logprob(model: BidirectionalLM, ids: Tensor, backward: bool, window: int = 512) -> float:
     """Summed log-probability of ``ids[1:]`` given the preceding ids, state carried, ``window`` at a time."""
-    read = model.backward_lm if backward else model
+    read = model.backward_lm if backward else model.forward_lm
     total, state = 0.0, None
     for start in range(0, ids.numel() - 1, window):
         x = ids[start : start + window].unsqueeze(0).to(model.device)  # (1,T)
@@ -82,9 +82,9 @@ def _logprob(model: LanguageModel, ids: Tensor, backward: bool, window: int = 51
     return total
 
 
-def score_both(model: LanguageModel, tokenizer: Tokenizer, text: str, whole_file: bool = False) -> BidirectionalScore:
+def score_both(model: torch.nn.Module, tokenizer: Tokenizer, text: str, whole_file: bool = False) -> BidirectionalScore:
     """Score one sentence (its ``<eos>`` end added) or a whole file's text (as it stands) both ways."""
-    if not is_bidirectional(model):
+    if not isinstance(model, BidirectionalLM):
         raise CharlmError("this model has no backward half; train it with --direction both")
     model.eval()
     ids = torch.tensor([tokenizer.eos_id, *tokenizer.encode(text)], dtype=torch.long)  # (n+1,) <eos> w1..wn
@@ -101,6 +101,8 @@ def score_both(model: LanguageModel, tokenizer: Tokenizer, text: str, whole_file
     )
 
 
-def score_both_sentences(model: LanguageModel, tokenizer: Tokenizer, texts: Sequence[str]) -> list[BidirectionalScore]:
+def score_both_sentences(
+    model: torch.nn.Module, tokenizer: Tokenizer, texts: Sequence[str]
+) -> list[BidirectionalScore]:
     """Score sentences both ways, each from a fresh state, ranked best (highest mean) first."""
     return sorted((score_both(model, tokenizer, t) for t in texts), key=lambda s: -s.mean)

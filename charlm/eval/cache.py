@@ -86,6 +86,7 @@ class NeuralCache:
             self.keys = h.new_zeros(rows, n, h.shape[-1])  # (R,N,D)
             self.values = torch.zeros(rows, n, dtype=torch.long, device=h.device)  # (R,N)
             self.valid = torch.zeros(rows, n, dtype=torch.bool, device=h.device)  # (R,N)
+        assert self.values is not None and self.valid is not None  # created together with the keys
         return self.keys, self.values, self.valid
 
     def mix(self, h: Tensor, model_logp: Tensor, targets: Tensor) -> Tensor:

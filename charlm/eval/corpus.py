@@ -28,6 +28,7 @@ import torch
 
 from charlm.errors import CharlmError
 from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
+from charlm.eval.dynamic import DynamicEval
 from charlm.eval.score import Totals, check_precision, score_sentences, token_logprobs
 from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
 from charlm.models.base import LanguageModel
@@ -45,6 +46,7 @@ class CorpusScore(Totals):
     mode: str = "stream"
     rows: int = 1  # parallel rows the stream was cut into
     cache: dict[str, Any] | None = None  # the neural cache's settings, when one was used
+    dynamic: dict[str, Any] | None = None  # dynamic evaluation's settings, when used
 
 
 class _RowTokens:
@@ -74,16 +76,17 @@ def _stream(
     window: int,
     precision: str,
     tick: Callable[[], None],
-    cache: CacheConfig | None = None,
+    scorer: WindowScorer | None = None,
 ) -> tuple[float, float, int, int]:
     """(nats, nats without OOV, tokens, OOV) of ``rows`` read in parallel windows, state carried per row.
 
-    With ``cache``, every row keeps its own neural cache of its history (:mod:`charlm.eval.cache`).
+    ``scorer(inputs, targets, state)`` gives each window's log-probabilities (default: the model's own;
+    see :func:`_window_scorer` for the cache and dynamic evaluation).
     """
     total = total_no_oov = 0.0
     tokens = oov = 0
     state = None
-    memory = NeuralCache(cache) if cache is not None else None
+    score = scorer or _window_scorer(model, precision)
     unk, eos = tokenizer.unk_id, tokenizer.eos_id
     while True:
         parts = [row.take(window) for row in rows]
@@ -100,10 +103,7 @@ def _stream(
                 inputs[r, 1 : part.size] = targets[r, : part.size - 1]
                 mask[r, : part.size] = True
                 row.prev = int(part[-1])
-        if memory is None:
-            logp, state = token_logprobs(model, inputs, targets, precision, state)  # (R,W)
-        else:
-            logp, state = cached_logprobs(model, inputs, targets, precision, state, memory)  # (R,W)
+        logp, state = score(inputs, targets, state)  # (R,W)
         known = mask & (targets != unk)
         total += float(logp[mask].double().sum())
         total_no_oov += float(logp[known].double().sum())
@@ -111,6 +111,25 @@ def _stream(
         oov += int((mask & (targets == unk)).sum())
         tick()
     return total, total_no_oov, tokens, oov
+
+
+WindowScorer = Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, Any]]
+
+
+def _window_scorer(
+    model: LanguageModel, precision: str, cache: CacheConfig | None = None, dynamic: DynamicEval | None = None
+) -> WindowScorer:
+    """How each streamed window is scored: the model alone, with each row's neural cache, and/or adapting."""
+    memory = NeuralCache(cache) if cache is not None else None
+
+    def score(inputs: torch.Tensor, targets: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        if dynamic is not None:
+            return dynamic.logprobs(inputs, targets, precision, state, memory)
+        if memory is not None:
+            return cached_logprobs(model, inputs, targets, precision, state, memory)
+        return token_logprobs(model, inputs, targets, precision, state)
+
+    return score
 
 
 def eval_file(
@@ -127,15 +146,21 @@ def eval_file(
     chunk_bytes: int | None = None,
     min_row_bytes: int = MIN_ROW_BYTES,
     cache: CacheConfig | None = None,
+    dynamic: DynamicEval | None = None,
 ) -> CorpusScore:
     """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``).
 
-    ``cache`` mixes a neural cache of each row's history into the streamed scores.
+    ``cache`` mixes a neural cache of each row's history into the streamed scores. ``dynamic`` adapts the
+    weights after each segment (:mod:`charlm.eval.dynamic`): one row, windows of its segment length.
     """
     if batch_size < 1 or window < 1:
         raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
     if independent and cache is not None:
         raise CharlmError("--cache reads the stream's history; drop --independent (lines have no history)")
+    if independent and dynamic is not None:
+        raise CharlmError("--dynamic adapts to the stream's history; drop --independent (lines have no history)")
+    if dynamic is not None:
+        batch_size, window = 1, dynamic.config.segment  # the paper's setting: one stream, short segments
     check_precision(precision)
     path = Path(path)
     check_codec(encoding, errors)
@@ -149,12 +174,13 @@ def eval_file(
             progress(sum(r.done for r in readers), size)
 
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(dynamic is None):
         if independent:
             result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick)
         else:
             streams = [_RowTokens(iter(r), tokenizer) for r in readers]
-            total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, cache)
+            scorer = _window_scorer(model, precision, cache, dynamic)
+            total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, scorer)
             result = CorpusScore(
                 logprob=total,
                 tokens=tokens,
@@ -164,6 +190,7 @@ def eval_file(
                 mode="stream",
                 rows=len(streams),
                 cache=cache.to_dict() if cache is not None else None,
+                dynamic=dynamic.config.to_dict() if dynamic is not None else None,
             )
     if not any(r.seen_text for r in readers):
         raise empty_file(path)

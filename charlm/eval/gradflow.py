@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.models.base import LanguageModel
+from charlm.models.base import AnyLM
 from charlm.models.config import State
 
 DISTANCES = (1, 2, 5, 10, 20, 50, 100, 200)
@@ -71,7 +71,7 @@ def _float_tensors(state: State) -> list[Tensor]:
     return []
 
 
-def measure(model: LanguageModel, ids: Tensor) -> list[float]:
+def measure(model: AnyLM, ids: Tensor) -> list[float]:
     """Gradient norms for ``ids (B, T+1)``: read ``ids[:, :T]`` step by step, lose on ``ids[:, T]``."""
     was_training = model.training
     model.eval()  # no dropout: the measurement is of the function, not of the noise

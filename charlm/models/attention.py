@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from charlm.models.config import State
+from charlm.models.stack import output_size
 
 
 class HistoryAttention(nn.Module):
@@ -29,7 +30,7 @@ class HistoryAttention(nn.Module):
         super().__init__()
         self.inner = core
         self.window = window
-        hidden = core.output_size
+        hidden = output_size(core)
         self.query = nn.Linear(hidden, hidden, bias=False)
         self.key = nn.Linear(hidden, hidden, bias=False)
         self.combine = nn.Linear(2 * hidden, hidden)
@@ -42,6 +43,7 @@ class HistoryAttention(nn.Module):
         if memory is None:
             memory = y.new_zeros(batch, self.window, hidden)  # (B,K,H)
             valid = y.new_zeros(batch, self.window)  # (B,K)
+        assert valid is not None  # the memory and its mask travel together
         joined = torch.cat([memory, y], dim=1)  # (B,K+T,H)
         joined_valid = torch.cat([valid, y.new_ones(batch, steps)], dim=1)  # (B,K+T)
         scores = self.query(y) @ self.key(joined).transpose(1, 2) / math.sqrt(hidden)  # (B,T,K+T)

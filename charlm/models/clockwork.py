@@ -27,6 +27,9 @@ from charlm.models.stack import LayerStack
 class ClockworkCell(Cell):
     """Clockwork RNN cell with ``modules`` modules of (nearly) equal size and periods 1, 2, 4, ..."""
 
+    period: Tensor  # (H,) buffer
+    mask: Tensor  # (H,H) buffer
+
     def __init__(self, input_size: int, hidden: int, modules: int = 4) -> None:
         super().__init__(input_size, hidden)
         modules = max(1, min(modules, hidden))

@@ -6,14 +6,14 @@ for the import; config.json stores ``ModelConfig.to_dict()``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 State = Any  # None | Tensor | tuple[State, ...]: a core's recurrent state, walked by models.state.map_state
 
-# Fields beyond the shapes that change which modules (and weight names) a model has; fine-tuning
-# from a model must keep them.
-STRUCTURE_FIELDS = ("residual", "direction", "attention", "wdrop", "locked_dropout", "clock_modules", "start_state")
+# Field metadata: a structure field decides which modules (and weight names, and shapes) a model has,
+# so fine-tuning from a model keeps it (:func:`structure_fields`); the others (dropouts) may change.
+STRUCTURE = {"structure": True}
 DIRECTIONS = ("forward", "both")
 START_STATES = ("zero", "learned")  # where a line starts: zeros, or a learned state (models/start.py)
 
@@ -23,22 +23,24 @@ class ModelConfig:
     """Everything needed to rebuild a model's shapes (stored in config.json)."""
 
     vocab_size: int
-    arch: str = "lstm"
-    layers: int = 2
-    hidden: int = 512
-    embed: int = 128
+    arch: str = field(default="lstm", metadata=STRUCTURE)
+    layers: int = field(default=2, metadata=STRUCTURE)
+    hidden: int = field(default=512, metadata=STRUCTURE)
+    embed: int = field(default=128, metadata=STRUCTURE)
     dropout: float = 0.0
-    tie_weights: bool = False
+    tie_weights: bool = field(default=False, metadata=STRUCTURE)
     # issue 6 (defaults keep older config.json files loadable)
-    residual: bool = False  # add each layer's input to its output where widths agree
-    direction: str = "forward"  # "both": a backward LM on the reversed stream shares the embedding (ELMo)
-    attention: int = 0  # K > 0: attend over the last K hidden states (Daniluk et al. 2017)
-    wdrop: float = 0.0  # DropConnect on the fused LSTM's hidden-to-hidden weights (AWD-LSTM)
+    residual: bool = field(default=False, metadata=STRUCTURE)  # add each layer's input to its output where widths agree
+    direction: str = field(default="forward", metadata=STRUCTURE)  # "both": a BidirectionalLM (ELMo)
+    attention: int = field(default=0, metadata=STRUCTURE)  # K > 0: attend over the last K hidden states
+    wdrop: float = field(default=0.0, metadata=STRUCTURE)  # DropConnect on the fused LSTM's W_hh (AWD-LSTM)
     dropoute: float = 0.0  # embedding dropout: whole token rows
-    locked_dropout: bool = False  # one dropout mask per sequence instead of per step
-    clock_modules: int = 4  # clockwork RNN: modules with periods 1, 2, 4, ...
+    locked_dropout: bool = field(default=False, metadata=STRUCTURE)  # one dropout mask per sequence, not per step
+    clock_modules: int = field(default=4, metadata=STRUCTURE)  # clockwork RNN: modules with periods 1, 2, 4, ...
+    mogrify_rounds: int = field(default=5, metadata=STRUCTURE)  # Mogrifier LSTM: rounds of mutual gating of x and h
+    mogrify_rank: int = field(default=0, metadata=STRUCTURE)  # Mogrifier LSTM: rank of the gating matrices (0 = full)
     # issue 13 (absent from older config.json files: they start from zeros)
-    start_state: str = "zero"  # "learned": lines start from a trained state (models/start.py)
+    start_state: str = field(default="zero", metadata=STRUCTURE)  # "learned": a trained start state (models/start.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,3 +49,8 @@ class ModelConfig:
     def from_dict(cls, payload: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in payload.items() if k in known})
+
+
+def structure_fields() -> tuple[str, ...]:
+    """The ModelConfig fields that make up a model's structure (declared with ``metadata=STRUCTURE``)."""
+    return tuple(f.name for f in fields(ModelConfig) if f.metadata.get("structure"))

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -58,7 +60,8 @@ class WeightDropLSTM(nn.Module):
     def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
         if not self.training or self.wdrop == 0.0:
             return self.rnn(x, state)  # (B,T,H), (h, c)
-        dropped = nn.functional.dropout(self.rnn.weight_hh_l0, self.wdrop, training=True)  # (4H,H)
+        weight = cast(Tensor, self.rnn.weight_hh_l0)  # (4H,H)
+        dropped = nn.functional.dropout(weight, self.wdrop, training=True)  # (4H,H)
         return functional_call(self.rnn, {"weight_hh_l0": dropped}, (x, state))
 
 

@@ -49,6 +49,9 @@ ARCHS: dict[str, ArchSpec] = {
         ArchSpec("lstm-cifg", f"{_V}:lstm_cifg", "LSTM with coupled input-forget gate"),
         ArchSpec("lstm-layernorm", f"{_V}:lstm_layernorm", "layer-normalised LSTM"),
         ArchSpec("clockwork", "charlm.models.clockwork:clockwork", "Clockwork RNN (Koutnik et al. 2014)"),
+        ArchSpec("lstm-mogrifier", "charlm.models.mogrifier:lstm_mogrifier", "Mogrifier LSTM (Melis et al. 2020)"),
+        ArchSpec("mingru", "charlm.models.minrnn:mingru", "minGRU blocks, parallel scan (Feng et al. 2024)"),
+        ArchSpec("minlstm", "charlm.models.minrnn:minlstm", "minLSTM blocks, parallel scan (Feng et al. 2024)"),
     )
 }
 
@@ -57,7 +60,7 @@ def arch_help() -> str:
     """The ``--arch`` help text, generated from the registry."""
     fused = ", ".join(n for n, s in ARCHS.items() if s.fused)
     other = ", ".join(n for n, s in ARCHS.items() if not s.fused)
-    return f"Architecture: {fused} (fused); {other} (hand-written)."
+    return f"Architecture: {fused} (fused); {other} (hand-written or parallel-scan)."
 
 
 def get_arch(name: str) -> ArchSpec:
@@ -82,6 +85,8 @@ def validate_model(config: ModelConfig) -> None:
     for name in ("vocab_size", "layers", "hidden", "embed", "clock_modules"):
         _number(name, getattr(config, name), 1, integer=True)
     _number("attention", config.attention, 0, integer=True)
+    _number("mogrify_rounds", config.mogrify_rounds, 0, 100, integer=True)
+    _number("mogrify_rank", config.mogrify_rank, 0, integer=True)
     for name in ("dropout", "wdrop", "dropoute"):
         _number(name, getattr(config, name), 0.0, 1.0)
     if config.direction not in DIRECTIONS:

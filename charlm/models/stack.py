@@ -21,6 +21,14 @@ from torch import Tensor, nn
 from charlm.models.config import State
 
 
+def output_size(core: nn.Module) -> int:
+    """The width of a core's outputs (every core sets an ``output_size`` int attribute)."""
+    size = core.output_size
+    if not isinstance(size, int):
+        raise TypeError(f"{type(core).__name__}.output_size must be an int")
+    return size
+
+
 class LayerStack(nn.Module):
     """``layers`` recurrent layers run one after another; the state is a tuple with one entry per layer."""
 

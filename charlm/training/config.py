@@ -7,7 +7,9 @@ one to one, and config.json stores it so a run can be inspected and resumed.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import PurePath
 from typing import Any
 
 from charlm.errors import CharlmError
@@ -18,22 +20,10 @@ DEFAULT_TIME_S = 600.0
 # Fields added after runs were first saved, with the value those runs trained with (resuming them keeps it).
 BEFORE_ADDED = {"start_state": "zero", "reset_at_eos": 0.0}
 SCHEDULES = ("constant", "cosine", "plateau")
-# What a resumed run may change; everything else must match the run being resumed.
-RESUMABLE_CHANGES = (
-    "steps",
-    "epochs",
-    "time",
-    "eval_every",
-    "save_every",
-    "save_every_s",
-    "log_every",
-    "patience",
-    "threads",
-    "device",
-    "precision",
-    "checkpoints",
-    "force",
-)
+# Field metadata, declared once on the fields below: what a resumed run may change (the budget,
+# cadences and runtime); everything else must match the run being resumed. Which fields are model
+# structure is declared on ModelConfig's fields (:func:`charlm.models.config.structure_fields`).
+RESUMABLE = {"resumable": True}
 
 
 @dataclass(frozen=True)
@@ -42,7 +32,7 @@ class TrainConfig:
 
     corpus: str
     out: str | None = None
-    checkpoints: str = "checkpoints"
+    checkpoints: str = field(default="checkpoints", metadata=RESUMABLE)
     val: str | None = None
     val_fraction: float = 0.05
     encoding: str = "utf-8"
@@ -66,6 +56,8 @@ class TrainConfig:
     dropoute: float = 0.0
     locked_dropout: bool = False
     clock_modules: int = 4
+    mogrify_rounds: int = 5
+    mogrify_rank: int = 0
     start_state: str = "zero"  # where a line starts: zeros, or a learned state (issue 13)
     # sentence starts (issue 13): reset each row's carried state at a line end with this probability
     reset_at_eos: float = 0.0
@@ -77,22 +69,22 @@ class TrainConfig:
     warmup: int = 50
     schedule: str = "cosine"  # constant | cosine (over the budget) | plateau (halve on a validation plateau)
     clip: float = 1.0
-    patience: int | None = None  # stop after this many evaluations without a new best
+    patience: int | None = field(default=None, metadata=RESUMABLE)  # stop after this many evals without a new best
     init_from: str | None = None  # fine-tune: start from this model directory's weights and tokenizer
     # budget: the first of steps / epochs / time to run out ends training (default: 10 minutes)
-    steps: int | None = None
-    epochs: float | None = None
-    time: float | None = None
-    eval_every: int = 100
-    save_every: int | None = 100  # steps between resumable checkpoints
-    save_every_s: float | None = None  # and/or seconds between them
-    log_every: int = 10
+    steps: int | None = field(default=None, metadata=RESUMABLE)
+    epochs: float | None = field(default=None, metadata=RESUMABLE)
+    time: float | None = field(default=None, metadata=RESUMABLE)
+    eval_every: int = field(default=100, metadata=RESUMABLE)
+    save_every: int | None = field(default=100, metadata=RESUMABLE)  # steps between resumable checkpoints
+    save_every_s: float | None = field(default=None, metadata=RESUMABLE)  # and/or seconds between them
+    log_every: int = field(default=10, metadata=RESUMABLE)
     # runtime
-    device: str = "auto"
-    precision: str = "auto"
+    device: str = field(default="auto", metadata=RESUMABLE)
+    precision: str = field(default="auto", metadata=RESUMABLE)
     seed: int = 1234
-    threads: int | None = None
-    force: bool = False
+    threads: int | None = field(default=None, metadata=RESUMABLE)
+    force: bool = field(default=False, metadata=RESUMABLE)
 
     def __post_init__(self) -> None:
         positive = {
@@ -144,9 +136,34 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, payload: Mapping[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in payload.items() if k in known})
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> TrainConfig:
+        """A config from command-line values (see :func:`option_values`); other keys are ignored."""
+        return cls.from_dict(option_values(options))
+
+    @classmethod
+    def resumable(cls) -> frozenset[str]:
+        """The fields a resumed run may change (declared with ``metadata=RESUMABLE``)."""
+        return frozenset(f.name for f in fields(cls) if f.metadata.get("resumable"))
+
+
+def option_values(options: Mapping[str, Any]) -> dict[str, Any]:
+    """TrainConfig values from ``charlm train``'s options, named like the fields they set.
+
+    Paths become strings, ``time`` is a duration text (``10m``) and ``save_every`` is ``--save-every``'s
+    text (``200``, ``10m`` or ``200,10m``), which sets both ``save_every`` and ``save_every_s``.
+    """
+    known = {f.name for f in fields(TrainConfig)}
+    values = {k: str(v) if isinstance(v, PurePath) else v for k, v in options.items() if k in known}
+    if isinstance(values.get("time"), str):
+        values["time"] = parse_duration(values["time"]) if values["time"] else None
+    if isinstance(values.get("save_every"), str):
+        values["save_every"], values["save_every_s"] = parse_save_every(values["save_every"])
+    return values
 
 
 def parse_save_every(text: str) -> tuple[int | None, float | None]:

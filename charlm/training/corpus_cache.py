@@ -59,7 +59,7 @@ def fit_tokenizer(
         from charlm.tokenizers.subword import SubwordTokenizer
 
         keep = min(1.0, SUBWORD_SAMPLE_BYTES / max(Path(path).stat().st_size, 1))
-        rng, lines = random.Random(seed), []
+        rng, lines = random.Random(seed), list[str]()
         for piece in iter_chunks(path, encoding, errors):
             lines.extend(line for line in piece.split("\n") if keep >= 1.0 or rng.random() < keep)
         return SubwordTokenizer.fit_lines(lines, level, vocab_size)

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charlm.models.base import LanguageModel
+from charlm.checkpoint import DYNAMIC_STATS, save_tensors
+from charlm.models import gradstats
+from charlm.models.base import AnyLM, BidirectionalLM
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer, load_tokenizer
 from charlm.training.config import TrainConfig
@@ -81,7 +83,7 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: 
 
 
 @torch.no_grad()
-def evaluate(model: LanguageModel, data: Any, seq_len: int, precision: str = "fp32") -> float:
+def evaluate(model: AnyLM, data: Any, seq_len: int, precision: str = "fp32") -> float:
     """Mean nats per token over a ``(B, L)`` id array (tensor or memmap), state carried across windows."""
     was_training = model.training
     model.eval()
@@ -94,3 +96,15 @@ def evaluate(model: LanguageModel, data: Any, seq_len: int, precision: str = "fp
         count += y.numel()
     model.train(was_training)
     return total / max(count, 1)
+
+
+def write_dynamic_stats(model: AnyLM, rows: np.ndarray | torch.Tensor, run_dir: Path) -> None:
+    """Gradient RMS on the start of the training stream, for ``charlm eval --dynamic`` (dynamic_stats.safetensors).
+
+    ``rows (B,L)`` is the batchified training stream; the first tokens of each row are read, in row order.
+    """
+    lm = model.forward_lm if isinstance(model, BidirectionalLM) else model  # eval adapts the forward half
+    need = gradstats.BATCH * (gradstats.SEGMENT * gradstats.MAX_BATCHES + 1)
+    flat = np.asarray(rows[:, : max(1, need // max(rows.shape[0], 1) + 1)]).reshape(-1)[:need]
+    ids = torch.from_numpy(flat.astype(np.int64))
+    save_tensors(run_dir / DYNAMIC_STATS, gradstats.gradient_rms(lm, ids))

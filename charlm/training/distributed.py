@@ -58,7 +58,7 @@ class Dist:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
         # A learned start state is used only in steps that start a line afresh (a reset, a new epoch).
-        unused = getattr(model, "start", None) is not None
+        unused = any(name.endswith("start.vector") for name, _ in model.named_parameters())
         return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
 
     def rows(self, data: Any) -> Any:

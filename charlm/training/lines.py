@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charlm.models.base import LanguageModel
+from charlm.models.base import AnyLM
 from charlm.runtime import autocast
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs (B,T), targets (B,T), mask (B,T)
@@ -51,9 +51,7 @@ def line_batches(ids: np.ndarray, eos_id: int, batch_size: int, share: tuple[int
 
 
 @torch.no_grad()
-def evaluate_lines(
-    model: LanguageModel, batches: list[Batch], window: int, precision: str = "fp32"
-) -> tuple[float, int]:
+def evaluate_lines(model: AnyLM, batches: list[Batch], window: int, precision: str = "fp32") -> tuple[float, int]:
     """(mean nats per token, tokens) over ``batches``, every line from the model's start state."""
     was_training = model.training
     model.eval()

@@ -14,21 +14,21 @@ from __future__ import annotations
 import math
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
-import torch.nn.functional as F
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.state import detach_state
 from charlm.runtime import autocast
 from charlm.training.config import TrainConfig
-from charlm.training.data import evaluate
+from charlm.training.data import evaluate, write_dynamic_stats
+from charlm.training.events import Callback, Event
 from charlm.training.lines import evaluate_lines
+from charlm.training.loss import training_loss
 from charlm.training.resume import find_run, resumed_config
 from charlm.training.rundir import StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
@@ -36,8 +36,6 @@ from charlm.training.setup import RunContext, bpc, open_run, restore, start_even
 from charlm.training.state import RunState
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
-
-Callback = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,7 @@ class TrainResult:
     best_val_loss: float
     best_val_bpc: float
     tokens_per_s: float
+    reports: bool = True  # False in the other processes of a distributed run: only rank 0 reports
     best_val_lines_bpc: float = math.nan  # the best checkpoint's validation bits/char, every line from the start
 
 
@@ -95,7 +94,7 @@ class Trainer:
     def emit(self, event: dict[str, Any], log: bool = False) -> None:
         if log and self.ctx.is_main:
             self.ctx.metrics.write(event)
-        self.emit_fn(event)
+        self.emit_fn(cast(Event, event))  # the dicts built here have the keys charlm.training.events declares
 
     def notice(self, kind: str, message: str) -> None:
         self.emit({"event": "notice", "kind": kind, "step": self.run.step, "message": message}, log=True)
@@ -173,9 +172,7 @@ class Trainer:
                 logits, state = ctx.ddp(x, run.carried)  # (B,T,V)
             else:
                 logits, state = ctx.ddp(x, run.carried, resets)  # (B,T,V), rows start afresh where marked
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-        with autocast(ctx.device, ctx.precision):
-            loss = run.model.training_loss(loss, x, y)  # bidirectional models add their backward LM's loss
+        loss = training_loss(run.model, logits, x, y, ctx.device, ctx.precision)  # both halves if bidirectional
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = ctx.config.clip if ctx.config.clip > 0 else math.inf
@@ -254,6 +251,7 @@ class Trainer:
             run.tracker.best,
             bpc(ctx, run.tracker.best),
             (run.tokens - base_tokens) / max(run.elapsed - base_elapsed, 1e-9),
+            ctx.is_main,
             bpc(ctx, run.best_val_lines),
         )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
@@ -290,6 +288,7 @@ class Trainer:
         self.save_last()
         if self.ctx.is_main:
             self.ctx.metrics.plot(force=True)
+            write_dynamic_stats(self.run.model, self.run.stream.data, self.ctx.run_dir)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:

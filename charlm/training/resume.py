@@ -3,7 +3,7 @@
 trainer_state.pt must load with ``torch.load(weights_only=True)``, which accepts only tensors and
 plain Python values, so NumPy's and Python's generator states are converted to lists/tensors here.
 A resumed run takes its configuration from the run's config.json; only the budget, cadences and
-runtime (``config.RESUMABLE_CHANGES``) may differ, anything else is refused with one line.
+runtime (``TrainConfig.resumable()``, declared on the fields) may differ, anything else is refused with one line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.io import write_bytes_atomic
-from charlm.training.config import BEFORE_ADDED, RESUMABLE_CHANGES, TrainConfig
+from charlm.training.config import BEFORE_ADDED, TrainConfig
 
 
 def rng_state() -> dict[str, Any]:
@@ -70,6 +70,7 @@ def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
         raise CharlmError(f"{run / ckpt.CONFIG} has no training section; it cannot be resumed")
     base = TrainConfig.from_dict({**BEFORE_ADDED, **saved, "out": str(run)})
     changes: dict[str, Any] = {}
+    resumable = TrainConfig.resumable()
     for name, value in given.items():
         if name in ("out", "corpus", "val", "init_from") and value is not None:
             same = Path(value).resolve() == Path(getattr(base, name) or "").resolve()
@@ -77,7 +78,7 @@ def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
             same = getattr(base, name) == value
         if same:
             continue
-        if name not in RESUMABLE_CHANGES:
+        if name not in resumable:
             shown = name.replace("_", "-")
             raise CharlmError(
                 f"--{shown} {value} differs from the run being resumed ({getattr(base, name)}); "

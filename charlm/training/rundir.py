@@ -98,7 +98,7 @@ class StopSignals:
 
     @property
     def name(self) -> str:
-        return SIGNAL_NAMES.get(self.signum, "a signal") if self.signum else ""
+        return SIGNAL_NAMES.get(signal.Signals(self.signum), "a signal") if self.signum else ""
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:

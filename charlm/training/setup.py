@@ -19,7 +19,7 @@ from torch import nn
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.base import build_model
-from charlm.models.config import STRUCTURE_FIELDS, ModelConfig, State
+from charlm.models.config import ModelConfig, State, structure_fields
 from charlm.models.state import map_state
 from charlm.runtime import resolve_precision, seed_everything, set_threads
 from charlm.tokenizers import Tokenizer
@@ -148,13 +148,8 @@ def adopt_source(config: TrainConfig, source: Path) -> TrainConfig:
     return replace(
         config,
         level=saved.get("tokenizer", {}).get("kind", config.level),
-        arch=model["arch"],
-        layers=model["layers"],
-        hidden=model["hidden"],
-        embed=model["embed"],
-        tie_weights=model["tie_weights"],
         init_from=str(source),
-        **{k: model[k] for k in STRUCTURE_FIELDS if k in model},
+        **{k: model[k] for k in structure_fields() if k in model},
     )
 
 

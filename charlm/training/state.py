@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from charlm.models.base import LanguageModel
+from charlm.models.base import AnyLM
 from charlm.models.config import State
 from charlm.models.state import map_state
 from charlm.training.resume import rng_state, set_rng_state
@@ -62,7 +62,7 @@ class ResetDraws:
 class RunState:
     """The mutable state of one run (see the module docstring); the trainer's only memory between steps."""
 
-    model: LanguageModel
+    model: AnyLM
     optimizer: torch.optim.Optimizer
     stream: WindowStream
     resets: ResetDraws

@@ -1,0 +1,53 @@
+"""The ``export`` command: a model as ONNX graphs that onnxruntime runs without charlm or torch.
+
+Thin like the rest of the CLI: options -> :func:`charlm.export.onnx.export_onnx` -> one line (or
+JSON). onnx and onnxruntime (the ``export`` extra) are imported only inside the command.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charlm.cli.options import ModelOpt, friendly
+from charlm.cli.serve import need
+from charlm.errors import CharlmError
+
+
+@friendly
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the exported files (created).")],
+    model: ModelOpt = None,
+    format: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    quantize: Annotated[
+        str, typer.Option(help="none, or int8: dynamic int8 weights for the recurrent and output matrices.")
+    ] = "none",
+    as_json: Annotated[bool, typer.Option("--json", help="Print model.json and the check's errors as JSON.")] = False,
+) -> None:
+    """Export a model to ONNX: window.onnx (ids, state -> logits, state), step.onnx (one token), model.json.
+
+    The tokenizer and a model.json describing every input and output are written beside the graphs,
+    so onnxruntime and numpy alone can score and sample. Each graph is checked against torch with
+    onnxruntime before it is written; architectures that do not export are refused with the reason.
+
+    Example: charlm export --model checkpoints/latest --format onnx --out exported/
+    """
+    if format not in ("onnx",):
+        raise CharlmError(f"unknown --format {format!r}; use onnx")
+    need("onnx", "export")
+    need("onnxruntime", "export")
+    from charlm.export.onnx import export_onnx
+
+    info = export_onnx(model, out, quantize=quantize)
+    if as_json:
+        print(json.dumps({k: v for k, v in info.items() if k not in ("vocab", "text")}, ensure_ascii=False))
+        return
+    worst = max(info["errors"].values())
+    print(
+        f"exported {info['arch']} ({info['vocab_size']} tokens, {len(info['state'])} state tensors, "
+        f"quantize {info['quantize']}) to {info['out']}: window.onnx, step.onnx, model.json; "
+        f"onnxruntime matches torch within {worst:.1e}"
+    )

@@ -1,0 +1,140 @@
+"""The ``sample`` command: generate text (sampling or beam search) from a trained model.
+
+Thin like the rest of the CLI: options -> one :class:`charlm.api.Model` call per prime -> the text on
+stdout (streamed as it comes on a terminal). Exit codes: 0 success, 1 bad input or model (one
+``charlm: error:`` line on stderr), 2 bad usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from charlm.cli.options import DeviceOpt, ModelOpt, UnkOpt, friendly
+from charlm.errors import CharlmError
+
+if TYPE_CHECKING:
+    from charlm.api import Model
+
+
+@friendly
+def sample(
+    model: ModelOpt = None,
+    temp: Annotated[float, typer.Option("--temp", "-t", help="Softmax temperature; 0 = greedy.")] = 1.0,
+    length: Annotated[
+        int, typer.Option("--length", "-n", help="Tokens to generate (the cap with --until-eos/--stop).")
+    ] = 500,
+    prime: Annotated[str, typer.Option(help="Text the sample continues.")] = "",
+    prime_file: Annotated[Path | None, typer.Option(help="Read the prime from this file instead.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed for an exact repeat.")] = None,
+    num: Annotated[
+        int, typer.Option(help="Number of samples (drawn as one batch); with --beam, hypotheses shown.")
+    ] = 1,
+    top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens only.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
+    until_eos: Annotated[
+        bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")
+    ] = False,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop just before this string (repeatable).")] = None,
+    show_logprob: Annotated[
+        bool, typer.Option("--show-logprob", help="Print each sample's log-probability (nats) under the model.")
+    ] = False,
+    beam: Annotated[
+        int | None, typer.Option(help="Beam search of this width for the most probable continuation.")
+    ] = None,
+    length_norm: Annotated[
+        bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")
+    ] = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Prompt loop: each line you type primes a new sample.")
+    ] = False,
+    stream: Annotated[
+        bool | None,
+        typer.Option("--stream/--no-stream", help="Print tokens as they come [default: on a terminal, one sample]."),
+    ] = None,
+    unk: UnkOpt = "replace",
+    device: DeviceOpt = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision)."
+        ),
+    ] = "fp32",
+) -> None:
+    """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
+
+    Beam search (--beam N) instead finds the most probable continuation; --interactive reads primes
+    from stdin, one per line, until end of input.
+
+    Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
+    """
+    from charlm.api import load
+    from charlm.io import read_text
+
+    if prime and prime_file is not None:
+        raise CharlmError("give either --prime or --prime-file, not both")
+    if beam is not None and (top_k is not None or top_p is not None):
+        raise CharlmError("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
+    lm = load(model, device=device)
+    start = read_text(prime_file) if prime_file is not None else prime
+    live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
+    show = _Shown(num, live, show_logprob)
+    for given in _prompts() if interactive else iter([start]):
+        if beam is not None:
+            show.beams(lm.beam(given, beam, length, until_eos, length_norm, unk=unk), beam)
+            continue
+        options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)
+        options.update(seed=seed, until_eos=until_eos, stop=stop or [], precision=precision, unk=unk)
+        show.samples(lm, given, options)
+
+
+def _prompts() -> Iterator[str]:
+    """Lines typed at the prompt (shown on stderr), until end of input."""
+    while True:
+        print("prime> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            print(file=sys.stderr)
+            return
+        yield line.rstrip("\r\n")
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """How samples and beams are printed: streamed token by token, or whole with a header each."""
+
+    num: int
+    live: bool
+    show_logprob: bool
+
+    def samples(self, lm: Model, given: str, options: dict[str, Any]) -> None:
+        def on_token(row: int, text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        if self.live:  # the prime first, as the model reads it, then the tokens as they come
+            sys.stdout.write(lm.prepare(given, options["unk"]))
+        samples = lm.sample(given, on_token=on_token if self.live else None, **options)
+        for n, s in enumerate(samples, 1):
+            detail = f"logprob {s.logprob:.3f} nats over {s.tokens} tokens, ppl {s.ppl:.3f}, ended at {s.ended}"
+            if self.live:
+                print()
+            elif len(samples) > 1 or self.show_logprob:
+                print(f"--- sample {n} ({detail})")
+            if not self.live:
+                print(s.prime + s.text)
+            elif self.show_logprob:
+                print(f"--- {detail}")
+
+    def beams(self, beams: list[Any], width: int) -> None:
+        shown = beams[: max(1, min(self.num, width))]
+        for n, b in enumerate(shown, 1):
+            if len(shown) > 1 or self.show_logprob:
+                state = "finished" if b.finished else "unfinished"
+                print(f"--- beam {n} (logprob {b.logprob:.3f} nats over {b.tokens} tokens, {state})")
+            print(b.prime + b.text)

@@ -1,0 +1,1 @@
+"""ONNX export of a model directory (see :mod:`charlm.export.onnx`)."""

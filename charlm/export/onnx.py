@@ -1,0 +1,273 @@
+"""ONNX export: a model directory -> two ONNX graphs, the tokenizer and a JSON of what they mean.
+
+::
+
+    out/window.onnx   ids (B,T) int64, state_0..state_k -> logits (B,T,V), state_out_0..state_out_k
+    out/step.onnx     ids (B,) int64,  state_0..state_k -> logits (B,V),   state_out_0..state_out_k
+    out/model.json    inputs/outputs, state shapes (batch axis), vocabulary, <eos>/<unk> ids
+    out/tokenizer.json (and tokenizer.model for sentencepiece), config.json: copied from the model
+
+A core's state is flattened to a list of tensors; a fresh state is all zeros (checked at export
+time), so another runtime only needs ``numpy.zeros`` of the shapes in ``model.json``. Every export
+is verified with onnxruntime against torch on a batch size and length other than the traced ones;
+an architecture whose graph does not match (a Python time loop unrolled to a fixed length) is
+refused with the reason. ``quantize="int8"`` writes dynamically quantised graphs of the recurrent
+(LSTM) and matrix-multiply weights (:func:`quantize_int8`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from charlm.checkpoint import CONFIG, load_model, resolve_model_dir
+from charlm.errors import CharlmError
+from charlm.io import write_json_atomic
+from charlm.models.base import LanguageModel
+from charlm.models.config import State
+from charlm.tokenizers import Tokenizer
+
+FORMATS = ("onnx",)
+QUANTIZE = ("none", "int8")
+OPSET = 17
+TOLERANCE = 1e-4
+GRAPHS = ("window", "step")
+
+
+def flatten(state: State) -> list[Tensor]:
+    """The tensors of a (nested tuple/list) state, depth first."""
+    if state is None:
+        return []
+    if isinstance(state, Tensor):
+        return [state]
+    if isinstance(state, (tuple, list)):
+        return [t for s in state for t in flatten(s)]
+    raise CharlmError(f"a {type(state).__name__} recurrent state does not export to ONNX")
+
+
+def unflatten(template: State, flat: Sequence[Tensor]) -> State:
+    """Rebuild ``template``'s nesting from ``flat`` (the inverse of :func:`flatten`)."""
+    items = iter(flat)
+
+    def build(node: State) -> State:
+        if isinstance(node, Tensor):
+            return next(items)
+        return type(node)(build(s) for s in node)
+
+    return build(template)
+
+
+class _Graph(nn.Module):
+    """The model with a flat state: ``(ids, *state) -> (logits, *state)``; ``step`` takes ids (B,)."""
+
+    def __init__(self, model: LanguageModel, template: State, step: bool) -> None:
+        super().__init__()
+        self.model, self.template, self.step = model, template, step
+
+    def forward(self, ids: Tensor, *flat: Tensor) -> tuple[Tensor, ...]:
+        tokens = ids.unsqueeze(1) if self.step else ids  # (B,1) or (B,T)
+        logits, state = self.model(tokens, unflatten(self.template, flat))  # (B,T,V)
+        return (logits[:, 0] if self.step else logits, *flatten(state))
+
+
+def describe_state(model: LanguageModel) -> tuple[State, list[dict[str, Any]]]:
+    """The state's nesting and, per tensor, its shape at batch 1 and its batch axis.
+
+    Refuses a core whose fresh state is not zeros: the exported graphs always take a state.
+    """
+    with torch.inference_mode():
+        ids = torch.tensor([[1, 2, 3]] * 3)  # (3,T)
+        logits, state = model(ids[:2])
+        _, wider = model(ids)
+        template = state
+        shapes = [(list(a.shape), list(b.shape)) for a, b in zip(flatten(state), flatten(wider), strict=True)]
+        specs: list[dict[str, Any]] = []
+        for small, big in shapes:
+            axes = [i for i, (x, y) in enumerate(zip(small, big, strict=True)) if x != y]
+            if len(axes) != 1:
+                raise CharlmError("its recurrent state has no single batch axis, so it cannot be exported")
+            specs.append({"shape": [1 if i == axes[0] else n for i, n in enumerate(small)], "batch_axis": axes[0]})
+        zeros = [_zeros(s, 2) for s in specs]
+        again, _ = model(ids[:2], unflatten(template, zeros))
+        if not torch.allclose(logits, again, atol=1e-6):
+            raise CharlmError("its fresh state is not all zeros, which the exported graphs assume")
+    return template, specs
+
+
+def _names(count: int) -> tuple[list[str], list[str]]:
+    return [f"state_{i}" for i in range(count)], [f"state_out_{i}" for i in range(count)]
+
+
+def _export_graph(model: LanguageModel, template: State, specs: list[dict[str, Any]], step: bool, path: Path) -> None:
+    """Trace one graph (batch 2, length 5) with dynamic batch (and time) axes into ``path``."""
+    ins, outs = _names(len(specs))
+    ids = torch.tensor([3, 4]) if step else torch.tensor([[1, 2, 3, 4, 5]] * 2)  # (B,) or (B,T)
+    state = [_zeros(s, 2) for s in specs]
+    axes: dict[str, dict[int, str]] = {"ids": {0: "batch"} if step else {0: "batch", 1: "time"}}
+    axes["logits"] = {0: "batch"} if step else {0: "batch", 1: "time"}
+    for name, spec in zip([*ins, *outs], [*specs, *specs], strict=True):
+        axes[name] = {spec["batch_axis"]: "batch"}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Graph(model, template, step),
+            (ids, *state),
+            str(path),
+            input_names=["ids", *ins],
+            output_names=["logits", *outs],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def _zeros(spec: dict[str, Any], batch: int) -> Tensor:
+    shape = list(spec["shape"])
+    shape[spec["batch_axis"]] = batch
+    return torch.zeros(shape)
+
+
+def verify(model: LanguageModel, specs: list[dict[str, Any]], path: Path, step: bool) -> float:
+    """Largest |logit difference| between onnxruntime and torch on batch 3, length 7 (two calls, state carried).
+
+    Raises CharlmError when the graph does not run or gives the wrong shape at that size.
+    """
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ins, _ = _names(len(specs))
+    gen = torch.Generator().manual_seed(0)
+    state_t: State = None
+    state_np = [_zeros(s, 3).numpy() for s in specs]
+    worst = 0.0
+    for _ in range(2):
+        ids = torch.randint(0, model.config.vocab_size, (3,) if step else (3, 7), generator=gen)
+        with torch.inference_mode():
+            logits, state_t = model(ids.unsqueeze(1) if step else ids, state_t)
+        expect = (logits[:, 0] if step else logits).numpy()
+        try:
+            got = session.run(None, {"ids": ids.numpy(), **dict(zip(ins, state_np, strict=True))})
+        except Exception as exc:  # onnxruntime's own error types
+            raise CharlmError(
+                f"its traced graph does not run at another batch size or length ({type(exc).__name__})"
+            ) from None
+        if got[0].shape != expect.shape:
+            raise CharlmError(
+                f"its Python time loop is unrolled to the traced length, so the graph cannot take other lengths "
+                f"(logits {list(got[0].shape)} for {list(expect.shape)})"
+            )
+        worst = max(worst, float(np.abs(got[0] - expect).max()))
+        state_np = got[1:]
+    return worst
+
+
+def _vocab(tokenizer: Tokenizer) -> list[str]:
+    """Token names by id (``<eos>``, ``<unk>``, pieces)."""
+    return [tokenizer.token_str(i) for i in range(tokenizer.vocab_size)]
+
+
+def _text(tokenizer: Tokenizer) -> list[str]:
+    """What each id decodes to on its own (``<eos>`` is a newline); joining them decodes a char model exactly."""
+    if tokenizer.kind == "char":
+        return [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    return [tokenizer.decode([i]) + ("" if i == tokenizer.eos_id else " ") for i in range(tokenizer.vocab_size)]
+
+
+def describe(model: LanguageModel, tokenizer: Tokenizer, specs: list[dict[str, Any]], quantize: str) -> dict[str, Any]:
+    """The model.json written beside the graphs: what every input and output means."""
+    ins, outs = _names(len(specs))
+    return {
+        "format": "charlm-onnx",
+        "version": 1,
+        "opset": OPSET,
+        "quantize": quantize,
+        "arch": model.config.arch,
+        "vocab_size": tokenizer.vocab_size,
+        "eos_id": tokenizer.eos_id,
+        "unk_id": tokenizer.unk_id,
+        "tokenizer": tokenizer.kind,
+        "vocab": _vocab(tokenizer),
+        "text": _text(tokenizer),
+        "graphs": {
+            "window": {
+                "file": "window.onnx",
+                "inputs": {"ids": "int64 (batch, time)"},
+                "logits": "(batch, time, vocab)",
+            },
+            "step": {"file": "step.onnx", "inputs": {"ids": "int64 (batch,)"}, "logits": "(batch, vocab)"},
+        },
+        "state": [{"input": i, "output": o, "dtype": "float32", **s} for i, o, s in zip(ins, outs, specs, strict=True)],
+        "usage": (
+            "Start each sequence from zeros of every state shape (batch axis set to your batch); feed ids "
+            "with the previous call's state_out_* as state_*. Score: the window graph over <eos> + ids; "
+            "log_softmax(logits) at position t predicts token t+1. Sample: the step graph, one token at a time."
+        ),
+    }
+
+
+def export_onnx(
+    model_dir: str | Path | None, out: str | Path, quantize: str = "none", tolerance: float = TOLERANCE
+) -> dict[str, Any]:
+    """Export ``model_dir`` into the directory ``out``; returns ``model.json``'s content plus ``errors``."""
+    if quantize not in QUANTIZE:
+        raise CharlmError(f"unknown --quantize {quantize!r}; use one of {', '.join(QUANTIZE)}")
+    source = resolve_model_dir(model_dir)
+    model, tokenizer, _ = load_model(source, "cpu")
+    arch = model.config.arch
+    if model.config.direction == "both":
+        raise CharlmError(f"cannot export {source}: a --direction both model scores both ways and has no single graph")
+    try:
+        template, specs = describe_state(model)
+    except CharlmError as exc:
+        raise CharlmError(f"cannot export --arch {arch}: {exc}") from None
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    errors: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(dir=target) as tmp:
+        for name in GRAPHS:
+            path = Path(tmp) / f"{name}.onnx"
+            _export_graph(model, template, specs, name == "step", path)
+            try:
+                errors[name] = verify(model, specs, path, name == "step")
+            except CharlmError as exc:
+                raise CharlmError(f"cannot export --arch {arch} ({name} graph): {exc}") from None
+            if not errors[name] <= tolerance:
+                raise CharlmError(
+                    f"cannot export --arch {arch}: onnxruntime's {name} logits differ from torch's by "
+                    f"{errors[name]:.3g} (> {tolerance:g})"
+                )
+            if quantize == "int8":
+                quantize_int8(path, path)
+        for name in GRAPHS:
+            shutil.move(str(Path(tmp) / f"{name}.onnx"), target / f"{name}.onnx")
+    for extra in ("tokenizer.json", "tokenizer.model", CONFIG):
+        if (source / extra).exists():
+            shutil.copyfile(source / extra, target / extra)
+    info = describe(model, tokenizer, specs, quantize)
+    write_json_atomic(target / "model.json", info)
+    return {**info, "errors": errors, "out": str(target)}
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation (weights int8, activations quantised on the fly) of LSTM and MatMul/Gemm weights."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # its advice to pre-process models is for convolutional vision graphs
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = Path(tmp) / "q.onnx"
+            quantize_dynamic(
+                str(source), str(staged), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "MatMul", "Gemm"]
+            )
+            shutil.move(str(staged), target)
+    finally:
+        logging.disable(logging.NOTSET)

@@ -1,0 +1,1 @@
+"""The HTTP service of ``charlm serve`` (FastAPI + uvicorn; the ``serve`` extra)."""

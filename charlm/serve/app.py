@@ -1,0 +1,203 @@
+"""The HTTP service of ``charlm serve``: a FastAPI app over one loaded :class:`charlm.api.Model`.
+
+::
+
+    POST /score    {"sentences": [...]}          -> {"scores": [the objects `charlm score --json` prints]}
+    POST /eval     {"text": "..."}               -> the object `charlm eval --json` prints (path "<request>")
+    POST /sample   {"prime": "...", "length": N} -> NDJSON: {"row", "text"} per new piece, then {"done", "samples"}
+    GET  /info     the model's `charlm info --json` object and the server's limits
+    GET  /health   {"status": "ok"}
+    GET  /docs     the generated OpenAPI page (/openapi.json)
+
+Errors are ``{"error": "one line"}`` with a 4xx status for the client's mistakes and 500 "internal
+error" for ours; no traceback ever reaches a client. Request bodies are strict: unknown fields and
+wrong types are refused (422). Non-finite numbers are written as null (strict JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from charlm.api import Model
+from charlm.errors import CharlmError
+from charlm.serve.batching import MicroBatcher
+from charlm.serve.limits import BodyLimit, Limits, RequestError, check_unicode, jsonable, over
+from charlm.serve.streaming import sample_stream
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ScoreRequest(_Strict):
+    sentences: list[str] = Field(description="Sentences, each scored from a fresh state (<eos> counted).")
+    normalize: Literal["total", "token", "char"] = "total"
+    per_token: bool = False
+    unk: Literal["replace", "skip", "error"] = "replace"
+
+
+class EvalRequest(_Strict):
+    text: str = Field(description="A text scored as one stream (state carried), like `charlm eval FILE`.")
+    independent: bool = False
+
+
+class SampleRequest(_Strict):
+    prime: str = ""
+    length: int = 200
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    num: int = 1
+    seed: int | None = None
+    until_eos: bool = False
+    stop: list[str] = []
+    unk: Literal["replace", "skip", "error"] = "replace"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One line naming where the body is wrong and how, from the first few validation errors."""
+    parts = []
+    for err in exc.errors()[:3]:
+        if err.get("type") == "json_invalid":
+            at = err.get("loc", ("body", "?"))[-1]
+            return f"the body is not valid JSON (at character {at}): {err.get('ctx', {}).get('error', 'decode error')}"
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    more = len(exc.errors()) - 3
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        where = f" ({request.method} {request.url.path})" if exc.status_code in (404, 405) else ""
+        detail = "the body could not be parsed as JSON" if "parsing the body" in str(exc.detail) else exc.detail
+        return JSONResponse({"error": f"{detail}{where}"}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestError)
+    async def refused(request: Request, exc: RequestError) -> JSONResponse:
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(CharlmError)
+    async def bad_input(request: Request, exc: CharlmError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "internal error (see the server's log)")
+
+
+def _check_sentences(texts: list[str], limits: Limits) -> None:
+    if len(texts) > limits.max_sentences:
+        raise over("sentences in one request", len(texts), limits.max_sentences, "--max-sentences")
+    for i, text in enumerate(texts):
+        if len(text) > limits.max_chars:
+            raise over(f"sentences.{i} characters", len(text), limits.max_chars, "--max-chars")
+        check_unicode(f"sentences.{i}", text)
+
+
+def create_app(model: Model, limits: Limits | None = None) -> Any:
+    """The ASGI application (FastAPI inside the body-size guard) serving ``model``."""
+    limits = limits or Limits()
+    batcher = MicroBatcher(model, limits.max_batch, limits.batch_wait_ms)
+    samples = asyncio.Semaphore(limits.max_samples)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="charlm", summary="Score, evaluate and sample with a charlm model.", lifespan=lifespan)
+    _install_errors(app)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/info")
+    async def info() -> dict[str, Any]:
+        return jsonable({"model": model.info(), "limits": limits.to_dict(), "batches": batcher.batches})
+
+    @app.post("/score")
+    async def score(body: ScoreRequest) -> JSONResponse:
+        _check_sentences(body.sentences, limits)
+        if model.bidirectional:
+            raise RequestError(400, "this is a --direction both model; score it with `charlm score` (not served)")
+        texts = [_unk(model, t, body.unk) for t in body.sentences]
+        scores = await batcher.score(texts, body.normalize, body.per_token) if texts else []
+        return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
+
+    @app.post("/eval")
+    async def evaluate(body: EvalRequest) -> dict[str, Any]:
+        if len(body.text) > limits.max_eval_chars:
+            raise over("text characters", len(body.text), limits.max_eval_chars, "--max-eval-chars")
+        check_unicode("text", body.text)
+        result = await asyncio.get_running_loop().run_in_executor(None, _eval, model, body.text, body.independent)
+        return jsonable(result)
+
+    @app.post("/sample")
+    async def sample(body: SampleRequest) -> StreamingResponse:
+        _check_sample(body, limits)
+        if samples.locked():
+            raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
+        options = body.model_dump(exclude={"unk", "prime"})
+        prime = _unk(model, body.prime, body.unk)
+        stream = sample_stream(model, prime, options, samples)
+        first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
+        return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
+
+    return BodyLimit(app, limits.max_body)
+
+
+def _unk(model: Model, text: str, policy: str) -> str:
+    from charlm.tokenizers.unk import apply_unk_policy
+
+    return apply_unk_policy(model.tokenizer, text, policy)
+
+
+def _check_sample(body: SampleRequest, limits: Limits) -> None:
+    if not 1 <= body.length <= limits.max_sample_length:
+        raise RequestError(422, f"length must be in [1, {limits.max_sample_length}] (charlm serve --max-sample-length)")
+    if not 1 <= body.num <= limits.max_sample_num:
+        raise RequestError(422, f"num must be in [1, {limits.max_sample_num}] (charlm serve --max-sample-num)")
+    if len(body.prime) > limits.max_chars:
+        raise over("prime characters", len(body.prime), limits.max_chars, "--max-chars")
+    if len(body.stop) > 16 or any(len(s) > limits.max_chars or not s for s in body.stop):
+        raise RequestError(422, f"stop: at most 16 non-empty strings of at most {limits.max_chars} characters")
+    for what, text in [("prime", body.prime), *(("stop", s) for s in body.stop)]:
+        check_unicode(what, text)
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for line in rest:
+        yield line
+
+
+def _eval(model: Model, text: str, independent: bool) -> dict[str, Any]:
+    """``charlm eval --json`` of ``text``: written to a temporary file and read by the same code path."""
+    with tempfile.TemporaryDirectory(prefix="charlm-eval-") as tmp:
+        path = Path(tmp) / "request.txt"
+        path.write_bytes(text.encode("utf-8"))
+        result = model.eval(path, independent=independent).to_dict()
+    return {**result, "path": "<request>"}

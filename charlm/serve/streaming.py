@@ -1,0 +1,96 @@
+"""``POST /sample`` as a stream: tokens go out as newline-delimited JSON while they are drawn.
+
+::
+
+    {"prime": "ROMEO:", "num": 1}                         first line, once the options are accepted
+    {"row": 0, "text": "\\nI"}                             each piece of text as soon as it is settled
+    ...
+    {"done": true, "samples": [{"text", "logprob", "tokens", "ended", "ppl"}]}     last line
+    {"error": "..."}                                       instead of the last line if sampling failed
+
+The sampler runs in its own thread and hands pieces to the event loop; a client that goes away
+stops it at the next token. A semaphore (``--max-samples``) bounds the samples running at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from charlm.api import Model
+from charlm.errors import CharlmError
+from charlm.eval.bidirectional import refuse_sampling
+from charlm.eval.sample import Sample, check_options
+from charlm.serve.limits import jsonable
+
+_END = object()
+
+
+class _Stopped(Exception):
+    """Raised inside the sampling thread when its client has gone."""
+
+
+def _line(payload: dict[str, Any]) -> bytes:
+    return (json.dumps(jsonable(payload), ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _summary(s: Sample) -> dict[str, Any]:
+    return {"text": s.text, "logprob": s.logprob, "tokens": s.tokens, "ended": s.ended, "ppl": s.ppl}
+
+
+async def sample_stream(
+    model: Model, prime: str, options: dict[str, Any], running: asyncio.Semaphore
+) -> AsyncIterator[bytes]:
+    """Lines of the stream; the first is yielded only after the options are checked (errors raise before it)."""
+    refuse_sampling(model.module)
+    check_options(options["temperature"], options["top_k"], options["top_p"], options["length"], options["num"])
+    seed = options.get("seed")
+    if seed is not None and not 0 <= seed < 2**63:
+        raise CharlmError(f"seed must be in [0, 2**63) (got {seed})")
+    await running.acquire()
+    try:
+        yield _line({"prime": prime, "num": options["num"]})
+        async for line in _draw(model, prime, options):
+            yield line
+    finally:
+        running.release()
+
+
+async def _draw(model: Model, prime: str, options: dict[str, Any]) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue[Any] = asyncio.Queue()
+    gone = threading.Event()
+
+    def on_token(row: int, text: str) -> None:
+        if gone.is_set():
+            raise _Stopped
+        loop.call_soon_threadsafe(pieces.put_nowait, (row, text))
+
+    def work() -> None:
+        try:
+            result: Any = model.sample(prime, on_token=on_token, **options)
+        except _Stopped:
+            result = None
+        except Exception as exc:  # reported on the stream's last line; never a traceback
+            result = exc
+        loop.call_soon_threadsafe(pieces.put_nowait, (_END, result))
+
+    thread = threading.Thread(target=work, name="charlm-sample", daemon=True)
+    thread.start()
+    try:
+        while True:
+            row, item = await pieces.get()
+            if row is not _END:
+                yield _line({"row": row, "text": item})
+                continue
+            if isinstance(item, Exception):
+                message = str(item) if isinstance(item, CharlmError) else "internal error (see the server's log)"
+                yield _line({"error": message})
+            elif item is not None:
+                yield _line({"done": True, "samples": [_summary(s) for s in item]})
+            return
+    finally:
+        gone.set()
