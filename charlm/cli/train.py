@@ -82,7 +82,7 @@ def train(
     start_state: Annotated[
         str,
         typer.Option(
-            help="Where every line starts (scoring, sampling without --prime, fresh rows, resets): zero, or learned (a trained start state)."
+            help="Where every line starts (scoring, sampling, fresh rows, resets): zero, or learned (a trained start state)."
         ),
     ] = "zero",
     reset_at_eos: Annotated[

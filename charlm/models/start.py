@@ -48,7 +48,12 @@ class StartState(nn.Module):
 
 def _leaves(state: State) -> list[Tensor]:
     found: list[Tensor] = []
-    map_state(lambda t: found.append(t) or t, state)
+
+    def keep(t: Tensor) -> Tensor:
+        found.append(t)
+        return t
+
+    map_state(keep, state)
     return found
 
 
