@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
 from charlm.checkpoint import load_model, resolve_model_dir
 from charlm.errors import CharlmError
 from charlm.eval.beam import Beam, beam_search
@@ -30,8 +32,12 @@ from charlm.eval.gradflow import plot as plot_gradflow
 from charlm.eval.neighbors import Neighbor
 from charlm.eval.neighbors import analogy as solve_analogy
 from charlm.eval.neighbors import neighbors as nearest
+from charlm.eval.predict import Prediction, fill_blank, predict_tokens, predict_words
+from charlm.eval.rescore import CharlmScorer, SentenceScorer, Weights, load_scorer
+from charlm.eval.rescore_run import RescoreResult, rescore_nbest
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
+from charlm.eval.scorer_state import LMState, StateScorer
 from charlm.io import read_text
 from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.runtime import pick_device
@@ -273,9 +279,88 @@ class Model:
         _check_k(k)
         return solve_analogy(self.forward_lm, self.tokenizer, a, b, c, k=k)
 
+    # --- a component: next-word prediction, the stateful scorer, n-best rescoring (docs/component.md)
+
+    @property
+    def scorer(self) -> StateScorer:
+        """The stateful scorer over this model (built on first use)."""
+        if getattr(self, "_scorer", None) is None:
+            self._scorer = StateScorer(self.forward_lm, self.tokenizer)
+        return self._scorer
+
+    def predict(self, prefix: str, k: int = 10, words: bool = False, keep_unk: bool = False) -> list[Prediction]:
+        """The ``k`` most probable next tokens after ``prefix`` (``words=True``: next words), best first."""
+        if words:
+            return predict_words(self.scorer, prefix, k)
+        return predict_tokens(self.scorer, prefix, k, keep_unk)
+
+    def fill_blank(self, text: str, candidates: Sequence[str] = (), k: int = 10) -> list[Prediction]:
+        """Words for the ``___`` in ``text``, ranked by the whole sentence's probability."""
+        return fill_blank(self.scorer, text, candidates, k, both=self.module if self.bidirectional else None)
+
+    def begin(self) -> LMState:
+        """The state at the start of a sentence (after ``<eos>``), KenLM-style; see :meth:`advance`."""
+        return self.scorer.begin()
+
+    def advance(self, state: LMState, text: str) -> tuple[LMState, float]:
+        """``(new state, log p(text | state))``; ``state`` is unchanged, so hypotheses can branch."""
+        return self.scorer.advance(state, text)
+
+    def end(self, state: LMState) -> tuple[LMState, float]:
+        """Feed ``<eos>``: a path begin -> advance(a) -> advance(b) -> end sums to ``score(a + b)``."""
+        return self.scorer.end(state)
+
+    def next_logprobs(self, state: LMState) -> Tensor:
+        """``log p(token | state)`` for every token id, a (V,) tensor (names: ``tokenizer.token_str``)."""
+        return self.scorer.next_logprobs(state)
+
+    def advance_many(self, states: Sequence[LMState], texts: Sequence[str]) -> list[tuple[LMState, float]]:
+        """:meth:`advance` for many (state, text) pairs in one batched run."""
+        return self.scorer.advance_many(states, texts)
+
+    def as_rescorer(self) -> SentenceScorer:
+        """This model as one language model of an n-best rescoring."""
+        return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name)
+
+    def rescore(
+        self,
+        nbest: str | Path,
+        weight: float = 1.0,
+        length_penalty: float = 0.0,
+        oov_weight: float = 0.0,
+        others: Sequence[Model | SentenceScorer] = (),
+        **tuning: Any,
+    ) -> RescoreResult:
+        """Re-rank an n-best list with this model (and ``others``); ``tuning`` as :func:`rescore`."""
+        weights = Weights((weight,) * (1 + len(others)), length_penalty, (oov_weight,) * (1 + len(others)))
+        return rescore(nbest, [self, *others], weights, **tuning)
+
     def info(self) -> dict[str, Any]:
         """What is inside the model directory."""
-        return {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+        info = {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+        segmenter = getattr(self.tokenizer, "segmenter", None)  # word level on Chinese: jieba, version, dictionary
+        return {**info, "segment": segmenter.to_json()} if segmenter is not None else info
+
+
+def rescore(
+    nbest: str | Path | None,
+    models: Sequence[Model | SentenceScorer | str | Path],
+    weights: Weights | None = None,
+    tune_on: str | Path | None = None,
+    tune_refs: str | Path | None = None,
+    refs: str | Path | None = None,
+    tune_oov: bool = True,
+    progress: Progress | None = None,
+) -> RescoreResult:
+    """Re-rank ``nbest`` with several language models (loaded models, scorers or model directories).
+
+    With ``tune_on`` (a development n-best list) and ``tune_refs`` the weights are tuned there first
+    to minimise WER; with ``refs`` the test WER before and after is measured.
+    """
+    scorers = [
+        m.as_rescorer() if isinstance(m, Model) else load_scorer(m) if isinstance(m, (str, Path)) else m for m in models
+    ]
+    return rescore_nbest(nbest, scorers, weights, tune_on, tune_refs, refs, tune_oov, progress)
 
 
 def _check_k(k: int) -> None:

@@ -1,4 +1,4 @@
-"""The one user-facing error type.
+"""The one user-facing error type (and its warning sibling).
 
 A ``CharlmError`` carries a single line that says what is wrong and what to do about it.
 The CLI prints it to stderr and exits non-zero without a traceback; library callers catch it.
@@ -15,3 +15,7 @@ class CharlmError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class CharlmWarning(UserWarning):
+    """A one-line caution about the user's input that does not stop the work (the CLI prints it on stderr)."""

@@ -78,6 +78,24 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("charlm eval corpus.txt", "streamed: state carried across lines"),
         ("charlm eval corpus.txt --independent --json", "each line from a fresh state"),
         ("charlm eval corpus.txt --cache 100 --cache-theta 0.3 --cache-lambda 0.1 --device cpu", "neural cache"),
+        ("charlm eval corpus.txt sentences.txt --json", "several files (or a directory, or -) read as one text"),
+    ],
+    "predict": [
+        ("charlm predict 'the cat sat on the ' -k 5", "next tokens (characters for a char model)"),
+        ("charlm predict 'the cat sat on the ' --words -k 3", "next words: a beam to a space or punctuation"),
+        ("charlm predict 'the cat sat on the ___' --blank --candidates mat,king,log", "rank words for the gap"),
+        ("charlm predict 'the cat sat on the' --model checkpoints/words -k 3 --json", "a word model, as JSON"),
+    ],
+    "rescore": [
+        (
+            "charlm rescore test.nbest -m checkpoints/tiny -m checkpoints/words --tune dev.nbest --tune-refs dev.refs "
+            "--refs test.refs",
+            f"{NOT_RUN} needs n-best lists; python bench/nbest.py writes a WikiText-2 set",
+        ),
+        (
+            "charlm rescore test.nbest --weight 0.3 --length-penalty 0.5 --json",
+            f"{NOT_RUN} fixed weights, all re-ranked",
+        ),
     ],
     "gradflow": [
         (

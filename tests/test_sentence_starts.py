@@ -222,6 +222,17 @@ def test_sampling_without_a_prime_starts_from_the_learned_state(learned: Path) -
     assert zero != pytest.approx(drawn.logprob, abs=1e-4)
 
 
+def test_predict_reads_from_the_learned_start_state(learned: Path) -> None:
+    """``predict`` after an empty prefix gives log p(first token | start state, <eos>)."""
+    lm = charlm.load(learned, device="cpu")
+    best = lm.predict("", k=1)[0]
+    ids = [lm.tokenizer.eos_id, *lm.tokenizer.encode(best.text)]
+    assert best.logprob == pytest.approx(_manual_logprob(lm, ids), abs=1e-4)
+    with torch.no_grad():
+        lm.module.start.vector.add_(1.0)
+    assert lm.predict("", k=1)[0].logprob != pytest.approx(best.logprob, abs=1e-4)
+
+
 # -- measured both ways --------------------------------------------------------------------------
 
 

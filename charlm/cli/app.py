@@ -1,8 +1,8 @@
 """The ``charlm`` command line: the Typer app and the list of its commands.
 
 Every command is options -> one library call -> rendered output, defined in :mod:`charlm.cli.train`,
-:mod:`charlm.cli.sample`, :mod:`charlm.cli.score`, :mod:`charlm.cli.model` and
-:mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
+:mod:`charlm.cli.sample`, :mod:`charlm.cli.score`, :mod:`charlm.cli.model`, :mod:`charlm.cli.predict`,
+:mod:`charlm.cli.rescore` and :mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
 order ``charlm --help`` lists them. Errors are one line on stderr and a non-zero exit: 1 for bad
 input, a bad model or a bad value, 2 for usage Typer itself refuses (an unknown option), 130 when
 interrupted.
@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from charlm.cli import diagnostics, export, model, sample, score, serve, train
+from charlm.cli import diagnostics, export, model, predict, rescore, sample, score, serve, train
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -33,6 +33,8 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "sample": sample.sample,
     "score": score.score,
     "eval": score.eval_,
+    "predict": predict.predict,
+    "rescore": rescore.rescore,
     "gradflow": diagnostics.gradflow,
     "neighbors": diagnostics.neighbors,
     "serve": serve.serve,

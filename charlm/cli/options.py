@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, CharlmWarning
 
 F = TypeVar("F", bound=Callable[..., Any])
 ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Model directory [default: checkpoints/latest].")]
@@ -23,6 +24,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 UnkOpt = Annotated[
     str,
     typer.Option("--unk", help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error."),
+]
+SegmentOpt = Annotated[
+    str,
+    typer.Option(
+        "--segment",
+        help="Word level: auto (cut Chinese text into words, refuse other text with few spaces), none (split on whitespace only) or zh (Chinese words with jieba).",
+    ),
 ]
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
@@ -38,13 +46,25 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _show_warning(
+    default: Callable[..., None], message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+) -> None:
+    """A CharlmWarning is one ``charlm: warning:`` line on stderr; other warnings print as Python prints them."""
+    if issubclass(category, CharlmWarning):
+        print(f"charlm: warning: {message}", file=sys.stderr)
+    else:
+        default(message, category, *args, **kwargs)
+
+
 def friendly(fn: F) -> F:
     """Turn library errors into one stderr line and an exit code, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
+                return fn(*args, **kwargs)
         except CharlmError as exc:
             raise _fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:

@@ -124,7 +124,9 @@ def corpus_table(score: Any) -> None:
 
 def tokenize_table(stats: dict[str, Any], top: list[tuple[str, int]]) -> None:
     """Vocabulary size, token count, unknown rate and the most frequent tokens."""
-    table = Table(title=f"{stats['level']} tokenizer on {stats['corpus']}", show_header=False)
+    seg = stats.get("segment")
+    level = f"{stats['level']} ({seg['name']} {seg['version']})" if seg else stats["level"]
+    table = Table(title=f"{level} tokenizer on {stats['corpus']}", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")
     for key in ("vocab_size", "tokens", "chars", "chars_per_token", "unk", "unk_rate"):
@@ -135,8 +137,14 @@ def tokenize_table(stats: dict[str, Any], top: list[tuple[str, int]]) -> None:
     for col in ("#", "token", "count", "share"):
         freq.add_column(col, justify="left" if col == "token" else "right")
     for rank, (token, count) in enumerate(top, 1):
-        freq.add_row(str(rank), repr(token)[1:-1], f"{count:,}", f"{count / max(stats['tokens'], 1):.2%}")
+        shown = repr(token) if token.isspace() else repr(token)[1:-1]  # a space token shows as ' '
+        freq.add_row(str(rank), shown, f"{count:,}", f"{count / max(stats['tokens'], 1):.2%}")
     out.print(freq)
+
+
+def _segment(info: dict[str, Any]) -> str:
+    seg = info.get("segment")
+    return f", words cut by {seg['name']} {seg['version']}" if seg else ""
 
 
 def info_table(info: dict[str, Any], as_json: bool = False) -> None:
@@ -156,7 +164,7 @@ def info_table(info: dict[str, Any], as_json: bool = False) -> None:
             f"{model.get('embed')}, dropout {model.get('dropout')}, tied {model.get('tie_weights')}",
         ),
         ("parameters", f"{info['parameters']:,}"),
-        ("tokenizer", f"{info.get('tokenizer', {}).get('kind')} ({model.get('vocab_size')} tokens)"),
+        ("tokenizer", f"{info.get('tokenizer', {}).get('kind')} ({model.get('vocab_size')} tokens){_segment(info)}"),
         ("training data", f"{data.get('corpus')} ({data.get('chars', 0):,} chars, {data.get('tokens', 0):,} tokens)"),
         (
             "trained",

@@ -9,6 +9,7 @@ success, 1 bad input or model (one ``charlm: error:`` line on stderr), 2 bad usa
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -113,7 +114,12 @@ def _score_file(
 
 @friendly
 def eval_(
-    file: Annotated[Path, typer.Argument(help="Text file to evaluate (may be larger than memory).")],
+    file: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Text file to evaluate (may be larger than memory); several files, a directory (its *.txt) or - for stdin are joined."
+        ),
+    ],
     model: ModelOpt = None,
     independent: Annotated[
         bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")
@@ -177,16 +183,21 @@ def eval_(
     from charlm.cli.progress import EvalProgress
     from charlm.cli.render import file_score
     from charlm.eval.dynamic import dynamic_config
+    from charlm.io import resolve_inputs
 
     lm = load(model, device=device)
-    with EvalProgress(str(file), enabled=progress if progress is not None else _big(file)) as bar:
+    label = " ".join(str(f) for f in file)
+    with (
+        resolve_inputs(file, encoding, errors) as (path, codec, on_error),
+        EvalProgress(label, enabled=progress if progress is not None else _big(path)) as bar,
+    ):
         result = lm.eval(
-            file,
+            path,
             independent=independent,
             batch_size=batch_size,
             precision=precision,
-            encoding=encoding,
-            errors=errors,
+            encoding=codec,
+            errors=on_error,
             progress=bar,
             cache=cache,
             cache_theta=cache_theta,
@@ -194,7 +205,7 @@ def eval_(
             dynamic=dynamic_config(dynamic, dynamic_lr, dynamic_lambda, dynamic_segment),
             dynamic_stats=dynamic_stats,
         )
-    file_score(result, as_json)
+    file_score(replace(result, path=label), as_json)  # the inputs as given, not a joined temporary file
 
 
 def _big(file: Path) -> bool:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from charlm.cli.options import JsonOpt, friendly
+from charlm.cli.options import JsonOpt, SegmentOpt, friendly
 from charlm.errors import CharlmError
 from charlm.models.registry import arch_help
 
@@ -22,8 +22,10 @@ from charlm.models.registry import arch_help
 def train(
     ctx: typer.Context,
     corpus: Annotated[
-        Path | None,
-        typer.Argument(help="UTF-8 text file to learn from (with --resume: optional, or the run directory)."),
+        list[Path] | None,
+        typer.Argument(
+            help="UTF-8 text file(s) to learn from: several files, a directory (its *.txt, sorted) or - for stdin (with --resume: optional, or the run directory)."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>].")
@@ -125,6 +127,7 @@ def train(
     max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
     min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
     vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
+    segment: SegmentOpt = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[
         str, typer.Option(help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.")
@@ -145,10 +148,21 @@ def train(
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
     from charlm.cli.progress import TrainProgress, train_done
+    from charlm.io import resolve_inputs
     from charlm.training.launch import launch
 
+    paths, params = list(corpus or []), dict(ctx.params)
     with TrainProgress() as progress:
-        result = launch(ctx.params, _typed(ctx), resume, progress)
+        # One file as it is; with --resume a directory is the run to continue, without it a folder of *.txt.
+        if not paths or (len(paths) == 1 and str(paths[0]) != "-" and (resume or not paths[0].is_dir())):
+            params["corpus"] = paths[0] if paths else None
+            result = launch(params, _typed(ctx), resume, progress)
+        elif resume:
+            raise CharlmError("--resume reads the run's cached corpus; give one corpus file or none")
+        else:  # several files, a directory's *.txt or stdin: one joined temporary file
+            with resolve_inputs(paths, encoding, errors) as (path, codec, on_error):
+                params.update(corpus=path, encoding=codec, errors=on_error)
+                result = launch(params, _typed(ctx), resume, progress)
     if result.reports:  # under torchrun only rank 0 reports
         train_done(result)
 
@@ -180,7 +194,9 @@ def plot(
 
 @friendly
 def tokenize(
-    corpus: Annotated[Path, typer.Argument(help="UTF-8 text file.")],
+    corpus: Annotated[
+        list[Path], typer.Argument(help="UTF-8 text file(s): several files, a directory (its *.txt) or - for stdin.")
+    ],
     level: Annotated[str, typer.Option(help="char, word, bpe or unigram.")] = "char",
     max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
     min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
@@ -190,18 +206,22 @@ def tokenize(
     as_json: JsonOpt = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
     errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    segment: SegmentOpt = "auto",
 ) -> None:
     """Fit a tokenizer on CORPUS and show vocabulary size, token count, unknown rate, frequent tokens.
 
     Example: charlm tokenize input.txt --level bpe --vocab-size 2000
+
+    Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
-    from charlm.io import read_text
+    from charlm.io import read_text, resolve_inputs
     from charlm.tokenizers import build_tokenizer, describe
 
-    text = read_text(corpus, encoding, errors)
-    tokenizer = build_tokenizer(level, text, max_vocab=max_vocab, min_count=min_count, vocab_size=vocab_size)
+    with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
+        text = read_text(path, codec, on_error)
+    tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
     stats, frequent = describe(tokenizer, text, top)
-    stats["corpus"] = str(corpus)
+    stats["corpus"] = " ".join(str(c) for c in corpus)
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
         tokenizer.save(save)

@@ -35,6 +35,9 @@ def _check_level(tokenizer: Tokenizer) -> None:
 
 
 def _word_id(tokenizer: Tokenizer, word: str) -> int:
+    exact = getattr(tokenizer, "stoi", {}).get(word)  # a vocabulary word as it is (segmenters may cut it alone)
+    if exact is not None and exact > tokenizer.eos_id:
+        return int(exact)
     ids = tokenizer.encode(word)
     if len(ids) != 1 or ids[0] == tokenizer.unk_id:
         raise CharlmError(f"{word!r} is not one token of this model's vocabulary; try a more frequent word")

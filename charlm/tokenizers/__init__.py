@@ -8,11 +8,24 @@ from pathlib import Path
 from charlm.errors import CharlmError
 from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, Tokenizer
 from charlm.tokenizers.char import CharTokenizer
+from charlm.tokenizers.segment import SEGMENTS, check_segment
 from charlm.tokenizers.word import WordTokenizer
 
 LEVELS = ("char", "word", "bpe", "unigram")
 
-__all__ = ["EOS", "EOS_ID", "LEVELS", "UNK", "UNK_ID", "Tokenizer", "build_tokenizer", "describe", "load_tokenizer"]
+__all__ = [
+    "EOS",
+    "EOS_ID",
+    "LEVELS",
+    "SEGMENTS",
+    "UNK",
+    "UNK_ID",
+    "Tokenizer",
+    "build_tokenizer",
+    "check_segment",
+    "describe",
+    "load_tokenizer",
+]
 
 
 def build_tokenizer(
@@ -21,12 +34,14 @@ def build_tokenizer(
     max_vocab: int | None = None,
     min_count: int = 1,
     vocab_size: int = 2000,
+    segment: str = "auto",
 ) -> Tokenizer:
-    """Fit a tokenizer of ``level`` (char, word, bpe, unigram) on ``text``."""
+    """Fit a tokenizer of ``level`` (char, word, bpe, unigram) on ``text``; ``segment``: see :mod:`.segment`."""
+    check_segment(level, segment)
     if level == "char":
         return CharTokenizer.fit(text, max_vocab=max_vocab, min_count=min_count)
     if level == "word":
-        return WordTokenizer.fit(text, max_vocab=max_vocab, min_count=min_count)
+        return WordTokenizer.fit(text, max_vocab=max_vocab, min_count=min_count, segment=segment)
     if level in ("bpe", "unigram"):
         from charlm.tokenizers.subword import SubwordTokenizer
 
@@ -72,5 +87,8 @@ def describe(tokenizer: Tokenizer, text: str, top: int = 20) -> tuple[dict[str, 
         "unk": unk,
         "unk_rate": unk / max(len(ids), 1),
     }
+    segmenter = getattr(tokenizer, "segmenter", None)
+    if segmenter is not None:
+        stats["segment"] = segmenter.to_json()
     ranked = np.argsort(-counts, kind="stable")[:top]
     return stats, [(tokenizer.token_str(int(i)), int(counts[i])) for i in ranked if counts[i] > 0]

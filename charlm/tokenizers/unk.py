@@ -10,15 +10,22 @@ Subword tokenizers have byte fallback, so nothing is ever unknown to them.
 from __future__ import annotations
 
 from charlm.errors import CharlmError
-from charlm.tokenizers.base import Tokenizer
+from charlm.tokenizers.base import UNK_ID, Tokenizer
 
 UNK_POLICIES = ("replace", "skip", "error")
 
 
+def _words(tokenizer: Tokenizer, text: str) -> list[str]:
+    """The words of ``text`` as a word tokenizer cuts them (whitespace, or its segmenter)."""
+    return [w for line in text.split("\n") for w in tokenizer.split_line(line)]  # type: ignore[attr-defined]
+
+
 def unknown_units(tokenizer: Tokenizer, text: str) -> list[str]:
     """The distinct characters (or, for word tokenizers, words) of ``text`` the vocabulary lacks."""
-    units = text.split() if tokenizer.kind == "word" else list(text)
-    return [u for u in dict.fromkeys(units) if u != "\n" and tokenizer.unk_id in tokenizer.encode(u)]
+    if tokenizer.kind == "word":
+        stoi = tokenizer.stoi  # type: ignore[attr-defined]
+        return [w for w in dict.fromkeys(_words(tokenizer, text)) if stoi.get(w, UNK_ID) == UNK_ID]
+    return [u for u in dict.fromkeys(text) if u != "\n" and tokenizer.unk_id in tokenizer.encode(u)]
 
 
 def apply_unk_policy(tokenizer: Tokenizer, text: str, policy: str = "replace") -> str:
@@ -39,5 +46,6 @@ def apply_unk_policy(tokenizer: Tokenizer, text: str, policy: str = "replace") -
         )
     drop = set(unknown)
     if tokenizer.kind == "word":
-        return "\n".join(" ".join(w for w in line.split() if w not in drop) for line in text.split("\n"))
+        join, split = tokenizer.join_line, tokenizer.split_line  # type: ignore[attr-defined]
+        return "\n".join(join([w for w in split(line) if w not in drop]) for line in text.split("\n"))
     return "".join(c for c in text if c not in drop)

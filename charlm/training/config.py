@@ -15,6 +15,7 @@ from typing import Any
 from charlm.errors import CharlmError
 from charlm.models.config import ModelConfig
 from charlm.models.registry import validate_model
+from charlm.tokenizers.segment import check_segment
 
 DEFAULT_TIME_S = 600.0
 # Fields added after runs were first saved, with the value those runs trained with (resuming them keeps it).
@@ -42,6 +43,7 @@ class TrainConfig:
     max_vocab: int | None = None
     min_count: int = 1
     vocab_size: int = 2000
+    segment: str = "auto"  # word level: auto | none | zh (charlm.tokenizers.segment)
     # model
     arch: str = "lstm"
     layers: int = 2
@@ -117,6 +119,7 @@ class TrainConfig:
             raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
         if not 0.0 <= self.reset_at_eos <= 1.0:
             raise CharlmError(f"--reset-at-eos must be in [0, 1] (got {self.reset_at_eos})")
+        check_segment(self.level, self.segment)
         if self.warmup < 0:
             raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")
         validate_model(self.model_config(vocab_size=1))  # arch, shapes and model options, before any work

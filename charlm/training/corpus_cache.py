@@ -27,7 +27,7 @@ import numpy as np
 from charlm.checkpoint import fingerprint
 from charlm.errors import CharlmError
 from charlm.io import check_text_file, iter_chunks, write_atomic, write_json_atomic
-from charlm.tokenizers import Tokenizer, build_tokenizer
+from charlm.tokenizers import Tokenizer, build_tokenizer, check_segment
 
 SUBWORD_SAMPLE_BYTES = 64 << 20
 MAX_UNK_RATE = 0.5
@@ -42,19 +42,23 @@ def fit_tokenizer(
     min_count: int = 1,
     vocab_size: int = 2000,
     seed: int = 0,
+    segment: str = "auto",
 ) -> Tokenizer:
     """Pass 1: build the vocabulary while streaming (subwords: on a seeded sample of lines)."""
-    if level in ("char", "word"):
-        from charlm.tokenizers.char import CharTokenizer
+    check_segment(level, segment)
+    if max_vocab is not None and max_vocab < 3 and level in ("char", "word"):
+        raise CharlmError(f"--max-vocab must be at least 3 (<unk>, <eos> and one token), got {max_vocab}")
+    if level == "word":
         from charlm.tokenizers.word import WordTokenizer
 
-        cls = CharTokenizer if level == "char" else WordTokenizer
+        return WordTokenizer.fit_chunks(iter_chunks(path, encoding, errors), max_vocab, min_count, segment)
+    if level == "char":
+        from charlm.tokenizers.char import CharTokenizer
+
         counts: Counter[str] = Counter()
         for piece in iter_chunks(path, encoding, errors):
-            counts.update(cls.count(piece))
-        if max_vocab is not None and max_vocab < 3:
-            raise CharlmError(f"--max-vocab must be at least 3 (<unk>, <eos> and one token), got {max_vocab}")
-        return cls.from_counts(counts, max_vocab, min_count)
+            counts.update(CharTokenizer.count(piece))
+        return CharTokenizer.from_counts(counts, max_vocab, min_count)
     if level in ("bpe", "unigram"):
         from charlm.tokenizers.subword import SubwordTokenizer
 

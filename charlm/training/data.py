@@ -48,6 +48,7 @@ def get_tokenizer(config: TrainConfig, source: Path | None) -> Tokenizer:
         config.min_count,
         config.vocab_size,
         config.seed,
+        config.segment,
     )
 
 

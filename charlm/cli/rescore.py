@@ -1,0 +1,90 @@
+"""``charlm rescore``: re-rank a recogniser's or translator's n-best list with language models.
+
+Options -> one :func:`charlm.api.rescore` call -> the best hypothesis per id (or JSON), with the
+weights and word error rates on stderr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charlm.cli.options import DeviceOpt, JsonOpt, friendly
+from charlm.errors import CharlmError
+
+
+def _per_model(values: list[float] | None, models: int, default: float, name: str) -> tuple[float, ...]:
+    """One value per model: none given (the default), one for all, or one each."""
+    if not values:
+        return (default,) * models
+    if len(values) == 1:
+        return (values[0],) * models
+    if len(values) != models:
+        raise CharlmError(f"give one {name} per --model, or one for all ({models} models, {len(values)} values)")
+    return tuple(values)
+
+
+@friendly
+def rescore(
+    nbest: Annotated[
+        Path | None,
+        typer.Argument(
+            help="N-best list: 'id<TAB>hypothesis<TAB>score...' or Moses 'id ||| text ||| features ||| total'."
+        ),
+    ] = None,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option("--model", "-m", help="Model directory (repeatable) [default: checkpoints/latest]."),
+    ] = None,
+    weight: Annotated[
+        list[float] | None, typer.Option(help="Weight of each model's log-probability (repeatable; one for all).")
+    ] = None,
+    length_penalty: Annotated[float, typer.Option(help="Added per word of the hypothesis.")] = 0.0,
+    oov_weight: Annotated[
+        list[float] | None,
+        typer.Option(help="Added per token a model maps to <unk> (repeatable; a word model needs it negative)."),
+    ] = None,
+    tune: Annotated[
+        Path | None, typer.Option(help="Development n-best list: tune the weights there to minimise WER.")
+    ] = None,
+    tune_refs: Annotated[
+        Path | None, typer.Option(help="References of the --tune list (id<TAB>text or one per id).")
+    ] = None,
+    refs: Annotated[
+        Path | None,
+        typer.Option(help="References of NBEST: print its WER before and after (of --tune's list when no NBEST)."),
+    ] = None,
+    no_oov: Annotated[bool, typer.Option("--no-tune-oov", help="Do not tune the OOV weights.")] = False,
+    as_json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Re-rank n-best hypotheses: new score = decoder total + weight x logprob + length penalty x words.
+
+    Each --model adds its log-probability (nats, <eos> counted) with its own --weight and
+    --oov-weight; the hypotheses of one id are scored as one padded batch. Prints the best
+    hypothesis per id (id<TAB>text), or with --json every hypothesis re-ranked. --tune DEV
+    --tune-refs DEV.refs searches all weights together (coordinate descent over grids) for the
+    lowest WER there; with no NBEST, --tune DEV --refs DEV.refs tunes and reports only.
+
+    Example: charlm rescore test.nbest -m word-model -m char-model --tune dev.nbest --tune-refs dev.refs --refs test.refs
+    """
+    from charlm.api import load
+    from charlm.api import rescore as run
+    from charlm.cli.render_component import rescore_output, rescore_summary
+    from charlm.eval.rescore import Weights
+
+    if nbest is None and tune is not None and tune_refs is None:
+        tune_refs, refs = refs, None  # tune only: --refs belongs to the --tune list
+    paths = model or [Path("checkpoints/latest")]
+    count = len(paths)
+    weights = Weights(
+        _per_model(weight, count, 1.0, "--weight"), length_penalty, _per_model(oov_weight, count, 0.0, "--oov-weight")
+    )
+    models = [load(p, device=device) for p in paths]
+    result = run(nbest, models, weights, tune, tune_refs, refs, tune_oov=not no_oov)
+    if nbest is None:
+        rescore_summary(result)
+        return
+    rescore_output(result, as_json)
