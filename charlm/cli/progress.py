@@ -33,6 +33,7 @@ class TrainProgress:
         self.task = self.progress.add_task("train", total=1.0, info="")
         self.val = "-"
         self.bpc = "-"
+        self.lines = "-"
 
     def __enter__(self) -> TrainProgress:
         return self  # the bar starts with the run's "start" event, so set-up errors print alone
@@ -53,11 +54,12 @@ class TrainProgress:
         elif event["event"] == "step":
             info = (
                 f"step {event['step']}  loss {fmt(event['train_loss'])}  val {self.val}  bpc {self.bpc}  "
-                f"{event['tokens_per_s']:,.0f} tok/s"
+                f"per line {self.lines}  {event['tokens_per_s']:,.0f} tok/s"
             )
             self.progress.update(self.task, completed=min(event["progress"], 1.0), info=info)
         elif event["event"] == "eval":
             self.val, self.bpc = fmt(event["val_loss"]), fmt(event["val_bpc"])
+            self.lines = fmt(event["val_lines_bpc"])  # bits/char, every line from the start state
         elif event["event"] == "notice":
             err.print(f"[yellow]{event['message']}[/yellow]")
 
@@ -66,7 +68,8 @@ def train_done(result: Any) -> None:
     """The summary of a finished run on stderr and its directory on stdout."""
     err.print(
         f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
-        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
+        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char streamed, "
+        f"{fmt(result.best_val_lines_bpc, 4)} per line"
     )
     print(result.run_dir)
 

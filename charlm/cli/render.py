@@ -176,8 +176,16 @@ def info_table(info: dict[str, Any], as_json: bool = False) -> None:
             f"seq {train.get('seq_len')}, batch {train.get('batch_size')}, lr {train.get('lr')}, "
             f"clip {train.get('clip')}",
         ),
+        (
+            "sentence starts",
+            f"start state {model.get('start_state', 'zero')}, reset at line ends with p = {train.get('reset_at_eos', 0.0)}",
+        ),
         ("best val loss", f"{fmt(summary.get('best_val_loss'), 4)} nats/token at step {summary.get('best_step')}"),
-        ("best val bits/char", fmt(summary.get("best_val_bpc"), 4)),
+        (
+            "best val bits/char",
+            f"{fmt(summary.get('best_val_bpc'), 4)} streamed, "
+            f"{fmt(summary.get('best_val_lines_bpc'), 4)} per line (each line from the start state)",
+        ),
         (
             "versions",
             f"format {info.get('format_version')}, charlm {info.get('charlm_version')}, "

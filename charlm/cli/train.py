@@ -81,6 +81,18 @@ def train(
         int, typer.Option(help="Mogrifier LSTM: rounds of mutual gating of input and state.")
     ] = 5,
     mogrify_rank: Annotated[int, typer.Option(help="Mogrifier LSTM: rank of the gating matrices (0 = full).")] = 0,
+    start_state: Annotated[
+        str,
+        typer.Option(
+            help="Where every line starts (scoring, sampling, fresh rows, resets): zero, or learned (a trained start state)."
+        ),
+    ] = "zero",
+    reset_at_eos: Annotated[
+        float,
+        typer.Option(
+            help="At each line end, reset that row's carried state to the start state with this probability, so the model learns to start lines the way score reads them (0 = off, 1 = every line from the start: rnnlm's -independent)."
+        ),
+    ] = 0.0,
     seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 4e-3,

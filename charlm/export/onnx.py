@@ -249,7 +249,7 @@ def export_onnx(
     source = resolve_model_dir(model_dir)
     model, tokenizer, _ = load_model(source, "cpu")
     arch = model.config.arch
-    if model.config.direction == "both":
+    if not isinstance(model, LanguageModel):  # a --direction both model (BidirectionalLM)
         raise CharlmError(f"cannot export {source}: a --direction both model scores both ways and has no single graph")
     try:
         template, specs = describe_state(model)

@@ -27,6 +27,7 @@ from charlm.models.config import ModelConfig, State
 from charlm.models.dropout import LockedDropout, embedding_dropout
 from charlm.models.registry import get_arch, validate_model
 from charlm.models.stack import output_size
+from charlm.models.start import StartState, batch_dims, run_with_resets, zeros_like_state
 
 
 class LanguageModel(nn.Module):
@@ -41,6 +42,9 @@ class LanguageModel(nn.Module):
         self.drop = LockedDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
         self.core = build_core(config, config.embed)
         self.proj, self.head = self._head(output_size(self.core))
+        # issue 13: a learned start state (models/start.py); absent in older models, which start from zeros
+        self.start = StartState(config.embed) if config.start_state == "learned" else None
+        self._state_dims: list[int] | None = None
 
     def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear]:
         config = self.config
@@ -55,9 +59,21 @@ class LanguageModel(nn.Module):
         weight = embedding_dropout(self.embed.weight, self.config.dropoute, self.training)  # (V,E)
         return self.drop(nn.functional.embedding(ids, weight))  # (B,T,E)
 
-    def features(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
-        """The vectors the head reads, ``(B,T,D)`` (after dropout and any tied-weight projection)."""
-        y, state = self.core(self._embed(ids), state)  # (B,T,H)
+    def features(self, ids: Tensor, state: State = None, resets: Tensor | None = None) -> tuple[Tensor, State]:
+        """The vectors the head reads, ``(B,T,D)`` (after dropout and any tied-weight projection).
+
+        ``state=None`` is the start of a line (the start state). ``resets (B,T)``, when given, marks
+        steps whose incoming state is the start state again, that row only (``--reset-at-eos``,
+        :mod:`charlm.models.start`); without it the core runs in one call, as it always has.
+        """
+        if state is None:
+            state = self.start_state(ids.size(0))
+        if resets is None:
+            y, state = self.core(self._embed(ids), state)  # (B,T,H)
+        else:
+            if self._state_dims is None:
+                self._state_dims = batch_dims(self.core, self.config.embed, self.device)
+            y, state = run_with_resets(self.core, self._embed(ids), state, resets, self._fresh, self._state_dims)
         y = self.drop(y)
         if self.proj is not None:
             y = self.proj(y)  # (B,T,E)
@@ -67,9 +83,16 @@ class LanguageModel(nn.Module):
         """Logits ``(B,T,V)`` from :meth:`features`: ``forward`` is ``logits_from(features(...))``."""
         return self.head(y)
 
-    def forward(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
-        y, state = self.features(ids, state)  # (B,T,D)
+    def forward(self, ids: Tensor, state: State = None, resets: Tensor | None = None) -> tuple[Tensor, State]:
+        y, state = self.features(ids, state, resets)  # (B,T,D)
         return self.head(y), state  # (B,T,V)
+
+    def start_state(self, batch: int) -> State:
+        """The state every line starts from: None (zeros, for the core to fill in) or the learned one."""
+        return None if self.start is None else self.start(self.core, batch)
+
+    def _fresh(self, like: State, batch: int) -> State:
+        return zeros_like_state(like) if self.start is None else self.start(self.core, batch)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in {id(p): p for p in self.parameters()}.values())
@@ -94,8 +117,8 @@ class BidirectionalLM(nn.Module):
         self.forward_lm = LanguageModel(config)
         self.backward_lm = LanguageModel(config, embed=self.forward_lm.embed)
 
-    def forward(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
-        return self.forward_lm(ids, state)  # (B,T,V)
+    def forward(self, ids: Tensor, state: State = None, resets: Tensor | None = None) -> tuple[Tensor, State]:
+        return self.forward_lm(ids, state, resets)  # (B,T,V)
 
     def features(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
         return self.forward_lm.features(ids, state)  # (B,T,D)

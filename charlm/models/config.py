@@ -15,6 +15,7 @@ State = Any  # None | Tensor | tuple[State, ...]: a core's recurrent state, walk
 # so fine-tuning from a model keeps it (:func:`structure_fields`); the others (dropouts) may change.
 STRUCTURE = {"structure": True}
 DIRECTIONS = ("forward", "both")
+START_STATES = ("zero", "learned")  # where a line starts: zeros, or a learned state (models/start.py)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class ModelConfig:
     clock_modules: int = field(default=4, metadata=STRUCTURE)  # clockwork RNN: modules with periods 1, 2, 4, ...
     mogrify_rounds: int = field(default=5, metadata=STRUCTURE)  # Mogrifier LSTM: rounds of mutual gating of x and h
     mogrify_rank: int = field(default=0, metadata=STRUCTURE)  # Mogrifier LSTM: rank of the gating matrices (0 = full)
+    # issue 13 (absent from older config.json files: they start from zeros)
+    start_state: str = field(default="zero", metadata=STRUCTURE)  # "learned": a trained start state (models/start.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

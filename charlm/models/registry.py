@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from charlm.errors import CharlmError
-from charlm.models.config import DIRECTIONS, ModelConfig
+from charlm.models.config import DIRECTIONS, START_STATES, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ def validate_model(config: ModelConfig) -> None:
         _number(name, getattr(config, name), 0.0, 1.0)
     if config.direction not in DIRECTIONS:
         raise CharlmError(f"unknown --direction {config.direction!r}; use forward or both")
+    if config.start_state not in START_STATES:
+        raise CharlmError(f"unknown --start-state {config.start_state!r}; use {' or '.join(START_STATES)}")
     if config.wdrop and not spec.weight_drop:
         weighted = ", ".join(n for n, s in ARCHS.items() if s.weight_drop)
         raise CharlmError(f"--wdrop works on {weighted} only (got --arch {config.arch})")

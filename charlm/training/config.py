@@ -18,6 +18,8 @@ from charlm.models.registry import validate_model
 from charlm.tokenizers.segment import check_segment
 
 DEFAULT_TIME_S = 600.0
+# Fields added after runs were first saved, with the value those runs trained with (resuming them keeps it).
+BEFORE_ADDED = {"start_state": "zero", "reset_at_eos": 0.0}
 SCHEDULES = ("constant", "cosine", "plateau")
 # Field metadata, declared once on the fields below: what a resumed run may change (the budget,
 # cadences and runtime); everything else must match the run being resumed. Which fields are model
@@ -58,6 +60,9 @@ class TrainConfig:
     clock_modules: int = 4
     mogrify_rounds: int = 5
     mogrify_rank: int = 0
+    start_state: str = "zero"  # where a line starts: zeros, or a learned state (issue 13)
+    # sentence starts (issue 13): reset each row's carried state at a line end with this probability
+    reset_at_eos: float = 0.0
     # optimisation
     seq_len: int = 128
     batch_size: int = 32
@@ -115,6 +120,8 @@ class TrainConfig:
             raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
         if self.ngram_order is not None and self.ngram_order < 0:
             raise CharlmError(f"--ngram-order must be >= 0, 0 builds no n-gram (got {self.ngram_order})")
+        if not 0.0 <= self.reset_at_eos <= 1.0:
+            raise CharlmError(f"--reset-at-eos must be in [0, 1] (got {self.reset_at_eos})")
         check_segment(self.level, self.segment)
         if self.warmup < 0:
             raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")

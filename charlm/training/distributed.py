@@ -57,7 +57,9 @@ class Dist:
         if not self.active:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        # A learned start state is used only in steps that start a line afresh (a reset, a new epoch).
+        unused = any(name.endswith("start.vector") for name, _ in model.named_parameters())
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
 
     def rows(self, data: Any) -> Any:
         """This rank's slice of a ``(B*W, L)`` batchified stream (tensor or memmap): ``(B, L)``."""

@@ -53,6 +53,8 @@ class EvalEvent(TypedDict):
     val_loss: float
     val_bpc: float
     val_ppl: float
+    val_lines_loss: float  # every validation line from the start state (the score convention), nats/token
+    val_lines_bpc: float
     best: bool
     lr: float
     time: float
@@ -86,6 +88,7 @@ class EndEvent(TypedDict):
     best_val_bpc: float
     tokens_per_s: float
     reports: bool
+    best_val_lines_bpc: float
 
 
 Event = StartEvent | StepEvent | EvalEvent | SaveEvent | NoticeEvent | EndEvent

@@ -2,10 +2,11 @@
 
 ``train(config, callback)`` starts a run and ``resume(run_dir, given, callback)`` continues one;
 the CLI only renders the events the callback receives (``start``, ``step``, ``eval``, ``save``,
-``notice``, ``end``). Nothing here prints. A checkpoint (trainer_state.pt: weights, optimizer,
-schedule, data position, carried hidden state, RNG states) is the single commit point, so a kill at
-any moment loses at most the steps since the last one and a resumed run is bitwise the same run.
-Writes happen only where ``self.is_main`` (one process of a distributed run writes).
+``notice``, ``end``). Nothing here prints. The :class:`Trainer` is short on purpose: what the run
+is made of lives in a :class:`~charlm.training.setup.RunContext`, and everything that changes from
+step to step in a :class:`~charlm.training.state.RunState`, which owns the state_dict. A checkpoint
+(trainer_state.pt) is the single commit point, so a kill at any moment loses at most the steps since
+the last one and a resumed run is bitwise the same run. Only the main process writes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import shlex
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,24 +22,21 @@ import torch
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
-from charlm.models.base import build_model
-from charlm.models.config import structure_fields
+from charlm.models.base import BidirectionalLM
 from charlm.models.state import detach_state
-from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
-from charlm.training import distributed
+from charlm.runtime import autocast
 from charlm.training.config import TrainConfig
-from charlm.training.data import evaluate, get_tokenizer, prepare, write_dynamic_stats
+from charlm.training.data import evaluate, write_dynamic_stats
 from charlm.training.events import Callback, Event
+from charlm.training.lines import evaluate_lines
 from charlm.training.loss import training_loss
-from charlm.training.resume import find_run, resumed_config, truncate_metrics
-from charlm.training.rundir import MetricsLog, StopSignals, check_run_dir, make_run_dir
-from charlm.training.schedule import StepGuard, ValTracker, lr_factor
-from charlm.training.state import Checkpointing
-from charlm.training.windows import WindowStream, batchify
+from charlm.training.resume import find_run, resumed_config
+from charlm.training.rundir import StopSignals
+from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
+from charlm.training.setup import RunContext, bpc, open_run, restore, start_event, write_run_config
+from charlm.training.state import RunState
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
-
-LN2 = math.log(2.0)
 
 
 @dataclass(frozen=True)
@@ -54,214 +52,180 @@ class TrainResult:
     best_val_bpc: float
     tokens_per_s: float
     reports: bool = True  # False in the other processes of a distributed run: only rank 0 reports
+    best_val_lines_bpc: float = math.nan  # the best checkpoint's validation bits/char, every line from the start
 
 
 def resume_command(run_dir: Path) -> str:
     return f"charlm train --resume {shlex.quote(str(run_dir))}"
 
 
-class _Trainer(Checkpointing):
-    """The state of one run between steps; ``train``/``resume`` drive it."""
+class Trainer:
+    """Drives one run: ``ctx`` says what it is made of, ``run`` where it stands (see the module docstring)."""
 
-    def __init__(self, config: TrainConfig, callback: Callback | None, resume_dir: Path | None = None) -> None:
-        self.emit_fn = callback or (lambda event: None)
-        set_threads(config.threads)
-        seed_everything(config.seed)
-        self.dist = distributed.setup(config.device)  # torchrun: this rank's slice of a data-parallel job
-        self.device, self.is_main = self.dist.device, self.dist.is_main
-        if not self.is_main:
-            self.emit_fn = lambda event: None  # only rank 0 reports
-        self.precision = resolve_precision(config.precision, self.device)
-        source = resume_dir or (ckpt.resolve_model_dir(config.init_from) if config.init_from else None)
-        if config.init_from and not resume_dir:
-            config = self._adopt_source(config, source)
-        self.config = config
-        if resume_dir is None and self.is_main:
-            check_run_dir(config)
-        self.tokenizer = get_tokenizer(config, source)
-        self.run_dir = resume_dir or Path(str(self.dist.from_main(make_run_dir(config) if self.is_main else None)))
-        self.metrics = MetricsLog(self.run_dir)
-        self._load_data(resuming=resume_dir is not None)
-        self.model_config = config.model_config(self.tokenizer.vocab_size)
-        self.model = build_model(self.model_config).to(self.device)
-        self.ddp = self.dist.wrap(self.model)  # what the step runs: DDP all-reduces gradients across ranks
-        if config.init_from and not resume_dir:
-            best = source / ckpt.BEST
-            ckpt.load_weights(self.model, best if best.exists() else source / ckpt.LAST, device=self.device)
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay
-        )
-        self.step, self.tokens, self.elapsed, self.clipped = 0, 0, 0.0, 0
-        self.train_loss, self.last_val, self.hidden = math.nan, math.inf, None
-        self.tracker, self.guard = ValTracker(), StepGuard()
-        self._last: dict[str, float] = {}
-        self.resumed = resume_dir is not None and (self.run_dir / ckpt.TRAINER_STATE).exists()
-        if self.resumed:
-            self.restore(ckpt.load_trainer_state(self.run_dir))
-            if self.is_main:
-                truncate_metrics(self.run_dir, self.step)
-        elif self.is_main:
-            self.metrics.clear()
-            self.tokenizer.save(self.run_dir)
-        self._write_config()
-
-    def _load_data(self, resuming: bool) -> None:
-        """Token memmaps -> the (B, L) training stream and the validation rows."""
-        c = self.config
-        world = self.dist.world
-        if not self.is_main:
-            self.dist.barrier()  # rank 0 writes the token cache first; the others then reuse it
-        data = prepare(c, self.tokenizer, self.run_dir, resuming=resuming)
-        if self.is_main:
-            self.dist.barrier()
-        self.data_info, self.val_chars_per_token = data.info, data.val_chars_per_token
-        rows = batchify(data.train, c.batch_size * world)  # (B*W, L): rank r reads rows r*B .. (r+1)*B
-        self.stream = WindowStream(self.dist.rows(rows), c.seq_len, device=self.device)
-        val_batch = max(1, min(c.batch_size, len(data.val) // (c.seq_len + 1) // world)) * world
-        self.val_data = self.dist.rows(batchify(data.val, val_batch))  # (B_val, L_val)
-
-    def _adopt_source(self, config: TrainConfig, source: Path) -> TrainConfig:
-        """Fine-tuning keeps the source model's shape and tokenizer; the optimizer starts afresh."""
-        saved = ckpt.read_config(source)
-        model = saved["model"]
-        return replace(
-            config,
-            level=saved.get("tokenizer", {}).get("kind", config.level),
-            init_from=str(source),
-            **{k: model[k] for k in structure_fields() if k in model},
-        )
+    def __init__(self, ctx: RunContext, run: RunState, resumed: bool, callback: Callback | None) -> None:
+        self.ctx, self.run, self.resumed = ctx, run, resumed
+        self.emit_fn = callback if callback is not None and ctx.is_main else (lambda event: None)  # rank 0 reports
+        self.last: dict[str, float] = {}  # the last step's loss, gradient norm and learning rate
+        self.last_save = time.perf_counter()
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def progress(self) -> float:
         """How much of the budget is spent (the first of steps / epochs / time to run out ends the run)."""
-        c, parts = self.config, [self.schedule_progress()]
-        if c.time_budget:
-            parts.append(self.elapsed / c.time_budget)
+        parts = [self.schedule_progress()]
+        if self.ctx.config.time_budget:
+            parts.append(self.run.elapsed / self.ctx.config.time_budget)
         return max(parts)
 
     def schedule_progress(self) -> float:
         """Progress the LR schedule follows: steps/epochs when given (never the clock), else time."""
-        c, parts = self.config, []
+        c, run, parts = self.ctx.config, self.run, []
         if c.steps:
-            parts.append(self.step / c.steps)
+            parts.append(run.step / c.steps)
         if c.epochs:
-            parts.append(self.tokens / (c.epochs * self.stream.numel * self.dist.world))
+            parts.append(run.tokens / (c.epochs * run.stream.numel * self.ctx.dist.world))
         if not parts and c.time_budget:
-            parts.append(self.elapsed / c.time_budget)
+            parts.append(run.elapsed / c.time_budget)
         return max(parts or [0.0])
 
     def lr(self) -> float:
-        c = self.config
-        scale = self.guard.lr_scale * self.tracker.plateau_scale
-        return c.lr * lr_factor(c.schedule, c.warmup, self.step, self.schedule_progress(), scale)
-
-    def bpc(self, nats_per_token: float) -> float:
-        return nats_per_token / (self.val_chars_per_token * LN2)
+        c, run = self.ctx.config, self.run
+        scale = run.guard.lr_scale * run.tracker.plateau_scale
+        return c.lr * lr_factor(c.schedule, c.warmup, run.step, self.schedule_progress(), scale)
 
     def emit(self, event: dict[str, Any], log: bool = False) -> None:
-        if log and self.is_main:
-            self.metrics.write(event)
+        if log and self.ctx.is_main:
+            self.ctx.metrics.write(event)
         self.emit_fn(cast(Event, event))  # the dicts built here have the keys charlm.training.events declares
 
     def notice(self, kind: str, message: str) -> None:
-        self.emit({"event": "notice", "kind": kind, "step": self.step, "message": message}, log=True)
+        self.emit({"event": "notice", "kind": kind, "step": self.run.step, "message": message}, log=True)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def save_last(self) -> None:
+        ctx, run = self.ctx, self.run
+        carried = ctx.dist.gather_state(run.carried)  # every rank joins: the saved state is the full batch's
+        if ctx.is_main:
+            ckpt.save_weights(run.model, ctx.run_dir / ckpt.LAST)
+            ckpt.save_trainer_state(ctx.run_dir, run.state_dict(carried))
+            write_run_config(ctx, run)
+        self.last_save = time.perf_counter()
+        self.emit({"event": "save", "step": run.step, "path": str(ctx.run_dir)})
+
+    def rollback(self, why: str) -> None:
+        """Repeated bad steps: reload the last good checkpoint and lower the learning rate."""
+        guard = self.run.guard
+        guard.rollbacks += 1
+        if guard.rollbacks > MAX_ROLLBACKS:
+            raise CharlmError(f"training diverged {MAX_ROLLBACKS} times ({why}); lower --lr or --clip and start again")
+        guard.lr_scale *= LR_CUT
+        guard.in_row = 0
+        at = self.run.step
+        restore(self.ctx, self.run, ckpt.load_trainer_state(self.ctx.run_dir), rollback=True)
+        self.notice(
+            "rollback",
+            f"{why} repeated at step {at}: rolled back to step {self.run.step} and lowered the "
+            f"learning rate to {self.lr():.2e}",
+        )
 
     # -- evaluation ----------------------------------------------------------------------------
     def run_eval(self) -> None:
-        val = evaluate(self.model, self.val_data, self.config.seq_len, self.precision)
-        val = self.dist.weighted_mean(val, self.val_data.shape[0] * (self.val_data.shape[1] - 1))
-        self.last_val = val
-        improved = self.tracker.update(val, self.step, self.config.schedule)
-        if improved and self.is_main:
-            ckpt.save_weights(self.model, self.run_dir / ckpt.BEST)
-            ckpt.point_latest(self.run_dir, Path(self.config.checkpoints))
+        ctx, run = self.ctx, self.run
+        val = evaluate(run.model, ctx.val_data, ctx.config.seq_len, ctx.precision)
+        val = ctx.dist.weighted_mean(val, ctx.val_data.shape[0] * (ctx.val_data.shape[1] - 1))
+        lines, count = evaluate_lines(run.model, ctx.val_lines, ctx.config.seq_len, ctx.precision)
+        run.last_val, run.last_val_lines = val, ctx.dist.weighted_mean(lines, count)
+        improved = run.tracker.update(val, run.step, ctx.config.schedule)  # the best checkpoint: streamed loss
+        if improved:
+            run.best_val_lines = run.last_val_lines
+        if improved and ctx.is_main:
+            ckpt.save_weights(run.model, ctx.run_dir / ckpt.BEST)
+            ckpt.point_latest(ctx.run_dir, Path(ctx.config.checkpoints))
         self.emit(
             {
                 "event": "eval",
-                "step": self.step,
+                "step": run.step,
                 "val_loss": val,
-                "val_bpc": self.bpc(val),
+                "val_bpc": bpc(ctx, val),
                 "val_ppl": math.exp(min(val, 50.0)),
+                "val_lines_loss": run.last_val_lines,  # every line from the start state (the score convention)
+                "val_lines_bpc": bpc(ctx, run.last_val_lines),
                 "best": improved,
                 "lr": self.lr(),
-                "time": round(self.elapsed, 2),
+                "time": round(run.elapsed, 2),
             },
             log=True,
         )
-        if self.is_main:
-            self.metrics.plot()
+        if ctx.is_main:
+            ctx.metrics.plot()
 
     # -- the step ------------------------------------------------------------------------------
     def train_step(self) -> None:
-        x, y, new_epoch = self.stream.next()  # (B,T), (B,T)
+        ctx, run = self.ctx, self.run
+        x, y, new_epoch = run.stream.next()  # (B,T), (B,T)
         if new_epoch:
-            self.hidden = None
+            run.carried = None
         lr = self.lr()
-        for group in self.optimizer.param_groups:
+        for group in run.optimizer.param_groups:
             group["lr"] = lr
-        with autocast(self.device, self.precision):
-            logits, state = self.ddp(x, self.hidden)  # (B,T,V)
-        loss = training_loss(self.model, logits, x, y, self.device, self.precision)  # both halves if bidirectional
-        self.optimizer.zero_grad(set_to_none=True)
+        resets = run.resets.mask(x, ctx.tokenizer.eos_id, ctx.dist.world, ctx.dist.rows)  # (B,T) or None (P=0)
+        with autocast(ctx.device, ctx.precision):
+            if resets is None:
+                logits, state = ctx.ddp(x, run.carried)  # (B,T,V)
+            else:
+                logits, state = ctx.ddp(x, run.carried, resets)  # (B,T,V), rows start afresh where marked
+        loss = training_loss(run.model, logits, x, y, ctx.device, ctx.precision)  # both halves if bidirectional
+        run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        clip = self.config.clip if self.config.clip > 0 else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))  # norm before clipping
-        loss_value = self.dist.mean(loss).item()  # every rank must agree on skipping a bad step
-        why = self.guard.verdict(loss_value, grad_norm, self.train_loss, self.step >= self.config.warmup)
-        self.step += 1
-        self.tokens += y.numel() * self.dist.world  # global tokens (all ranks)
-        self._last = {"loss": loss_value, "grad_norm": grad_norm, "lr": lr}
+        clip = ctx.config.clip if ctx.config.clip > 0 else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(run.model.parameters(), clip))  # norm before clipping
+        loss_value = ctx.dist.mean(loss).item()  # every rank must agree on skipping a bad step
+        why = run.guard.verdict(loss_value, grad_norm, run.train_loss, run.step >= ctx.config.warmup)
+        run.step += 1
+        run.tokens += y.numel() * ctx.dist.world  # global tokens (all ranks)
+        self.last = {"loss": loss_value, "grad_norm": grad_norm, "lr": lr}
         if why is None:
-            self.optimizer.step()
-            self.clipped += grad_norm > clip
-            self.train_loss = loss_value if math.isnan(self.train_loss) else 0.9 * self.train_loss + 0.1 * loss_value
-            self.hidden = detach_state(state)
+            run.optimizer.step()
+            run.clipped += grad_norm > clip
+            run.train_loss = loss_value if math.isnan(run.train_loss) else 0.9 * run.train_loss + 0.1 * loss_value
+            run.carried = detach_state(state)
         else:
-            self.hidden = None  # the state may carry the damage too
-            self.notice("skip", f"step {self.step}: {why}; update skipped")
-        if self.guard.record(why is not None):
+            run.carried = None  # the state may carry the damage too
+            self.notice("skip", f"step {run.step}: {why}; update skipped")
+        if run.guard.record(why is not None):
             self.rollback(why or "bad steps")
 
     def _step_event(self, session_tokens: int, session_s: float) -> dict[str, Any]:
+        run = self.run
         return {
             "event": "step",
-            "step": self.step,
-            "train_loss": self.train_loss,
-            **self._last,
-            "clipped": self.clipped,
-            "skipped": self.guard.skipped,
+            "step": run.step,
+            "train_loss": run.train_loss,
+            **self.last,
+            "clipped": run.clipped,
+            "skipped": run.guard.skipped,
             "tokens_per_s": session_tokens / max(session_s, 1e-9),
             "progress": self.progress(),
-            "time": round(self.elapsed, 2),
+            "time": round(run.elapsed, 2),
         }
 
     def _save_due(self) -> bool:
-        c = self.config
-        by_steps = c.save_every is not None and self.step % c.save_every == 0
+        c = self.ctx.config
+        by_steps = c.save_every is not None and self.run.step % c.save_every == 0
         by_time = c.save_every_s is not None and time.perf_counter() - self.last_save >= c.save_every_s
         return by_steps or by_time
 
+    def _start_event(self) -> None:
+        ctx = self.ctx
+        self.emit(start_event(ctx, self.run, self.resumed))
+        if ctx.config.init_from and not self.resumed and ctx.data_info["unk_rate"] > 0:
+            rate, source = ctx.data_info["unk_rate"], ctx.config.init_from
+            self.notice("oov", f"{rate:.2%} of the new text is <unk> to the tokenizer of {source}")
+
     def fit(self) -> TrainResult:
-        self.model.train()
-        self.emit(
-            {
-                "event": "start",
-                "run_dir": str(self.run_dir),
-                "device": str(self.device),
-                "precision": self.precision,
-                "parameters": self.model.num_parameters(),
-                "vocab_size": self.tokenizer.vocab_size,
-                "resumed_at": self.step if self.resumed else None,
-                **self.data_info,
-            }
-        )
-        if self.config.init_from and not self.resumed and self.data_info["unk_rate"] > 0:
-            self.notice(
-                "oov",
-                f"{self.data_info['unk_rate']:.2%} of the new text is <unk> to the tokenizer of "
-                f"{self.config.init_from}",
-            )
-        started, base_elapsed, base_tokens = time.perf_counter(), self.elapsed, self.tokens
+        ctx, run = self.ctx, self.run
+        run.model.train()
+        self._start_event()
+        started, base_elapsed, base_tokens = time.perf_counter(), run.elapsed, run.tokens
         self.last_save = started
         try:
             with StopSignals() as stop:
@@ -270,44 +234,45 @@ class _Trainer(Checkpointing):
                 self._loop(stop, started, base_elapsed, base_tokens)
         except OSError as exc:
             raise CharlmError(
-                f"cannot write to {self.run_dir} ({exc.strerror or exc}); the last checkpoint is intact; "
-                f"free space, then: {resume_command(self.run_dir)}"
+                f"cannot write to {ctx.run_dir} ({exc.strerror or exc}); the last checkpoint is intact; "
+                f"free space, then: {resume_command(ctx.run_dir)}"
             ) from None
         except KeyboardInterrupt:
             raise CharlmError(
-                f"interrupted at step {self.step}; the last checkpoint is intact; resume with: "
-                f"{resume_command(self.run_dir)}",
+                f"interrupted at step {run.step}; the last checkpoint is intact; resume with: "
+                f"{resume_command(ctx.run_dir)}",
                 130,
             ) from None
         result = TrainResult(
-            self.run_dir,
-            self.step,
-            self.tokens,
-            self.elapsed,
-            self.train_loss,
-            self.tracker.best,
-            self.bpc(self.tracker.best),
-            (self.tokens - base_tokens) / max(self.elapsed - base_elapsed, 1e-9),
-            self.is_main,
+            ctx.run_dir,
+            run.step,
+            run.tokens,
+            run.elapsed,
+            run.train_loss,
+            run.tracker.best,
+            bpc(ctx, run.tracker.best),
+            (run.tokens - base_tokens) / max(run.elapsed - base_elapsed, 1e-9),
+            ctx.is_main,
+            bpc(ctx, run.best_val_lines),
         )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result
 
     def _loop(self, stop: StopSignals, started: float, base_elapsed: float, base_tokens: int) -> None:
-        c, evaluated = self.config, False
+        c, run, evaluated = self.ctx.config, self.run, False
         while self.progress() < 1.0:
             self.train_step()
-            self.elapsed = self.dist.agree(base_elapsed + time.perf_counter() - started)  # ranks stop together
-            event = self._step_event(self.tokens - base_tokens, self.elapsed - base_elapsed)
-            self.emit(event, log=self.step % c.log_every == 0)
-            evaluated = self.step % c.eval_every == 0
+            run.elapsed = self.ctx.dist.agree(base_elapsed + time.perf_counter() - started)  # ranks stop together
+            event = self._step_event(run.tokens - base_tokens, run.elapsed - base_elapsed)
+            self.emit(event, log=run.step % c.log_every == 0)
+            evaluated = run.step % c.eval_every == 0
             if evaluated:
                 self.run_eval()
-                if self.tracker.exhausted(c.patience):
+                if run.tracker.exhausted(c.patience):
                     self.notice(
                         "early-stop",
                         f"no better validation loss for {c.patience} evaluations; "
-                        f"stopping at step {self.step} (best at step {self.tracker.best_step})",
+                        f"stopping at step {run.step} (best at step {run.tracker.best_step})",
                     )
                     break
             if self._save_due():
@@ -315,30 +280,32 @@ class _Trainer(Checkpointing):
             if stop.signum:
                 self.save_last()
                 raise CharlmError(
-                    f"stopped by {stop.name} at step {self.step}; checkpoint saved; resume with: "
-                    f"{resume_command(self.run_dir)}",
+                    f"stopped by {stop.name} at step {run.step}; checkpoint saved; resume with: "
+                    f"{resume_command(self.ctx.run_dir)}",
                     130,
                 )
         if not evaluated:
             self.run_eval()
         self.save_last()
-        if self.is_main:
-            self.metrics.plot(force=True)
-            write_dynamic_stats(self.model, self.stream.data, self.run_dir)
+        if self.ctx.is_main:
+            self.ctx.metrics.plot(force=True)
+            write_dynamic_stats(self.run.model, self.run.stream.data, self.ctx.run_dir)
             self._build_ngram()
 
     def _build_ngram(self) -> None:
         """The run's n-gram and its tuned weight (:mod:`charlm.training.ngram`), unless --ngram-order 0."""
         from charlm.training.ngram import build_at_end
 
-        message = build_at_end(self.run_dir, self.model, self.tokenizer, self.config)
+        model = self.run.model
+        forward = model.forward_lm if isinstance(model, BidirectionalLM) else model  # the n-gram mixes forward
+        message = build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config)
         if message:
             self.notice("ngram", message)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
     """Train a language model as ``config`` says; events go to ``callback``; returns the result."""
-    return _fit(_Trainer(config, callback))
+    return _fit(Trainer(*open_run(config), callback))
 
 
 def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: Callback | None = None) -> TrainResult:
@@ -349,17 +316,18 @@ def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: C
     """
     run = Path(run_dir).resolve()
     config = resumed_config(run, given or {})
-    return _fit(_Trainer(config, callback, resume_dir=run))
+    return _fit(Trainer(*open_run(config, resume_dir=run), callback))
 
 
-def _fit(trainer: _Trainer) -> TrainResult:
+def _fit(trainer: Trainer) -> TrainResult:
+    ctx = trainer.ctx
     try:
         result = trainer.fit()
     except BaseException:
-        trainer.ddp = trainer.model  # drop DDP, which holds the process group, so close() can free it
-        trainer.dist.close()
+        ctx.ddp = trainer.run.model  # drop DDP, which holds the process group, so close() can free it
+        ctx.dist.close()
         raise
-    trainer.ddp = trainer.model
-    trainer.dist.barrier()  # a finished rank keeps the group (and rank 0's store) up until every peer is done
-    trainer.dist.close(settled=True)
+    ctx.ddp = trainer.run.model
+    ctx.dist.barrier()  # a finished rank keeps the group (and rank 0's store) up until every peer is done
+    ctx.dist.close(settled=True)
     return result

@@ -20,7 +20,7 @@ import torch
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.io import write_bytes_atomic
-from charlm.training.config import TrainConfig
+from charlm.training.config import BEFORE_ADDED, TrainConfig
 
 
 def rng_state() -> dict[str, Any]:
@@ -68,7 +68,7 @@ def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
     saved = ckpt.read_config(run).get("train")
     if not isinstance(saved, dict):
         raise CharlmError(f"{run / ckpt.CONFIG} has no training section; it cannot be resumed")
-    base = TrainConfig.from_dict({**saved, "out": str(run)})
+    base = TrainConfig.from_dict({**BEFORE_ADDED, **saved, "out": str(run)})
     changes: dict[str, Any] = {}
     resumable = TrainConfig.resumable()
     for name, value in given.items():

@@ -1,0 +1,210 @@
+"""Opening a run: what it is made of (RunContext, fixed once built) and where it starts (a RunState).
+
+:func:`open_run` does the start-up in one fixed order (threads and seed, process group, tokenizer,
+run directory, data, model, optimizer, then the checkpoint when resuming), so a fresh run draws its
+random numbers the same way every time. :func:`write_run_config` writes config.json with the
+summary of where the run stands.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from charlm import checkpoint as ckpt
+from charlm.errors import CharlmError
+from charlm.models.base import build_model
+from charlm.models.config import ModelConfig, State, structure_fields
+from charlm.models.state import map_state
+from charlm.runtime import resolve_precision, seed_everything, set_threads
+from charlm.tokenizers import Tokenizer
+from charlm.training import distributed
+from charlm.training.config import TrainConfig
+from charlm.training.data import get_tokenizer, prepare
+from charlm.training.lines import Batch, line_batches
+from charlm.training.resume import truncate_metrics
+from charlm.training.rundir import MetricsLog, check_run_dir, make_run_dir
+from charlm.training.state import ResetDraws, RunState
+from charlm.training.windows import WindowStream, batchify
+
+
+@dataclass
+class RunContext:
+    """What a run is made of: its config, process group, device, tokenizer, directory, data and model."""
+
+    config: TrainConfig
+    dist: distributed.Dist
+    precision: str
+    tokenizer: Tokenizer
+    run_dir: Path
+    metrics: MetricsLog
+    data_info: dict[str, Any]
+    val_chars_per_token: float
+    val_data: Any  # (B_val, L_val) validation ids, this rank's rows
+    val_lines: list[Batch]  # this rank's share of the validation lines, padded (the per-line loss)
+    model_config: ModelConfig
+    ddp: nn.Module  # what the step runs: the model, or DDP around it (all-reduces gradients across ranks)
+
+    @property
+    def device(self) -> torch.device:
+        return self.dist.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.is_main
+
+    def place(self, saved: State) -> State:
+        """A saved full-batch carried state on this rank's device, this rank's rows only."""
+        return self.dist.shard_state(map_state(lambda t: t.to(self.device), saved))
+
+
+def open_run(config: TrainConfig, resume_dir: Path | None = None) -> tuple[RunContext, RunState, bool]:
+    """Build a run (or reopen ``resume_dir``): its context, its state, and whether a checkpoint was resumed."""
+    set_threads(config.threads)
+    seed_everything(config.seed)
+    dist = distributed.setup(config.device)  # torchrun: this rank's slice of a data-parallel job
+    precision = resolve_precision(config.precision, dist.device)  # may run a probe step: before the model
+    source = resume_dir or (ckpt.resolve_model_dir(config.init_from) if config.init_from else None)
+    if config.init_from and not resume_dir:
+        assert source is not None
+        config = adopt_source(config, source)
+    if resume_dir is None and dist.is_main:
+        check_run_dir(config)
+    tokenizer = get_tokenizer(config, source)
+    run_dir = resume_dir or Path(str(dist.from_main(make_run_dir(config) if dist.is_main else None)))
+    stream, val_data, val_ids, info, chars_per_token = _load_data(config, dist, tokenizer, run_dir, resume_dir)
+    val_lines = line_batches(val_ids, tokenizer.eos_id, config.batch_size, (dist.rank, dist.world))
+    model_config = config.model_config(tokenizer.vocab_size)
+    model = build_model(model_config).to(dist.device)
+    ctx = RunContext(
+        config,
+        dist,
+        precision,
+        tokenizer,
+        run_dir,
+        MetricsLog(run_dir),
+        info,
+        chars_per_token,
+        val_data,
+        val_lines,
+        model_config,
+        dist.wrap(model),
+    )
+    if config.init_from and not resume_dir:
+        assert source is not None
+        best = source / ckpt.BEST
+        ckpt.load_weights(model, best if best.exists() else source / ckpt.LAST, device=dist.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
+    run = RunState(model, optimizer, stream, ResetDraws(config.reset_at_eos, config.seed))
+    resumed = resume_dir is not None and (run_dir / ckpt.TRAINER_STATE).exists()
+    if resumed:
+        restore(ctx, run, ckpt.load_trainer_state(run_dir))
+        if ctx.is_main:
+            truncate_metrics(run_dir, run.step)
+    elif ctx.is_main:
+        ctx.metrics.clear()
+        tokenizer.save(run_dir)
+    write_run_config(ctx, run)
+    return ctx, run, resumed
+
+
+def restore(ctx: RunContext, run: RunState, state: dict[str, Any], rollback: bool = False) -> None:
+    """Put ``run`` back where ``state`` was saved; one clear line when the checkpoint does not fit."""
+    try:
+        run.load_state_dict(state, ctx.place, rollback)
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        raise CharlmError(
+            f"{ctx.run_dir / ckpt.TRAINER_STATE} does not fit this run (another charlm version "
+            "or model); start a new run or use --init-from"
+        ) from None
+
+
+def _load_data(
+    config: TrainConfig, dist: distributed.Dist, tokenizer: Tokenizer, run_dir: Path, resume_dir: Path | None
+) -> tuple[WindowStream, Any, Any, dict[str, Any], float]:
+    """Token memmaps -> the (B, L) training stream and the validation rows."""
+    if not dist.is_main:
+        dist.barrier()  # rank 0 writes the token cache first; the others then reuse it
+    data = prepare(config, tokenizer, run_dir, resuming=resume_dir is not None)
+    if dist.is_main:
+        dist.barrier()
+    world = dist.world
+    rows = batchify(data.train, config.batch_size * world)  # (B*W, L): rank r reads rows r*B .. (r+1)*B
+    stream = WindowStream(dist.rows(rows), config.seq_len, device=dist.device)
+    val_batch = max(1, min(config.batch_size, len(data.val) // (config.seq_len + 1) // world)) * world
+    val_data = dist.rows(batchify(data.val, val_batch))  # (B_val, L_val)
+    return stream, val_data, data.val, data.info, data.val_chars_per_token
+
+
+def adopt_source(config: TrainConfig, source: Path) -> TrainConfig:
+    """Fine-tuning keeps the source model's shape and tokenizer; the optimizer starts afresh."""
+    saved = ckpt.read_config(source)
+    model = saved["model"]
+    return replace(
+        config,
+        level=saved.get("tokenizer", {}).get("kind", config.level),
+        init_from=str(source),
+        **{k: model[k] for k in structure_fields() if k in model},
+    )
+
+
+def bpc(ctx: RunContext, nats_per_token: float) -> float:
+    """Bits per character of the validation text for a loss in nats per token."""
+    return nats_per_token / (ctx.val_chars_per_token * math.log(2.0))
+
+
+def write_run_config(ctx: RunContext, run: RunState) -> None:
+    """config.json: model, tokenizer, training config, data and a summary of where the run stands."""
+    if not ctx.is_main:
+        return
+    summary = {
+        "step": run.step,
+        "tokens": run.tokens,
+        "elapsed_s": round(run.elapsed, 2),
+        "train_loss": run.train_loss,
+        "best_val_loss": run.tracker.best,
+        "best_step": run.tracker.best_step,
+        "best_val_bpc": bpc(ctx, run.tracker.best),
+        "best_val_lines_loss": run.best_val_lines,  # the same checkpoint, every line from the start state
+        "best_val_lines_bpc": bpc(ctx, run.best_val_lines),
+        "precision": ctx.precision,
+        "device": str(ctx.device),
+        "parameters": run.model.num_parameters(),
+        "skipped_steps": run.guard.skipped,
+        "rollbacks": run.guard.rollbacks,
+        "clipped_steps": run.clipped,
+    }
+    summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
+    ckpt.write_config(
+        ctx.run_dir,
+        {
+            "model": ctx.model_config.to_dict(),
+            "tokenizer": {
+                "kind": ctx.tokenizer.kind,
+                "vocab_size": ctx.tokenizer.vocab_size,
+                "fingerprint": ckpt.fingerprint(ctx.tokenizer),
+            },
+            "train": ctx.config.to_dict(),
+            "data": ctx.data_info,
+            "summary": summary,
+        },
+    )
+
+
+def start_event(ctx: RunContext, run: RunState, resumed: bool) -> dict[str, Any]:
+    """The ``start`` event: where the run lives, on what, how big, and the data."""
+    return {
+        "event": "start",
+        "run_dir": str(ctx.run_dir),
+        "device": str(ctx.device),
+        "precision": ctx.precision,
+        "parameters": run.model.num_parameters(),
+        "vocab_size": ctx.tokenizer.vocab_size,
+        "resumed_at": run.step if resumed else None,
+        **ctx.data_info,
+    }
