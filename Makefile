@@ -28,7 +28,9 @@ demo: install $(DEMO)
 	$(BIN)/charlm score "the king is dead" "dead the is king" "the apple and pear salad" "the apple and pair salad"
 
 lint: install
-	$(BIN)/ruff check charlm tests $(wildcard bench)
+	$(BIN)/ruff check charlm tests bench docs
+	$(BIN)/ruff format --check charlm tests bench docs
+	$(BIN)/mypy
 
 # docs/cli.md is generated from the commands' --help; tests/test_docs.py fails when it is stale.
 docs: install
