@@ -2,6 +2,7 @@
 
 A ``CharlmError`` carries a single line that says what is wrong and what to do about it.
 The CLI prints it to stderr and exits non-zero without a traceback; library callers catch it.
+``BadOption`` is the kind that means the command line (or a config's values) is wrong: exit code 2.
 """
 
 from __future__ import annotations
@@ -15,3 +16,10 @@ class CharlmError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class BadOption(CharlmError):
+    """An option value out of range, of the wrong kind, or options that cannot go together (exit 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 2)

@@ -2,9 +2,10 @@
 
 Every command is options -> one library call -> rendered output, defined in :mod:`charlm.cli.train`,
 :mod:`charlm.cli.model` and :mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
-order ``charlm --help`` lists them. Errors are one line on stderr and a non-zero exit: 1 for bad
-input, a bad model or a bad value, 2 for usage Typer itself refuses (an unknown option), 130 when
-interrupted.
+order ``charlm --help`` lists them. Errors are one ``charlm: error:`` line on stderr and a non-zero
+exit (:mod:`charlm.cli.boundary`): 2 when the command line is wrong (an unknown option, a malformed
+or out-of-range value, options that cannot go together), 1 when the input, the model or the
+environment is wrong, 130 when interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import typer
 
 from charlm.cli import diagnostics, model, train
+from charlm.cli.boundary import run
 
 app = typer.Typer(
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
@@ -37,5 +39,5 @@ for _name, _command in COMMANDS.items():
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: the app behind the one error boundary."""
+    run(app)

@@ -16,39 +16,68 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from charlm.cli.options import DeviceOpt, JsonOpt, ModelOpt, PrecisionOpt, UnkOpt, friendly
+from charlm.cli.options import (
+    SEED_MAX,
+    BatchSizeOpt,
+    DeviceOpt,
+    EncodingOpt,
+    ErrorsOpt,
+    JsonOpt,
+    ModelOpt,
+    PrecisionOpt,
+    UnkOpt,
+    friendly,
+)
+from charlm.cli.values import Choice, Float, InputFile, Int, Temperature, Text
 from charlm.errors import CharlmError
 
 if TYPE_CHECKING:
     from charlm.api import Model
 
 PROGRESS_BYTES = 2 << 20
+NORMALIZE = ("total", "token", "char")  # charlm.eval.score.NORMALIZE, without importing torch
 
 
 @friendly
 def sample(
     model: ModelOpt = None,
-    temp: Annotated[float, typer.Option("--temp", "-t", help="Softmax temperature; 0 = greedy.")] = 1.0,
+    temp: Annotated[
+        float, typer.Option("--temp", "-t", parser=Temperature(), help="Softmax temperature; 0 = greedy.")
+    ] = 1.0,
     length: Annotated[
-        int, typer.Option("--length", "-n", help="Tokens to generate (the cap with --until-eos/--stop).")
+        int,
+        typer.Option(
+            "--length", "-n", parser=Int(0, 1_000_000), help="Tokens to generate (the cap with --until-eos/--stop)."
+        ),
     ] = 500,
-    prime: Annotated[str, typer.Option(help="Text the sample continues.")] = "",
-    prime_file: Annotated[Path | None, typer.Option(help="Read the prime from this file instead.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed for an exact repeat.")] = None,
+    prime: Annotated[str, typer.Option(parser=Text(), help="Text the sample continues.")] = "",
+    prime_file: Annotated[
+        Path | None, typer.Option(parser=InputFile(utf8=True), help="Read the prime from this file instead.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(parser=Int(0, SEED_MAX), help="Random seed for an exact repeat.")] = None,
     num: Annotated[
-        int, typer.Option(help="Number of samples (drawn as one batch); with --beam, hypotheses shown.")
+        int,
+        typer.Option(
+            parser=Int(1, 10_000), help="Number of samples (drawn as one batch); with --beam, hypotheses shown."
+        ),
     ] = 1,
-    top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens only.")] = None,
-    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
+    top_k: Annotated[int | None, typer.Option(parser=Int(1), help="Sample from the k most likely tokens only.")] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(parser=Float(0.0, 1.0, low_open=True), help="Nucleus sampling: smallest set with this mass."),
+    ] = None,
     until_eos: Annotated[
         bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")
     ] = False,
-    stop: Annotated[list[str] | None, typer.Option(help="Stop just before this string (repeatable).")] = None,
+    stop: Annotated[
+        list[str] | None, typer.Option(parser=Text(nonempty=True), help="Stop just before this string (repeatable).")
+    ] = None,
     show_logprob: Annotated[
         bool, typer.Option("--show-logprob", help="Print each sample's log-probability (nats) under the model.")
     ] = False,
     beam: Annotated[
-        int | None, typer.Option(help="Beam search of this width for the most probable continuation.")
+        int | None,
+        typer.Option(parser=Int(1, 1000), help="Beam search of this width for the most probable continuation."),
     ] = None,
     length_norm: Annotated[
         bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")
@@ -65,7 +94,8 @@ def sample(
     precision: Annotated[
         str,
         typer.Option(
-            help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision)."
+            parser=Choice(("fp32", "bf16")),
+            help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision).",
         ),
     ] = "fp32",
 ) -> None:
@@ -168,22 +198,31 @@ def _sentences(sentences: list[str] | None, lines: Path | None) -> list[str]:
 @friendly
 def score(
     sentences: Annotated[
-        list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")
+        list[str] | None, typer.Argument(parser=Text(), help="Sentences to score (or one per line on stdin).")
     ] = None,
     model: ModelOpt = None,
     lines: Annotated[
-        Path | None, typer.Option("--lines", "-l", help="Score each line of this file as a sentence.")
+        Path | None,
+        typer.Option("--lines", "-l", parser=InputFile(utf8=True), help="Score each line of this file as a sentence."),
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="Score a whole file as one text (state carried): same as charlm eval FILE."),
+        typer.Option(
+            "--file",
+            "-f",
+            parser=InputFile(utf8=True),
+            help="Score a whole file as one text (state carried): same as charlm eval FILE.",
+        ),
     ] = None,
     per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
     normalize: Annotated[
-        str, typer.Option(help="Rank by total log-prob, per token, or per char: total|token|char.")
+        str,
+        typer.Option(
+            parser=Choice(NORMALIZE), help="Rank by total log-prob, per token, or per char: total|token|char."
+        ),
     ] = "total",
     as_json: JsonOpt = False,
-    batch_size: Annotated[int, typer.Option(help="Sentences per padded batch.")] = 64,
+    batch_size: BatchSizeOpt = 64,
     precision: PrecisionOpt = "fp32",
     unk: UnkOpt = "replace",
     device: DeviceOpt = "auto",
@@ -235,35 +274,44 @@ def score(
 
 @friendly
 def eval_(
-    file: Annotated[Path, typer.Argument(help="Text file to evaluate (may be larger than memory).")],
+    file: Annotated[
+        Path, typer.Argument(parser=InputFile(), help="Text file to evaluate (may be larger than memory).")
+    ],
     model: ModelOpt = None,
     independent: Annotated[
         bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")
     ] = False,
     as_json: JsonOpt = False,
-    batch_size: Annotated[int, typer.Option(help="Parallel rows (streamed) or lines per batch (--independent).")] = 32,
+    batch_size: Annotated[
+        int, typer.Option(parser=Int(1, 1_000_000), help="Parallel rows (streamed) or lines per batch (--independent).")
+    ] = 32,
     precision: PrecisionOpt = "fp32",
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB]."),
     ] = None,
-    encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
-    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    encoding: EncodingOpt = "utf-8",
+    errors: ErrorsOpt = "strict",
     cache: Annotated[
         int | None,
         typer.Option(
-            help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only)."
+            parser=Int(1, 1_000_000),
+            help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only).",
         ),
     ] = None,
     cache_theta: Annotated[
         float | None,
         typer.Option(
-            help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3]."
+            parser=Float(-1e4, 1e4),
+            help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3].",
         ),
     ] = None,
     cache_lambda: Annotated[
         float | None,
-        typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1]."),
+        typer.Option(
+            parser=Float(0.0, 1.0, high_open=True),
+            help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1].",
+        ),
     ] = None,
     device: DeviceOpt = "auto",
 ) -> None:

@@ -1,0 +1,324 @@
+"""Validating value types for command-line options: every option value is checked where it is declared.
+
+Each :class:`Value` is a Typer ``parser``: it turns the typed string into a value or raises
+``typer.BadParameter`` with one line saying what is wrong, before the command body runs (so before
+any file is written or any model loaded). Each type also lists ``bad`` examples of what it refuses,
+which the hostile-input suite (tests/test_hostile_cli.py) feeds to every option of every command,
+so a new option is covered as soon as it is declared with one of these types.
+
+Rules: numbers are finite and in range (integers also below a cap, so no allocator or overflow
+crash); choices are one of a known list; free text holds no undecodable bytes; input files exist,
+are readable files (a pipe is read once, into a temporary file); output files are PNGs in an
+existing directory; model directories exist.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from charlm.errors import CharlmError
+
+INT_CAP = 10**12  # above any sensible count; keeps huge literals from reaching torch or the allocator
+
+
+class Value:
+    """A parser for one kind of option value, with examples of values it must refuse."""
+
+    __name__ = "VALUE"
+    bad: tuple[str, ...] = ()
+
+    def __call__(self, text: str) -> Any:
+        if not isinstance(text, str):
+            return text  # a declared default, not typed by the user
+        try:
+            return self.parse(text)
+        except CharlmError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    def parse(self, text: str) -> Any:
+        raise NotImplementedError
+
+
+def _range_text(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
+    if high == math.inf or high >= INT_CAP:
+        return f"{'above' if low_open else 'at least'} {low:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+class Int(Value):
+    """An integer in ``[low, high]``; digits only (no ``1.5``, no ``²``)."""
+
+    __name__ = "INTEGER"
+
+    def __init__(self, low: int, high: int = INT_CAP) -> None:
+        self.low, self.high = low, high
+        self.bad = ("abc", "1.5", "", "²", "99999999999999999999999", str(low - 1))
+        if high < INT_CAP:
+            self.bad += (str(high + 1),)
+
+    def parse(self, text: str) -> int:
+        if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+            raise CharlmError(f"{text!r} is not a whole number")
+        value = int(text)
+        if not self.low <= value <= self.high:
+            raise CharlmError(f"must be {_range_text(self.low, self.high)} (got {text})")
+        return value
+
+
+class Float(Value):
+    """A finite number in a range (``low_open``/``high_open``: the bound itself is refused)."""
+
+    __name__ = "FLOAT"
+
+    def __init__(self, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+        self.bad = ("abc", "nan", "inf", "-inf", "1e999", "")
+        self.bad += (f"{low:g}",) if low_open else (f"{low - 1:g}",)
+        if high < math.inf:
+            self.bad += (f"{high:g}",) if high_open else (f"{high + 1:g}",)
+
+    def parse(self, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise CharlmError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise CharlmError(f"must be a finite number (got {text})")
+        low_ok = value > self.low if self.low_open else value >= self.low
+        high_ok = value < self.high if self.high_open else value <= self.high
+        if not (low_ok and high_ok):
+            raise CharlmError(f"must be {_range_text(self.low, self.high, self.low_open, self.high_open)} (got {text})")
+        return value
+
+
+class Temperature(Float):
+    """Softmax temperature: 0 (greedy) or in [0.01, 100] (below that the softmax underflows)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 100.0)
+        self.bad += ("1e-40", "0.001")
+
+    def parse(self, text: str) -> float:
+        value = super().parse(text)
+        if 0 < value < 0.01:
+            raise CharlmError(f"must be 0 (greedy) or at least 0.01 (got {text})")
+        return value
+
+
+class Choice(Value):
+    """One of a fixed list of words."""
+
+    __name__ = "CHOICE"
+
+    def __init__(self, choices: Sequence[str]) -> None:
+        self.choices = tuple(choices)
+        self.bad = ("bogus", "", self.choices[0].upper() + "x")
+
+    def parse(self, text: str) -> str:
+        if text not in self.choices:
+            raise CharlmError(f"{text!r} is not one of {', '.join(self.choices)}")
+        return text
+
+
+class Device(Choice):
+    """auto, cpu, cuda or cuda:N."""
+
+    def __init__(self) -> None:
+        super().__init__(("auto", "cpu", "cuda"))
+        self.bad = ("bogus", "", "cuda:x", "gpu")
+
+    def parse(self, text: str) -> str:
+        if re.fullmatch(r"cuda:[0-9]{1,3}", text):
+            return text
+        return super().parse(text)
+
+
+def check_text_arg(text: str) -> str:
+    """Refuse text with undecodable bytes (lone surrogates from a non-UTF-8 terminal) or NUL."""
+    if "\x00" in text:
+        raise CharlmError("the text holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CharlmError(
+            f"the text is not valid UTF-8 (bad byte at character {exc.start}); check the terminal encoding"
+        ) from None
+    return text
+
+
+class Text(Value):
+    """Free text: anything decodable (``nonempty``: and not blank)."""
+
+    __name__ = "TEXT"
+
+    def __init__(self, nonempty: bool = False) -> None:
+        self.nonempty = nonempty
+        self.bad = ("ab\udcffc", "", "  ") if nonempty else ("ab\udcffc",)
+
+    def parse(self, text: str) -> str:
+        if self.nonempty and not text.strip():
+            raise CharlmError("is empty; give some text")
+        return check_text_arg(text)
+
+
+class Duration(Value):
+    """A duration such as 90s, 10m, 1h30m (kept as text; the library parses it)."""
+
+    __name__ = "DURATION"
+    bad = ("5q", "", "0", "-5m", "abc", "nan")
+
+    def parse(self, text: str) -> str:
+        from charlm.training.config import parse_duration
+
+        parse_duration(text)
+        return text
+
+
+class SaveEvery(Value):
+    """``--save-every``: 200, 10m or 200,10m (kept as text; the library parses it)."""
+
+    __name__ = "STEPS[,TIME]"
+    bad = ("²", "0", "", "abc", "99999999999999999999999", "-5")
+
+    def parse(self, text: str) -> str:
+        from charlm.training.config import parse_save_every
+
+        parse_save_every(text)
+        return text
+
+
+class Encoding(Value):
+    """A known *text* codec (hex, rot13, base64 ... are refused)."""
+
+    __name__ = "ENCODING"
+    bad = ("bogus", "hex", "rot13", "base64", "")
+
+    def parse(self, text: str) -> str:
+        from charlm.io import check_codec
+
+        if not text:
+            raise CharlmError("is empty; give an encoding such as utf-8")
+        check_codec(text, "strict")
+        return text
+
+
+def _spool(path: Path) -> Path:
+    """Copy a pipe, FIFO or device (read once) into a temporary file removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="charlm-pipe-"))
+    atexit.register(shutil.rmtree, folder, True)
+    copy = folder / (path.name or "stdin")
+    with open(path, "rb") as src, open(copy, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return copy
+
+
+class InputFile(Value):
+    """An existing, readable text file (``dir_ok``: or a directory); a pipe is read once, into a temp file.
+
+    ``utf8``: also check now that the whole file is UTF-8 text (for commands without --encoding).
+    """
+
+    __name__ = "FILE"
+    bad = ("/nonexistent/charlm-file.txt", "", "/")
+
+    def __init__(self, dir_ok: bool = False, utf8: bool = False) -> None:
+        self.dir_ok, self.utf8 = dir_ok, utf8
+        if dir_ok:
+            self.bad = ("/nonexistent/charlm-file.txt", "")
+
+    def parse(self, text: str) -> Path:
+        if not text:
+            raise CharlmError("is empty; give a file name")
+        check_text_arg(text)
+        path = Path(text)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise CharlmError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise CharlmError(f"{path}: cannot read it ({exc.strerror})") from None
+        if stat.S_ISDIR(mode):
+            if self.dir_ok:
+                return path
+            raise CharlmError(f"{path} is a directory; give a text file")
+        if not os.access(path, os.R_OK):
+            raise CharlmError(f"{path}: cannot read it (permission denied)")
+        if not stat.S_ISREG(mode):
+            path = _spool(path)
+        if self.utf8:
+            from charlm.io import TextReader
+
+            for _ in TextReader(path, hint=f"{text} must be UTF-8 text; convert it (e.g. iconv -t utf-8)"):
+                pass
+        return path
+
+
+class ModelDir(Value):
+    """An existing directory (the library checks that it holds a model)."""
+
+    __name__ = "DIR"
+    bad = ("/nonexistent/charlm-model", "", "/dev/null")
+
+    def parse(self, text: str) -> Path:
+        if not text:
+            raise CharlmError("is empty; give a model directory")
+        path = Path(check_text_arg(text))
+        if not path.exists():
+            raise CharlmError(f"{path}: no such model directory; give a directory written by charlm train")
+        if not path.is_dir():
+            raise CharlmError(f"{path} is a file; give a model directory written by charlm train")
+        return path
+
+
+class OutDir(Value):
+    """A directory to create or fill: not an existing file."""
+
+    __name__ = "DIR"
+    bad = ("", "/dev/null")
+
+    def parse(self, text: str) -> Path:
+        if not text:
+            raise CharlmError("is empty; give a directory name")
+        path = Path(check_text_arg(text))
+        if path.exists() and not path.is_dir():
+            raise CharlmError(f"{path} is a file; give a directory")
+        return path
+
+
+class OutPng(Value):
+    """A .png file to write, in an existing directory, that is not a directory itself."""
+
+    __name__ = "FILE.png"
+    bad = ("", "plot.txt", "/nonexistent/dir/plot.png", "/tmp")
+
+    def parse(self, text: str) -> Path:
+        if not text:
+            raise CharlmError("is empty; give a .png file name")
+        path = Path(check_text_arg(text))
+        if path.is_dir():
+            raise CharlmError(f"{path} is a directory; give a .png file name")
+        if path.suffix.lower() != ".png":
+            raise CharlmError(f"{path}: the plot is a PNG; give a file name ending in .png")
+        if not path.parent.is_dir():
+            raise CharlmError(f"{path.parent}: no such directory")
+        return path
+
+
+def stdin_is_piped() -> bool:
+    """Whether stdin is a pipe or file (not a terminal) that sentences can be read from."""
+    try:
+        return not sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
