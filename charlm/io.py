@@ -260,3 +260,53 @@ def write_atomic(path: Path, write: Any) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def exchange_dirs(a: Path, b: Path) -> None:
+    """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE), else with two renames.
+
+    After the call ``b`` holds what ``a`` held and ``a`` what ``b`` held; readers of ``b`` see the old
+    or the new directory, never neither. Where the kernel lacks the exchange, ``b`` is missing for
+    the moment between two renames.
+    """
+    a, b = Path(a), Path(b)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd = -100
+        if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            fsync_dir(b.parent)
+            return
+    except (OSError, AttributeError):
+        pass
+    aside = b.with_name(f".{b.name}.aside-{os.getpid()}")
+    os.rename(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
+    fsync_dir(b.parent)
+
+
+MODEL_MARKERS = ("config.json", "model.safetensors", "last.safetensors", "trainer_state.pt", "tokenizer.json")
+
+
+def is_model_dir(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a model's files (what no command but ``train --force`` may overwrite)."""
+    directory = Path(directory)
+    return directory.is_dir() and any((directory / name).exists() for name in MODEL_MARKERS)
+
+
+def refuse_model_dir(directory: str | Path, option: str) -> None:
+    """Refuse to write into a directory that holds a model."""
+    if is_model_dir(directory):
+        raise CharlmError(f"{directory} holds a model; {option} would overwrite its files; choose another directory")
+
+
+def refuse_model_file(path: str | Path, option: str) -> None:
+    """Refuse to write a file inside a model directory (its metrics, weights or plot)."""
+    path = Path(path)
+    if is_model_dir(path.parent):
+        raise CharlmError(f"{path.parent} holds a model; {option} writes elsewhere (choose a path outside it)")

@@ -30,6 +30,8 @@ def read_curves(run: Path) -> tuple[Curve, Curve]:
             continue
         if not isinstance(event, dict):
             continue
+        if not isinstance(event.get("step"), int) or isinstance(event.get("step"), bool):
+            continue  # a line without a step cannot be placed on the curve
         if event.get("event") == "step" and isinstance(event.get("train_loss"), (int, float)):
             train[0].append(event["step"])
             train[1].append(event["train_loss"])

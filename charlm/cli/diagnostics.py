@@ -7,7 +7,6 @@ of the CLI: options -> one library call (:mod:`charlm.eval.gradflow`, :mod:`char
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,8 @@ import typer
 
 from charlm.cli.options import SEED_MAX, JsonOpt, ModelOpt, friendly
 from charlm.cli.values import Choice, InputFile, Int, ModelDir, OutPng, Text
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
+from charlm.io import json_text
 from charlm.models.registry import ARCHS
 
 
@@ -60,15 +60,15 @@ def gradflow(
     """
     from charlm.eval.gradflow import DISTANCES, compare
     from charlm.eval.gradflow import plot as write_plot
-    from charlm.io import read_text
+    from charlm.io import UTF8_HINT, read_text
 
-    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
-        raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
     archs = arch if arch else ([] if model else ["rnn", "lstm", "gru"])
-    results = compare(archs, model or [], read_text(text) if text else None, length, batch, hidden, layers, seed)
+    results = compare(
+        archs, model or [], read_text(text, hint=UTF8_HINT) if text else None, length, batch, hidden, layers, seed
+    )
     write_plot(results, plot)
     if as_json:
-        print(json.dumps({"plot": str(plot), "results": [r.to_dict() for r in results]}))
+        print(json_text({"plot": str(plot), "results": [r.to_dict() for r in results]}))
         return
     from rich.table import Table
 
@@ -111,13 +111,11 @@ def neighbors(
     from charlm.eval.neighbors import neighbors as nearest
 
     if (word is None) == (analogy is None):
-        raise CharlmError("give either a WORD or --analogy A B C")
-    if k < 1:
-        raise CharlmError(f"-k must be at least 1 (got {k})")
+        raise BadOption("give either a WORD or --analogy A B C")
     lm = load(model, device="cpu")
     found = nearest(lm.module, lm.tokenizer, word, k) if word else solve(lm.module, lm.tokenizer, *analogy, k=k)
     if as_json:
-        print(json.dumps([{"word": n.word, "similarity": n.similarity} for n in found], ensure_ascii=False))
+        print(json_text([{"word": n.word, "similarity": n.similarity} for n in found]))
         return
     for n in found:
         print(f"{n.similarity:7.4f}  {n.word}")

@@ -8,7 +8,6 @@ Exit codes: 0 success, 1 bad input or model (one ``charlm: error:`` line on stde
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from charlm.cli.boundary import error_line
 from charlm.cli.options import (
     SEED_MAX,
     BatchSizeOpt,
@@ -28,8 +28,9 @@ from charlm.cli.options import (
     UnkOpt,
     friendly,
 )
-from charlm.cli.values import Choice, Float, InputFile, Int, Temperature, Text
-from charlm.errors import CharlmError
+from charlm.cli.values import Choice, Float, InputFile, Int, Temperature, Text, check_text_arg, stdin_is_piped
+from charlm.errors import BadOption, CharlmError
+from charlm.io import json_text
 
 if TYPE_CHECKING:
     from charlm.api import Model
@@ -107,18 +108,17 @@ def sample(
     Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
     """
     from charlm.api import load
-    from charlm.io import read_text
-    from charlm.tokenizers.unk import apply_unk_policy
+    from charlm.io import UTF8_HINT, read_text
 
     if prime and prime_file is not None:
-        raise CharlmError("give either --prime or --prime-file, not both")
+        raise BadOption("give either --prime or --prime-file, not both")
     if beam is not None and (top_k is not None or top_p is not None):
-        raise CharlmError("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
+        raise BadOption("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
     lm = load(model, device=device)
     from charlm.eval.bidirectional import refuse_sampling
 
     refuse_sampling(lm.module)  # a --direction both model cannot generate left to right
-    start = read_text(prime_file) if prime_file is not None else prime
+    start = read_text(prime_file, hint=UTF8_HINT) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
     options = dict(
         length=length,
@@ -131,20 +131,43 @@ def sample(
         stop=stop or [],
         precision=precision,
     )
-    primes = _prompts() if interactive else iter([start])
-    for given in primes:
-        text = apply_unk_policy(lm.tokenizer, given, unk)
-        if beam is not None:
-            _print_beams(lm, text, beam, length, until_eos, length_norm, num, show_logprob)
-        else:
-            _print_samples(lm, text, options, live, show_logprob)
+    if not interactive:
+        _sample_one(lm, start, unk, beam, length, until_eos, length_norm, num, show_logprob, options, live)
+        return
+    for given in _prompts():
+        try:  # in the prompt loop a bad line is refused alone; the session goes on
+            _sample_one(lm, given, unk, beam, length, until_eos, length_norm, num, show_logprob, options, live)
+        except CharlmError as exc:
+            print(error_line(str(exc)), file=sys.stderr)
+
+
+def _sample_one(
+    lm: Model,
+    given: str,
+    unk: str,
+    beam: int | None,
+    length: int,
+    until_eos: bool,
+    length_norm: bool,
+    num: int,
+    show_logprob: bool,
+    options: dict[str, Any],
+    live: bool,
+) -> None:
+    from charlm.tokenizers.unk import apply_unk_policy
+
+    text = apply_unk_policy(lm.tokenizer, check_text_arg(given), unk)
+    if beam is not None:
+        _print_beams(lm, text, beam, length, until_eos, length_norm, num, show_logprob)
+    else:
+        _print_samples(lm, text, options, live, show_logprob)
 
 
 def _prompts() -> Iterator[str]:
     """Lines typed at the prompt (shown on stderr), until end of input."""
     while True:
         print("prime> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        line = sys.stdin.buffer.readline().decode("utf-8", "surrogateescape")
         if not line:
             print(file=sys.stderr)
             return
@@ -185,13 +208,13 @@ def _print_beams(
 
 def _sentences(sentences: list[str] | None, lines: Path | None) -> list[str]:
     """Arguments, then the lines of --lines, else stdin when it is not a terminal; blank lines skipped."""
-    from charlm.io import read_text
+    from charlm.io import UTF8_HINT, read_stream, read_text
 
     texts = list(sentences or [])
     if lines is not None:
-        texts += read_text(lines).split("\n")
-    elif not texts and not sys.stdin.isatty():
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
+        texts += read_text(lines, hint=UTF8_HINT).split("\n")
+    elif not texts and stdin_is_piped():
+        texts = read_stream(sys.stdin.buffer).split("\n")  # read once, with the file reader's checks
     return [t for t in texts if t.strip()]
 
 
@@ -239,32 +262,33 @@ def score(
     """
     from charlm.api import load
     from charlm.cli.render import bidirectional_table
-    from charlm.eval.score import NORMALIZE
-    from charlm.tokenizers.unk import apply_unk_policy
 
-    if normalize not in NORMALIZE:
-        raise CharlmError(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
     if file is not None:
         if sentences or lines is not None:
-            raise CharlmError("--file scores a whole file; give sentences or --lines separately")
+            raise BadOption("--file scores a whole file; give sentences or --lines separately")
+        if unk != "replace":
+            raise BadOption(
+                "--unk skip/error apply to sentences; --file scores the text as it is "
+                "(unknown tokens count as <unk>; see ppl_no_oov)"
+            )
         lm = load(model, device=device)
         if lm.bidirectional:  # --direction both: forward, backward, mean
             bidirectional_table(lm.score_both(file=file), as_json)
         else:
-            _eval(lm, file, False, as_json, 32, precision, None, "utf-8", "strict")
+            _eval(lm, file, False, as_json, batch_size, precision, None, "utf-8", "strict")
         return
     texts = _sentences(sentences, lines)
     if not texts:
         raise CharlmError("nothing to score: give sentences as arguments, on stdin, with --lines, or a --file")
     lm = load(model, device=device)
-    texts = [apply_unk_policy(lm.tokenizer, t, unk) for t in texts]
+    texts = _apply_unk(lm, texts, unk)
     if lm.bidirectional:  # --direction both: forward, backward, mean
         bidirectional_table(lm.score_both(texts), as_json)
         return
     scores = lm.score(texts, normalize=normalize, per_token=per_token, batch_size=batch_size, precision=precision)
     if as_json:
         for s in scores:
-            print(json.dumps(s.to_dict(), ensure_ascii=False))
+            print(json_text(s.to_dict()))
         return
     from charlm.cli.render import scores_table
     from charlm.eval.score import ranking
@@ -341,13 +365,26 @@ def eval_(
     )
 
 
+def _apply_unk(lm: Model, texts: list[str], unk: str) -> list[str]:
+    """The sentences under the --unk policy; one that --unk skip empties is refused like an empty one."""
+    from charlm.tokenizers.unk import apply_unk_policy
+
+    kept = [apply_unk_policy(lm.tokenizer, t, unk) for t in texts]
+    for n, (before, after) in enumerate(zip(texts, kept, strict=True), 1):
+        if not after.strip():
+            raise CharlmError(
+                f"sentence {n} ({before[:40]!r}) is empty once --unk skip drops what the model does not know"
+            )
+    return kept
+
+
 def _cache_settings(size: int | None, theta: float | None, lam: float | None) -> dict[str, Any]:
     """The keyword arguments of :meth:`Model.eval` for the cache options (refused without --cache)."""
     from charlm.eval.cache import CACHE_LAMBDA, CACHE_THETA, CacheConfig
 
     if size is None:
         if theta is not None or lam is not None:
-            raise CharlmError("--cache-theta and --cache-lambda tune the cache; add --cache N")
+            raise BadOption("--cache-theta and --cache-lambda tune the cache; add --cache N")
         return {}
     config = CacheConfig(size, CACHE_THETA if theta is None else theta, CACHE_LAMBDA if lam is None else lam)
     return {"cache": config.size, "cache_theta": config.theta, "cache_lambda": config.lam}
@@ -380,7 +417,7 @@ def _eval(
             **(cache or {}),
         )
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(json_text(result.to_dict()))
     else:
         corpus_table(result)
 
@@ -395,7 +432,7 @@ def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
 
     details = load(model, device="cpu").info()
     if as_json:
-        print(json.dumps(details, ensure_ascii=False))
+        print(json_text(details))
         return
     from charlm.cli.render import info_table
 

@@ -19,8 +19,11 @@ from charlm.cli.boundary import error_line
 from charlm.cli.values import Choice, Device, Encoding, Int, ModelDir, Text
 from charlm.errors import CharlmError
 from charlm.io import ERRORS
-from charlm.tokenizers import LEVELS
-from charlm.tokenizers.unk import UNK_POLICIES
+
+# The library's charlm.tokenizers.LEVELS and charlm.tokenizers.unk.UNK_POLICIES, spelled here so that
+# parsing a command line does not import numpy (tests/test_option_values.py checks they agree).
+LEVELS = ("char", "word", "bpe", "unigram")
+UNK_POLICIES = ("replace", "skip", "error")
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEED_MAX = 2**32 - 1

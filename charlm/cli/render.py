@@ -5,7 +5,6 @@ The library never prints; everything a person sees is drawn here.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from charlm.io import json_text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -48,7 +49,8 @@ class TrainProgress:
         return self  # the bar starts with the run's "start" event, so set-up errors print alone
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:  # a bar never started prints nothing (no blank line before an error)
+            self.progress.stop()
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event["event"]
@@ -243,7 +245,7 @@ def bidirectional_table(scores: list[Any], as_json: bool) -> None:
     """Forward, backward and mean log-probabilities of a --direction both model (a table or JSON lines)."""
     if as_json:
         for s in scores:
-            print(json.dumps(s.to_dict(), ensure_ascii=False))
+            print(json_text(s.to_dict()))
         return
     table = Table(
         "text",

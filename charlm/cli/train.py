@@ -7,10 +7,11 @@ Heavy imports (torch) happen inside the commands so ``charlm --help`` stays fast
 
 from __future__ import annotations
 
-import json
 import os
+import shlex
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,7 +39,7 @@ from charlm.cli.values import (
     SaveEvery,
     Text,
 )
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.models.config import DIRECTIONS
 from charlm.models.registry import ARCHS, arch_help
 from charlm.training.config import SCHEDULES
@@ -196,11 +197,9 @@ def train(
 
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
-    from charlm.cli.render import TrainProgress, err, fmt
-    from charlm.training.config import TrainConfig, parse_duration, parse_save_every
-    from charlm.training.loop import find_run
-    from charlm.training.loop import resume as resume_run
-    from charlm.training.loop import train as run_training
+    from charlm.cli.render import err, fmt
+    from charlm.training.claim import StartInterrupted
+    from charlm.training.config import parse_duration, parse_save_every
 
     every_steps, every_s = parse_save_every(save_every)
     options = dict(
@@ -247,6 +246,27 @@ def train(
         force=force,
         init_from=str(init_from) if init_from else None,
     )
+    try:
+        result = _run(ctx, corpus, options, resume)
+    except StartInterrupted as exc:
+        raise CharlmError(f"{exc} {shlex.join(['charlm', *sys.argv[1:]])}", 130) from None
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only rank 0 reports
+    err.print(
+        f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
+        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
+    )
+    print(result.run_dir)
+
+
+def _run(ctx: typer.Context, corpus: Path | None, options: dict[str, Any], resume: bool) -> Any:
+    """The library call of ``train``: a new run or a resumed one, with a progress bar."""
+    from charlm.cli.render import TrainProgress
+    from charlm.training.config import TrainConfig
+    from charlm.training.loop import find_run
+    from charlm.training.loop import resume as resume_run
+    from charlm.training.loop import train as run_training
+
     with TrainProgress() as progress:
         if resume:
             target = str(corpus) if corpus is not None and not corpus.is_file() else None
@@ -256,15 +276,9 @@ def train(
             result = resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
         else:
             if corpus is None:
-                raise CharlmError("give a CORPUS file to train on (or --resume to continue a run)")
+                raise BadOption("give a CORPUS file to train on (or --resume to continue a run)")
             result = run_training(TrainConfig(corpus=str(corpus), **options), progress)
-    if os.environ.get("RANK", "0") != "0":
-        return  # under torchrun only rank 0 reports
-    err.print(
-        f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
-        f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
-    )
-    print(result.run_dir)
+    return result
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
@@ -286,10 +300,6 @@ def plot(
     """
     from charlm.plot import plot_runs
 
-    if out.is_dir():
-        raise CharlmError(f"{out} is a directory; --out takes a .png file name")
-    if not out.parent.exists():
-        raise CharlmError(f"{out.parent}: no such directory for --out")
     print(plot_runs(runs, out, title))
 
 
@@ -313,9 +323,11 @@ def tokenize(
 
     Example: charlm tokenize input.txt --level bpe --vocab-size 2000
     """
-    from charlm.io import read_text
+    from charlm.io import json_text, read_text, refuse_model_dir
     from charlm.tokenizers import build_tokenizer, describe
 
+    if save is not None:
+        refuse_model_dir(save, "--save")  # before any work: a model's tokenizer is never overwritten
     text = read_text(corpus, encoding, errors)
     tokenizer = build_tokenizer(level, text, max_vocab=max_vocab, min_count=min_count, vocab_size=vocab_size)
     stats, frequent = describe(tokenizer, text, top)
@@ -324,7 +336,7 @@ def tokenize(
         save.mkdir(parents=True, exist_ok=True)
         tokenizer.save(save)
     if as_json:
-        print(json.dumps({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}, ensure_ascii=False))
+        print(json_text({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}))
         return
     from charlm.cli.render import tokenize_table
 

@@ -51,10 +51,14 @@ class Value:
         raise NotImplementedError
 
 
+def _num(x: float) -> str:
+    return f"{int(x):,}".replace(",", "_") if float(x).is_integer() and abs(x) >= 10_000 else f"{x:g}"
+
+
 def _range_text(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
     if high == math.inf or high >= INT_CAP:
-        return f"{'above' if low_open else 'at least'} {low:g}"
-    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return f"{'above' if low_open else 'at least'} {_num(low)}"
+    return f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}{')' if high_open else ']'}"
 
 
 class Int(Value):
@@ -313,6 +317,9 @@ class OutPng(Value):
             raise CharlmError(f"{path}: the plot is a PNG; give a file name ending in .png")
         if not path.parent.is_dir():
             raise CharlmError(f"{path.parent}: no such directory")
+        from charlm.io import refuse_model_file
+
+        refuse_model_file(path, "the plot")
         return path
 
 

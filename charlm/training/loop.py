@@ -28,10 +28,11 @@ from charlm.models.config import STRUCTURE_FIELDS
 from charlm.models.state import detach_state
 from charlm.runtime import autocast, resolve_precision, seed_everything, set_threads
 from charlm.training import distributed
+from charlm.training.claim import Claim, claim_run_dir
 from charlm.training.config import TrainConfig
 from charlm.training.data import evaluate, get_tokenizer, prepare
 from charlm.training.resume import find_run, resumed_config, truncate_metrics
-from charlm.training.rundir import MetricsLog, StopSignals, check_run_dir, make_run_dir
+from charlm.training.rundir import MetricsLog, StopSignals
 from charlm.training.schedule import StepGuard, ValTracker, lr_factor
 from charlm.training.state import Checkpointing
 from charlm.training.windows import WindowStream, batchify
@@ -63,7 +64,9 @@ def resume_command(run_dir: Path) -> str:
 class _Trainer(Checkpointing):
     """The state of one run between steps; ``train``/``resume`` drive it."""
 
-    def __init__(self, config: TrainConfig, callback: Callback | None, resume_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, callback: Callback | None, resume_dir: Path | None = None, claim: Claim | None = None
+    ) -> None:
         self.emit_fn = callback or (lambda event: None)
         set_threads(config.threads)
         seed_everything(config.seed)
@@ -75,11 +78,9 @@ class _Trainer(Checkpointing):
         source = resume_dir or (ckpt.resolve_model_dir(config.init_from) if config.init_from else None)
         if config.init_from and not resume_dir:
             config = self._adopt_source(config, source)
-        self.config = config
-        if resume_dir is None and self.is_main:
-            check_run_dir(config)
+        self.config, self.claim = config, claim
         self.tokenizer = get_tokenizer(config, source)
-        self.run_dir = resume_dir or Path(str(self.dist.from_main(make_run_dir(config) if self.is_main else None)))
+        self.run_dir = Path(str(self.dist.from_main(claim.path if claim is not None else None)))
         self.metrics = MetricsLog(self.run_dir)
         self._load_data(resuming=resume_dir is not None)
         self.model_config = config.model_config(self.tokenizer.vocab_size)
@@ -253,7 +254,7 @@ class _Trainer(Checkpointing):
         self.emit(
             {
                 "event": "start",
-                "run_dir": str(self.run_dir),
+                "run_dir": str(self.claim.final if self.claim is not None else self.run_dir),
                 "device": str(self.device),
                 "precision": self.precision,
                 "parameters": self.model.num_parameters(),
@@ -274,6 +275,7 @@ class _Trainer(Checkpointing):
             with StopSignals() as stop:
                 if not self.resumed:
                     self.save_last()  # step 0: a resume point and a roll-back target from the start
+                    self._commit()
                 self._loop(stop, started, base_elapsed, base_tokens)
         except OSError as exc:
             raise CharlmError(
@@ -298,6 +300,13 @@ class _Trainer(Checkpointing):
         )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result
+
+    def _commit(self) -> None:
+        """The first checkpoint exists: the staged run replaces --out as a whole (see charlm.training.claim)."""
+        if self.claim is not None:
+            self.run_dir = self.claim.commit()
+            self.metrics = MetricsLog(self.run_dir)
+        self.run_dir = Path(str(self.dist.from_main(self.run_dir if self.is_main else None)))
 
     def _loop(self, stop: StopSignals, started: float, base_elapsed: float, base_tokens: int) -> None:
         c, evaluated = self.config, False
@@ -334,7 +343,8 @@ class _Trainer(Checkpointing):
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
     """Train a language model as ``config`` says; events go to ``callback``; returns the result."""
-    return _fit(_Trainer(config, callback))
+    with claim_run_dir(config) as claim:
+        return _fit(_Trainer(config, callback, claim=claim))
 
 
 def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: Callback | None = None) -> TrainResult:
@@ -345,7 +355,8 @@ def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: C
     """
     run = Path(run_dir).resolve()
     config = resumed_config(run, given or {})
-    return _fit(_Trainer(config, callback, resume_dir=run))
+    with claim_run_dir(config, resume_dir=run) as claim:
+        return _fit(_Trainer(config, callback, resume_dir=run, claim=claim))
 
 
 def _fit(trainer: _Trainer) -> TrainResult:
