@@ -197,8 +197,6 @@ def train(
 
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
-    from charlm.cli.render import err, fmt
-    from charlm.training.claim import StartInterrupted
     from charlm.training.config import parse_duration, parse_save_every
 
     every_steps, every_s = parse_save_every(save_every)
@@ -248,10 +246,15 @@ def train(
     )
     try:
         result = _run(ctx, corpus, options, resume)
-    except StartInterrupted as exc:
-        raise CharlmError(f"{exc} {shlex.join(['charlm', *sys.argv[1:]])}", 130) from None
+    except KeyboardInterrupt:  # before the run directory was claimed: nothing written yet
+        rerun = shlex.join(["charlm", *sys.argv[1:]])
+        raise CharlmError(
+            f"interrupted before the run started; nothing was written; to start again, rerun {rerun}", 130
+        ) from None
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only rank 0 reports
+    from charlm.cli.render import err, fmt
+
     err.print(
         f"done: {result.steps} steps in {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s; "
         f"best val {fmt(result.best_val_loss, 4)} nats/token = {fmt(result.best_val_bpc, 4)} bits/char"
@@ -262,23 +265,25 @@ def train(
 def _run(ctx: typer.Context, corpus: Path | None, options: dict[str, Any], resume: bool) -> Any:
     """The library call of ``train``: a new run or a resumed one, with a progress bar."""
     from charlm.cli.render import TrainProgress
+    from charlm.training.claim import StartInterrupted
     from charlm.training.config import TrainConfig
     from charlm.training.loop import find_run
     from charlm.training.loop import resume as resume_run
     from charlm.training.loop import train as run_training
 
-    with TrainProgress() as progress:
-        if resume:
-            target = str(corpus) if corpus is not None and not corpus.is_file() else None
-            given = {k: v for k, v in options.items() if _given(ctx, k)}
-            if corpus is not None and target is None:
-                given["corpus"] = str(corpus)
-            result = resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
-        else:
+    try:
+        with TrainProgress() as progress:
+            if resume:
+                target = str(corpus) if corpus is not None and not corpus.is_file() else None
+                given = {k: v for k, v in options.items() if _given(ctx, k)}
+                if corpus is not None and target is None:
+                    given["corpus"] = str(corpus)
+                return resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
             if corpus is None:
                 raise BadOption("give a CORPUS file to train on (or --resume to continue a run)")
-            result = run_training(TrainConfig(corpus=str(corpus), **options), progress)
-    return result
+            return run_training(TrainConfig(corpus=str(corpus), **options), progress)
+    except StartInterrupted as exc:
+        raise CharlmError(f"{exc} {shlex.join(['charlm', *sys.argv[1:]])}", 130) from None
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
