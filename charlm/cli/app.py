@@ -13,9 +13,10 @@ from __future__ import annotations
 import typer
 
 from charlm.cli import diagnostics, model, train
-from charlm.cli.boundary import run
+from charlm.cli.boundary import CharlmGroup
 
 app = typer.Typer(
+    cls=CharlmGroup,
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
     no_args_is_help=True,
     add_completion=False,
@@ -39,5 +40,5 @@ for _name, _command in COMMANDS.items():
 
 
 def main() -> None:
-    """Console-script entry point: the app behind the one error boundary."""
-    run(app)
+    """Console-script entry point (the error boundary is :class:`charlm.cli.boundary.CharlmGroup`)."""
+    app()

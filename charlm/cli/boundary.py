@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
 import typer
 from typer._click import exceptions as click_errors
+from typer.core import TyperGroup
 
 USAGE = 2
 INTERRUPTED = 130
@@ -41,21 +44,41 @@ def _usage_message(exc: click_errors.UsageError) -> str:
     return f"{text} (see: {command} --help)"
 
 
-def run(app: Any, args: list[str] | None = None) -> None:
-    """Run the Typer ``app`` and exit with the rule above; never a traceback for a usage error."""
-    signal.signal(signal.SIGTERM, _sigterm)
+def _exit_code(call: Any) -> int:
+    """Run ``call()`` (a command line in non-standalone mode) and map every outcome to the rule above."""
     try:
-        code = app(args, standalone_mode=False, prog_name="charlm")
+        code = call()
     except click_errors.NoArgsIsHelpError as exc:
         exc.show()
-        code = USAGE
+        return USAGE
     except click_errors.UsageError as exc:
         print(error_line(_usage_message(exc)), file=sys.stderr)
-        code = USAGE
+        return USAGE
     except click_errors.ClickException as exc:
         print(error_line(exc.format_message()), file=sys.stderr)
-        code = exc.exit_code
+        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         print(error_line("interrupted"), file=sys.stderr)
-        code = INTERRUPTED
-    sys.exit(code if isinstance(code, int) else 0)
+        return INTERRUPTED
+    return code if isinstance(code, int) else 0
+
+
+class CharlmGroup(TyperGroup):
+    """The ``charlm`` command group: its ``main`` is the error boundary (the executable and CliRunner share it)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def call() -> Any:
+            return super(CharlmGroup, self).main(args, prog_name or "charlm", complete_var, False, **extra)
+
+        if not standalone_mode:
+            return call()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _sigterm)  # from the first moment, SIGTERM stops like Ctrl-C
+        sys.exit(_exit_code(call))

@@ -38,7 +38,7 @@ def gradflow(
     ] = None,
     text: Annotated[
         Path | None,
-        typer.Option(parser=InputFile(utf8=True), help="Real text to read [default: uniformly random tokens]."),
+        typer.Option(parser=InputFile(), help="Real text to read [default: uniformly random tokens]."),
     ] = None,
     length: Annotated[
         int, typer.Option(parser=Int(3, 100_000), help="Window length T: distances 1 .. T-1 are measured.")

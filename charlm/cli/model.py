@@ -48,12 +48,12 @@ def sample(
     length: Annotated[
         int,
         typer.Option(
-            "--length", "-n", parser=Int(0, 1_000_000), help="Tokens to generate (the cap with --until-eos/--stop)."
+            "--length", "-n", parser=Int(1, 1_000_000), help="Tokens to generate (the cap with --until-eos/--stop)."
         ),
     ] = 500,
     prime: Annotated[str, typer.Option(parser=Text(), help="Text the sample continues.")] = "",
     prime_file: Annotated[
-        Path | None, typer.Option(parser=InputFile(utf8=True), help="Read the prime from this file instead.")
+        Path | None, typer.Option(parser=InputFile(), help="Read the prime from this file instead.")
     ] = None,
     seed: Annotated[int | None, typer.Option(parser=Int(0, SEED_MAX), help="Random seed for an exact repeat.")] = None,
     num: Annotated[
@@ -226,14 +226,14 @@ def score(
     model: ModelOpt = None,
     lines: Annotated[
         Path | None,
-        typer.Option("--lines", "-l", parser=InputFile(utf8=True), help="Score each line of this file as a sentence."),
+        typer.Option("--lines", "-l", parser=InputFile(), help="Score each line of this file as a sentence."),
     ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
             "--file",
             "-f",
-            parser=InputFile(utf8=True),
+            parser=InputFile(),
             help="Score a whole file as one text (state carried): same as charlm eval FILE.",
         ),
     ] = None,
@@ -271,6 +271,10 @@ def score(
                 "--unk skip/error apply to sentences; --file scores the text as it is "
                 "(unknown tokens count as <unk>; see ppl_no_oov)"
             )
+        from charlm.io import UTF8_HINT, iter_chunks
+
+        for _ in iter_chunks(file, hint=UTF8_HINT):  # score has no --encoding: say so if the file is not UTF-8
+            pass
         lm = load(model, device=device)
         if lm.bidirectional:  # --direction both: forward, backward, mean
             bidirectional_table(lm.score_both(file=file), as_json)
@@ -326,7 +330,7 @@ def eval_(
     cache_theta: Annotated[
         float | None,
         typer.Option(
-            parser=Float(-1e4, 1e4),
+            parser=Float(0.0, 1e4),
             help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3].",
         ),
     ] = None,

@@ -68,7 +68,7 @@ class Int(Value):
 
     def __init__(self, low: int, high: int = INT_CAP) -> None:
         self.low, self.high = low, high
-        self.bad = ("abc", "1.5", "", "²", "99999999999999999999999", str(low - 1))
+        self.bad = ("abc", str(low - 1), "99999999999999999999999", "1.5")
         if high < INT_CAP:
             self.bad += (str(high + 1),)
 
@@ -88,10 +88,10 @@ class Float(Value):
 
     def __init__(self, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> None:
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
-        self.bad = ("abc", "nan", "inf", "-inf", "1e999", "")
-        self.bad += (f"{low:g}",) if low_open else (f"{low - 1:g}",)
+        self.bad = ("nan", "inf", "abc")
+        self.bad += (repr(float(low)),) if low_open else (repr(float(low - 1)),)
         if high < math.inf:
-            self.bad += (f"{high:g}",) if high_open else (f"{high + 1:g}",)
+            self.bad += (repr(float(high)),) if high_open else (repr(float(high + 1)),)
 
     def parse(self, text: str) -> float:
         try:
@@ -112,7 +112,7 @@ class Temperature(Float):
 
     def __init__(self) -> None:
         super().__init__(0.0, 100.0)
-        self.bad += ("1e-40", "0.001")
+        self.bad += ("1e-40",)
 
     def parse(self, text: str) -> float:
         value = super().parse(text)
@@ -128,7 +128,7 @@ class Choice(Value):
 
     def __init__(self, choices: Sequence[str]) -> None:
         self.choices = tuple(choices)
-        self.bad = ("bogus", "", self.choices[0].upper() + "x")
+        self.bad = ("bogus", "")
 
     def parse(self, text: str) -> str:
         if text not in self.choices:
@@ -141,7 +141,7 @@ class Device(Choice):
 
     def __init__(self) -> None:
         super().__init__(("auto", "cpu", "cuda"))
-        self.bad = ("bogus", "", "cuda:x", "gpu")
+        self.bad = ("bogus", "cuda:x")
 
     def parse(self, text: str) -> str:
         if re.fullmatch(r"cuda:[0-9]{1,3}", text):
@@ -181,7 +181,7 @@ class Duration(Value):
     """A duration such as 90s, 10m, 1h30m (kept as text; the library parses it)."""
 
     __name__ = "DURATION"
-    bad = ("5q", "", "0", "-5m", "abc", "nan")
+    bad = ("5q", "0", "99999999999999999999999")
 
     def parse(self, text: str) -> str:
         from charlm.training.config import parse_duration
@@ -194,7 +194,7 @@ class SaveEvery(Value):
     """``--save-every``: 200, 10m or 200,10m (kept as text; the library parses it)."""
 
     __name__ = "STEPS[,TIME]"
-    bad = ("²", "0", "", "abc", "99999999999999999999999", "-5")
+    bad = ("²", "0", "99999999999999999999999")
 
     def parse(self, text: str) -> str:
         from charlm.training.config import parse_save_every
@@ -207,7 +207,7 @@ class Encoding(Value):
     """A known *text* codec (hex, rot13, base64 ... are refused)."""
 
     __name__ = "ENCODING"
-    bad = ("bogus", "hex", "rot13", "base64", "")
+    bad = ("bogus", "hex")
 
     def parse(self, text: str) -> str:
         from charlm.io import check_codec
@@ -229,16 +229,16 @@ def _spool(path: Path) -> Path:
 
 
 class InputFile(Value):
-    """An existing, readable text file (``dir_ok``: or a directory); a pipe is read once, into a temp file.
+    """An existing, readable file (``dir_ok``: or a directory); a pipe is read once, into a temp file.
 
-    ``utf8``: also check now that the whole file is UTF-8 text (for commands without --encoding).
+    Its content (text, encoding, NUL bytes) is the reader's to judge (:mod:`charlm.io`), when it is read.
     """
 
     __name__ = "FILE"
     bad = ("/nonexistent/charlm-file.txt", "", "/")
 
-    def __init__(self, dir_ok: bool = False, utf8: bool = False) -> None:
-        self.dir_ok, self.utf8 = dir_ok, utf8
+    def __init__(self, dir_ok: bool = False) -> None:
+        self.dir_ok = dir_ok
         if dir_ok:
             self.bad = ("/nonexistent/charlm-file.txt", "")
 
@@ -261,11 +261,6 @@ class InputFile(Value):
             raise CharlmError(f"{path}: cannot read it (permission denied)")
         if not stat.S_ISREG(mode):
             path = _spool(path)
-        if self.utf8:
-            from charlm.io import TextReader
-
-            for _ in TextReader(path, hint=f"{text} must be UTF-8 text; convert it (e.g. iconv -t utf-8)"):
-                pass
         return path
 
 
@@ -273,7 +268,7 @@ class ModelDir(Value):
     """An existing directory (the library checks that it holds a model)."""
 
     __name__ = "DIR"
-    bad = ("/nonexistent/charlm-model", "", "/dev/null")
+    bad = ("/nonexistent/charlm-model", "/dev/null")
 
     def parse(self, text: str) -> Path:
         if not text:
@@ -290,7 +285,7 @@ class OutDir(Value):
     """A directory to create or fill: not an existing file."""
 
     __name__ = "DIR"
-    bad = ("", "/dev/null")
+    bad = ("/dev/null",)
 
     def parse(self, text: str) -> Path:
         if not text:
@@ -305,7 +300,7 @@ class OutPng(Value):
     """A .png file to write, in an existing directory, that is not a directory itself."""
 
     __name__ = "FILE.png"
-    bad = ("", "plot.txt", "/nonexistent/dir/plot.png", "/tmp")
+    bad = ("plot.txt", "/nonexistent/dir/plot.png", "/tmp")
 
     def parse(self, text: str) -> Path:
         if not text:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.eval.score import Totals, check_precision, score_sentences, token_logprobs
 from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
@@ -133,9 +133,9 @@ def eval_file(
     ``cache`` mixes a neural cache of each row's history into the streamed scores.
     """
     if batch_size < 1 or window < 1:
-        raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
+        raise BadOption(f"--batch-size must be at least 1 (got {batch_size})")
     if independent and cache is not None:
-        raise CharlmError("--cache reads the stream's history; drop --independent (lines have no history)")
+        raise BadOption("--cache reads the stream's history; drop --independent (lines have no history)")
     check_precision(precision)
     path = Path(path)
     check_codec(encoding, errors)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer
@@ -129,7 +129,7 @@ def normalized(score: Totals, normalize: str) -> float:
         return score.logprob / max(score.tokens, 1)
     if normalize == "char":
         return score.logprob / max(score.chars, 1)
-    raise CharlmError(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
+    raise BadOption(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
 
 
 def rank(scores: Sequence[SentenceScore], normalize: str = "total") -> list[SentenceScore]:
@@ -149,7 +149,7 @@ def ranking(scores: Sequence[SentenceScore], normalize: str = "total") -> Rankin
 def check_precision(precision: str) -> None:
     """Scoring runs in exact fp32 unless bf16 autocast is asked for."""
     if precision not in PRECISIONS:
-        raise CharlmError(f"unknown --precision {precision!r} for scoring; use fp32 (exact) or bf16 (faster)")
+        raise BadOption(f"unknown --precision {precision!r} for scoring; use fp32 (exact) or bf16 (faster)")
 
 
 def _sentence_ids(tokenizer: Tokenizer, text: str) -> list[int]:
@@ -187,7 +187,7 @@ def score_sentences(
 ) -> list[SentenceScore]:
     """Score each text from a fresh state, in padded batches of similar length (input order kept)."""
     if batch_size < 1:
-        raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
+        raise BadOption(f"--batch-size must be at least 1 (got {batch_size})")
     check_precision(precision)
     model.eval()
     encoded = [_sentence_ids(tokenizer, t) for t in texts]

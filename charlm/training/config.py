@@ -16,6 +16,7 @@ from charlm.models.config import ModelConfig
 from charlm.models.registry import validate_model
 
 DEFAULT_TIME_S = 600.0
+MAX_DURATION_S = 366 * 24 * 3600.0
 SCHEDULES = ("constant", "cosine", "plateau")
 # What a resumed run may change; everything else must match the run being resumed.
 RESUMABLE_CHANGES = (
@@ -183,11 +184,15 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
 
 def parse_duration(text: str) -> float:
     """Parse ``90``, ``90s``, ``10m``, ``1.5h`` or ``1h30m`` into seconds."""
-    parts = re.findall(r"([0-9]{1,9}(?:\.[0-9]{1,9})?)\s*([smh]?)", text.strip().lower())
-    joined = "".join(f"{n}{u}" for n, u in parts)
-    if not parts or joined != re.sub(r"\s+", "", text.strip().lower()):
+    compact = re.sub(r"\s+", "", text.strip().lower())
+    number = r"[0-9]{1,9}(?:\.[0-9]{1,9})?"
+    if re.fullmatch(number, compact):
+        parts = [(compact, "")]
+    elif re.fullmatch(f"(?:{number}[smh])+", compact):
+        parts = re.findall(f"({number})([smh])", compact)
+    else:
         raise BadOption(f"cannot read duration {text!r}; write e.g. 90s, 10m or 1h30m")
     seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise BadOption(f"duration {text!r} must be positive")
+    if not 0 < seconds <= MAX_DURATION_S:
+        raise BadOption(f"duration {text!r} must be positive and at most a year")
     return seconds
