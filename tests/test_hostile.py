@@ -141,12 +141,14 @@ def test_unwritable_output_dir(corpus: Path, tmp_path: Path, monkeypatch: pytest
     real = Path.write_bytes
 
     def refuse(self: Path, data: bytes) -> int:
-        if self.parent == locked:
+        if locked in self.parents:
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
         return real(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", refuse)  # root ignores chmod, so simulate the refusal
-    run_fails(["train", str(corpus), "--out", str(locked), "--steps", "1", *TINY], "cannot write to")
+    # a new run writes beside --out first (charlm.training.claim), so the parent's permissions decide
+    run_fails(["train", str(corpus), "--out", str(locked / "run"), "--steps", "1", *TINY], "cannot write to")
+    assert list(locked.iterdir()) == []
 
 
 def test_disk_full_during_checkpoint_keeps_the_previous_one(

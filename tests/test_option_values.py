@@ -11,7 +11,8 @@ import pytest
 import typer
 
 from charlm.cli import options
-from charlm.cli.values import Choice, Float, InputFile, Int, OutPng, Temperature, Text
+from charlm.cli.paths import InputFile, OutPng
+from charlm.cli.values import Choice, Float, Int, Temperature, Text
 from charlm.errors import BadOption, CharlmError
 from charlm.io import exchange_dirs, json_text, read_stream, strict_payload
 from charlm.training.claim import Claim, RunLock, check_target, holds_model

@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 
 from charlm.cli.options import SEED_MAX, JsonOpt, ModelOpt, friendly
-from charlm.cli.values import Choice, InputFile, Int, ModelDir, OutPng, Text
+from charlm.cli.paths import InputFile, ModelDir, OutPng
+from charlm.cli.values import Choice, Int, Text
 from charlm.errors import BadOption
 from charlm.io import json_text
 from charlm.models.registry import ARCHS

@@ -28,7 +28,8 @@ from charlm.cli.options import (
     UnkOpt,
     friendly,
 )
-from charlm.cli.values import Choice, Float, InputFile, Int, Temperature, Text, check_text_arg, stdin_is_piped
+from charlm.cli.paths import InputFile
+from charlm.cli.values import Choice, Float, Int, Temperature, Text, check_text_arg, stdin_is_piped
 from charlm.errors import BadOption, CharlmError
 from charlm.io import json_text
 

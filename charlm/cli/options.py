@@ -16,7 +16,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from charlm.cli.boundary import error_line
-from charlm.cli.values import Choice, Device, Encoding, Int, ModelDir, Text
+from charlm.cli.paths import ModelDir
+from charlm.cli.values import Choice, Device, Encoding, Int, Text
 from charlm.errors import CharlmError
 from charlm.io import ERRORS
 

@@ -27,18 +27,8 @@ from charlm.cli.options import (
     VocabSizeOpt,
     friendly,
 )
-from charlm.cli.values import (
-    Choice,
-    Duration,
-    Float,
-    InputFile,
-    Int,
-    ModelDir,
-    OutDir,
-    OutPng,
-    SaveEvery,
-    Text,
-)
+from charlm.cli.paths import InputFile, ModelDir, OutDir, OutPng
+from charlm.cli.values import Choice, Duration, Float, Int, SaveEvery, Text
 from charlm.errors import BadOption, CharlmError
 from charlm.models.config import DIRECTIONS
 from charlm.models.registry import ARCHS, arch_help

@@ -203,7 +203,7 @@ def claim_run_dir(config: TrainConfig, resume_dir: Path | None = None) -> Iterat
         yield None
         return
     final = resume_dir or (Path(config.out) if config.out else default_run(config))
-    lock = RunLock(final.absolute()).acquire()
+    lock = RunLock(final.resolve()).acquire()
     claim = Claim(final, resume_dir is not None)
     try:
         if resume_dir is None:
