@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
+from charlm.io import write_atomic
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
 
@@ -130,7 +131,7 @@ def plot(results: Sequence[GradFlow], path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_atomic(Path(path), lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)
 
 
