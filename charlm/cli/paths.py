@@ -35,7 +35,7 @@ class InputFile(Value):
     """
 
     __name__ = "FILE"
-    bad = ("/nonexistent/charlm-file.txt", "", "/")
+    bad = ("/nonexistent/charlm-file.txt", "/")
 
     def __init__(self, dir_ok: bool = False) -> None:
         self.dir_ok = dir_ok
@@ -100,7 +100,7 @@ class OutPng(Value):
     """A .png file to write, in an existing directory, that is not a directory itself."""
 
     __name__ = "FILE.png"
-    bad = ("plot.txt", "/nonexistent/dir/plot.png", "/tmp")
+    bad = ("plot.txt", "/nonexistent/dir/plot.png")
 
     def parse(self, text: str) -> Path:
         if not text:

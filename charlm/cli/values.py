@@ -62,7 +62,7 @@ class Int(Value):
 
     def __init__(self, low: int, high: int = INT_CAP) -> None:
         self.low, self.high = low, high
-        self.bad = ("abc", str(low - 1), "99999999999999999999999", "1.5")
+        self.bad = ("1.5", str(low - 1), "99999999999999999999999")
         if high < INT_CAP:
             self.bad += (str(high + 1),)
 
@@ -82,7 +82,7 @@ class Float(Value):
 
     def __init__(self, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> None:
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
-        self.bad = ("nan", "inf", "abc")
+        self.bad = ("nan", "-inf")
         self.bad += (repr(float(low)),) if low_open else (repr(float(low - 1)),)
         if high < math.inf:
             self.bad += (repr(float(high)),) if high_open else (repr(float(high + 1)),)
@@ -122,7 +122,7 @@ class Choice(Value):
 
     def __init__(self, choices: Sequence[str]) -> None:
         self.choices = tuple(choices)
-        self.bad = ("bogus", "")
+        self.bad = ("bogus",)
 
     def parse(self, text: str) -> str:
         if text not in self.choices:
@@ -135,7 +135,7 @@ class Device(Choice):
 
     def __init__(self) -> None:
         super().__init__(("auto", "cpu", "cuda"))
-        self.bad = ("bogus", "cuda:x")
+        self.bad = ("cuda:x",)
 
     def parse(self, text: str) -> str:
         if re.fullmatch(r"cuda:[0-9]{1,3}", text):
@@ -175,7 +175,7 @@ class Duration(Value):
     """A duration such as 90s, 10m, 1h30m (kept as text; the library parses it)."""
 
     __name__ = "DURATION"
-    bad = ("5q", "0", "99999999999999999999999")
+    bad = ("5q", "99999999999999999999999")
 
     def parse(self, text: str) -> str:
         from charlm.training.config import parse_duration
@@ -188,7 +188,7 @@ class SaveEvery(Value):
     """``--save-every``: 200, 10m or 200,10m (kept as text; the library parses it)."""
 
     __name__ = "STEPS[,TIME]"
-    bad = ("²", "0", "99999999999999999999999")
+    bad = ("²", "99999999999999999999999")
 
     def parse(self, text: str) -> str:
         from charlm.training.config import parse_save_every
