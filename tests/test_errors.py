@@ -53,8 +53,9 @@ def test_bad_corpus(name: str, fragment: str, bad_files: dict[str, Path], tmp_pa
 
 
 def test_missing_corpus_and_directory(tmp_path: Path) -> None:
-    run_fails(["train", str(tmp_path / "nope.txt"), "--steps", "1"], "no such file")
-    run_fails(["train", str(tmp_path), "--steps", "1"], "is a directory")
+    # a path that does not exist or is of the wrong kind is a bad value: exit 2
+    run_fails(["train", str(tmp_path / "nope.txt"), "--steps", "1"], "no such file", 2)
+    run_fails(["train", str(tmp_path), "--steps", "1"], "is a directory", 2)
 
 
 def test_latin1_with_encoding_proceeds(bad_files: dict[str, Path], tmp_path: Path) -> None:
@@ -67,7 +68,7 @@ def test_latin1_with_encoding_proceeds(bad_files: dict[str, Path], tmp_path: Pat
 def test_missing_and_damaged_model(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     run_fails(["sample"], "no model at checkpoints/latest")
-    run_fails(["score", "hi", "--model", str(tmp_path / "nowhere")], "no such model directory")
+    run_fails(["score", "hi", "--model", str(tmp_path / "nowhere")], "no such model directory", 2)
     broken = tmp_path / "broken"
     broken.mkdir()
     for f in tiny_model.iterdir():
@@ -95,4 +96,4 @@ def test_out_of_range_options(tiny_model: Path, corpus: Path, tmp_path: Path) ->
 def test_unwritable_output(corpus: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    run_fails(["train", str(corpus), "--out", str(blocker), "--steps", "1"], "is a file")
+    run_fails(["train", str(corpus), "--out", str(blocker), "--steps", "1"], "is a file", 2)

@@ -129,9 +129,10 @@ def test_directory_or_unreadable_where_a_file_is_expected(corpus: Path, tmp_path
     run_fails(
         ["train", str(corpus), "--val", str(tmp_path), "--out", str(tmp_path / "m"), "--steps", "1", *TINY],
         "is a directory",
+        2,  # a path of the wrong kind is a bad value: exit 2
     )
-    run_fails(["score", "--model", str(tiny_model), "--file", str(tmp_path)], "is a directory")
-    run_fails(["score", "hi", "--model", str(corpus)], "is a file")
+    run_fails(["score", "--model", str(tiny_model), "--file", str(tmp_path)], "is a directory", 2)
+    run_fails(["score", "hi", "--model", str(corpus)], "is a file", 2)
     run_fails(["plot", str(tmp_path)], "has no metrics.jsonl")
 
 
@@ -228,7 +229,7 @@ def test_out_of_range_options(tiny_model: Path, corpus: Path, tmp_path: Path, mo
     run_fails(["train", str(corpus), "--weight-decay", "-0.1"], "'--weight-decay'", 2)
     run_fails(["train", str(corpus), "--schedule", "wild"], "'wild' is not one of", 2)
     run_fails(["train"], "give a CORPUS file", 2)
-    run_fails(["train", "--resume", str(tmp_path / "none")], "no run to resume")
+    run_fails(["train", "--resume", str(tmp_path / "none")], "no such file", 2)
 
 
 def test_unknown_characters_in_prime_and_score_text(tiny_model: Path) -> None:

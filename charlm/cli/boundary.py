@@ -75,7 +75,7 @@ class CharlmGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         def call() -> Any:
-            return super(CharlmGroup, self).main(args, prog_name or "charlm", complete_var, False, **extra)
+            return super(CharlmGroup, self).main(args, "charlm", complete_var, False, **extra)
 
         if not standalone_mode:
             return call()

@@ -271,6 +271,8 @@ def _run(ctx: typer.Context, corpus: Path | None, options: dict[str, Any], resum
                 return resume_run(find_run(target, options["out"], "checkpoints"), given, progress)
             if corpus is None:
                 raise BadOption("give a CORPUS file to train on (or --resume to continue a run)")
+            if corpus.is_dir():
+                raise BadOption(f"{corpus} is a directory; give a text file (a run directory goes with --resume)")
             return run_training(TrainConfig(corpus=str(corpus), **options), progress)
     except StartInterrupted as exc:
         raise CharlmError(f"{exc} {shlex.join(['charlm', *sys.argv[1:]])}", 130) from None
