@@ -155,18 +155,18 @@ class Claim:
 
     def stage(self) -> None:
         _clear_stale(self.final)
-        staging = self.final.parent / f".{self.final.name}.new-{os.getpid()}"
+        staging = self.final.parent.resolve() / f".{self.final.name}.new-{os.getpid()}"
+        self.staging = self.path = staging  # set first: an interrupt from here on removes it
         try:
             staging.mkdir(parents=True, exist_ok=False)
             probe = staging / ".write-test"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
+            self.abandon()
             raise CharlmError(
                 f"cannot write to {self.final.parent} ({exc.strerror}); choose a writable --out"
             ) from None
-        self.staging = self.path = staging.resolve()
 
     def commit(self) -> Path:
         """Put the staged run in place of ``final`` as a whole; returns the final path."""
