@@ -15,7 +15,7 @@ from typing import Any
 from torch import Tensor
 
 from charlm.checkpoint import load_model, resolve_model_dir
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.eval.beam import Beam, beam_search
 from charlm.eval.bidirectional import (
     BidirectionalScore,
@@ -39,7 +39,7 @@ from charlm.eval.rescore_run import RescoreResult, rescore_nbest
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
 from charlm.eval.scorer_state import LMState, StateScorer
-from charlm.io import read_text
+from charlm.io import UTF8_HINT, read_text
 from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.runtime import pick_device
 from charlm.tokenizers.unk import apply_unk_policy
@@ -209,7 +209,7 @@ class Model:
     ) -> DynamicEval | None:
         if not dynamic:
             if stats_file is not None:
-                raise CharlmError("--dynamic-stats gives dynamic evaluation its statistics; add --dynamic")
+                raise BadOption("--dynamic-stats gives dynamic evaluation its statistics; add --dynamic")
             return None
         config = dynamic if isinstance(dynamic, DynamicConfig) else DynamicConfig()
         stats = gradient_stats(self.forward_lm, self.tokenizer, self.directory, stats_file, encoding, errors)
@@ -424,7 +424,7 @@ def _cache(size: int | None, theta: float | None, lam: float | None) -> CacheCon
     """The neural cache's settings (``None``: no cache); tuning it without a size is refused."""
     if size is None:
         if theta is not None or lam is not None:
-            raise CharlmError("--cache-theta and --cache-lambda tune the cache; add --cache N")
+            raise BadOption("--cache-theta and --cache-lambda tune the cache; add --cache N")
         return None
     return CacheConfig(size, CACHE_THETA if theta is None else theta, CACHE_LAMBDA if lam is None else lam)
 
@@ -446,9 +446,9 @@ def gradflow(
     nor models, rnn, lstm and gru are measured. ``plot``: also write the log-scale PNG there.
     """
     if length < 3 or batch < 1 or hidden < 1 or layers < 1:
-        raise CharlmError("--length must be at least 3 and --batch, --hidden, --layers at least 1")
+        raise BadOption("--length must be at least 3 and --batch, --hidden, --layers at least 1")
     names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])
-    content = read_text(text) if text is not None else None
+    content = read_text(text, hint=UTF8_HINT) if text is not None else None
     results = compare(names, list(models), content, length, batch, hidden, layers, seed)
     if plot is not None:
         plot_gradflow(results, Path(plot))

@@ -35,6 +35,7 @@ from charlm.errors import CharlmError
 from charlm.io import write_atomic, write_bytes_atomic, write_json_atomic
 from charlm.models.base import AnyLM, build_model
 from charlm.models.config import ModelConfig
+from charlm.models.registry import validate_model
 from charlm.tokenizers import Tokenizer, load_tokenizer
 
 FORMAT_VERSION = 1
@@ -126,7 +127,10 @@ def write_config(directory: Path, payload: dict[str, Any]) -> None:
 
 
 def read_config(directory: Path) -> dict[str, Any]:
-    """Read and validate config.json."""
+    """Read and validate config.json: format version and model section (the one check every loader gets).
+
+    The returned ``model`` section is complete (defaults filled in) and valid for :func:`validate_model`.
+    """
     path = directory / CONFIG
     if not path.exists():
         raise CharlmError(f"{directory} has no {CONFIG}; is it a charlm model directory?")
@@ -137,11 +141,27 @@ def read_config(directory: Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or "model" not in payload:
         raise CharlmError(f"{path} is not a charlm model config")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CharlmError(f"{path} has format version {version!r}, not a whole number; restore it or retrain")
+    if version > FORMAT_VERSION:
         raise CharlmError(
             f"{path} has format version {version}, newer than this charlm reads ({FORMAT_VERSION}); upgrade charlm"
         )
-    return payload
+    return {**payload, "model": model_section(path, payload["model"]).to_dict()}
+
+
+def model_section(path: Path, section: Any) -> ModelConfig:
+    """The validated ModelConfig of a config.json ``model`` section, or one line naming what is wrong."""
+    if not isinstance(section, dict):
+        raise CharlmError(f"{path} has an invalid model section (not an object); restore it or retrain")
+    try:
+        config = ModelConfig.from_dict(section)
+        validate_model(config)
+    except TypeError:
+        raise CharlmError(f"{path} has an invalid model section (a field is missing); restore it or retrain") from None
+    except CharlmError as exc:
+        raise CharlmError(f"{path} has an invalid model section ({exc}); restore it or retrain") from None
+    return config
 
 
 def resolve_model_dir(model: str | Path | None) -> Path:
@@ -164,10 +184,7 @@ def load_model(
     """Load (model in eval mode, tokenizer, config dict) from a model directory."""
     path = resolve_model_dir(directory)
     config = read_config(path)
-    try:
-        model_config = ModelConfig.from_dict(config["model"])
-    except TypeError:
-        raise CharlmError(f"{path / CONFIG} has an invalid model section; restore it or retrain") from None
+    model_config = ModelConfig.from_dict(config["model"])
     tokenizer = load_tokenizer(path)
     saved: dict[str, Any] = config["tokenizer"] if isinstance(config.get("tokenizer"), dict) else {}
     if saved.get("kind", tokenizer.kind) != tokenizer.kind or saved.get(
@@ -215,11 +232,18 @@ def load_trainer_state(directory: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError...
-        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
-        raise CharlmError(f"{path} is damaged or unsafe and was not loaded ({first})") from None
+        raise CharlmError(f"{path} is damaged or unsafe and was not loaded ({_first_words(exc)})") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state["model"] = upgrade_names(state["model"], aliases=True)
     return state
+
+
+def _first_words(exc: BaseException, limit: int = 100) -> str:
+    """The first line of an exception's message, cut at a word boundary with an ellipsis if long."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + " ..."
 
 
 def point_latest(run_dir: Path, checkpoints: Path) -> None:
@@ -230,4 +254,9 @@ def point_latest(run_dir: Path, checkpoints: Path) -> None:
     tmp = checkpoints / f".latest.{os.getpid()}.tmp"  # per process: runs sharing checkpoints/ do not collide
     tmp.unlink(missing_ok=True)
     os.symlink(target, tmp)
-    os.replace(tmp, link)
+    try:
+        if link.exists() and not link.is_symlink():
+            raise CharlmError(f"{link} is a real directory or file, not charlm's link to the latest run; move it away")
+        os.replace(tmp, link)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 A ``CharlmError`` carries a single line that says what is wrong and what to do about it.
 The CLI prints it to stderr and exits non-zero without a traceback; library callers catch it.
+``BadOption`` is the kind that means the command line (or a config's values) is wrong: exit code 2.
 """
 
 from __future__ import annotations
@@ -19,3 +20,10 @@ class CharlmError(Exception):
 
 class CharlmWarning(UserWarning):
     """A one-line caution about the user's input that does not stop the work (the CLI prints it on stderr)."""
+
+
+class BadOption(CharlmError):
+    """An option value out of range, of the wrong kind, or options that cannot go together (exit 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 2)

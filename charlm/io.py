@@ -19,12 +19,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import math
 import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from charlm.errors import CharlmError
 
@@ -94,8 +95,10 @@ class TextReader:
         start: int = 0,
         end: int | None = None,
         chunk_bytes: int | None = None,
+        hint: str = "pass --encoding NAME or --errors replace",
     ) -> None:
         self.info = check_codec(encoding, errors)
+        self.hint = hint
         self.path, self.encoding, self.errors = Path(path), encoding, errors
         size = check_text_file(self.path)
         self.start, self.end = start, size if end is None else end
@@ -104,10 +107,7 @@ class TextReader:
         self.seen_text = False
 
     def _bad_byte(self, offset: int) -> CharlmError:
-        return CharlmError(
-            f"{self.path} is not valid {self.encoding} (bad byte at offset {offset}); "
-            "pass --encoding NAME or --errors replace"
-        )
+        return CharlmError(f"{self.path} is not valid {self.encoding} (bad byte at offset {offset}); {self.hint}")
 
     def __iter__(self) -> Iterator[str]:
         decoder = self.info.incrementaldecoder(self.errors)
@@ -117,10 +117,6 @@ class TextReader:
             while True:
                 raw = fh.read(min(self.chunk_bytes, self.end - pos))
                 final = not raw
-                if _is_utf8(self.info) and b"\x00" in raw:
-                    raise CharlmError(
-                        f"{self.path} looks like a binary file (it contains NUL bytes); give a UTF-8 text file"
-                    )
                 pending = len(decoder.getstate()[0])
                 try:
                     text = carry + decoder.decode(raw, final)
@@ -128,6 +124,8 @@ class TextReader:
                     raise self._bad_byte(pos - pending + exc.start) from None
                 pos += len(raw)
                 self.done = pos - self.start
+                if "\x00" in text:
+                    raise CharlmError(f"{self.path} looks like a binary file (it contains NUL bytes); give a text file")
                 if first:
                     text, first = text.lstrip("\ufeff"), False
                 cut = _cut(text, final, self.chunk_bytes)
@@ -144,18 +142,67 @@ def empty_file(path: str | Path) -> CharlmError:
 
 
 def iter_chunks(
-    path: str | Path, encoding: str = "utf-8", errors: str = "strict", chunk_bytes: int | None = None
+    path: str | Path,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    chunk_bytes: int | None = None,
+    hint: str = "pass --encoding NAME or --errors replace",
 ) -> Iterator[str]:
     """The decoded text of ``path`` in pieces that end at line breaks; refuses a file with no text."""
-    reader = TextReader(path, encoding, errors, chunk_bytes=chunk_bytes)
+    reader = TextReader(path, encoding, errors, chunk_bytes=chunk_bytes, hint=hint)
     yield from reader
     if not reader.seen_text:
         raise empty_file(path)
 
 
-def read_text(path: str | Path, encoding: str = "utf-8", errors: str = "strict") -> str:
+def read_text(
+    path: str | Path,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    hint: str = "pass --encoding NAME or --errors replace",
+) -> str:
     """A whole text file as one string (BOM dropped, CRLF normalised), with the reader's checks."""
-    return "".join(iter_chunks(path, encoding, errors))
+    return "".join(iter_chunks(path, encoding, errors, hint=hint))
+
+
+UTF8_HINT = "save it as UTF-8 (e.g. iconv -t utf-8)"
+
+
+def read_stream(stream: BinaryIO, name: str = "stdin") -> str:
+    """Read a byte stream (stdin) once, with the same checks as a file: UTF-8, no NUL; may be blank."""
+    data = stream.read()
+    if b"\x00" in data:
+        raise CharlmError(f"{name} looks like binary data (it contains NUL bytes); give UTF-8 text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CharlmError(f"{name} is not valid utf-8 (bad byte at offset {exc.start}); {UTF8_HINT}") from None
+    return text.lstrip("\ufeff").replace("\r\n", "\n")
+
+
+def _finite_or_none(value: Any, key: str, reasons: dict[str, str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        reasons[key] = f"not a finite number ({value})"
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v, str(k), reasons) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v, key, reasons) for v in value]
+    return value
+
+
+def strict_payload(payload: Any) -> Any:
+    """``payload`` with every NaN/infinity replaced by null; a top-level dict gains ``null_reasons``."""
+    reasons: dict[str, str] = {}
+    clean = _finite_or_none(payload, "value", reasons)
+    if reasons and isinstance(clean, dict):
+        clean["null_reasons"] = {**clean.get("null_reasons", {}), **reasons}
+    return clean
+
+
+def json_text(payload: Any, indent: int | None = None) -> str:
+    """Strict JSON text (never NaN or Infinity): what every ``--json`` output prints."""
+    return json.dumps(strict_payload(payload), ensure_ascii=False, indent=indent, allow_nan=False)
 
 
 def line_starts(path: str | Path, size: int, rows: int, encoding: str = "utf-8") -> list[int]:
@@ -195,6 +242,12 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     """Write ``payload`` as strict UTF-8 JSON (no NaN or infinity) via the atomic writer."""
     text = json.dumps(payload, ensure_ascii=False, indent=1, allow_nan=False)
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line to a log (metrics.jsonl): the one non-atomic write, flushed, a torn line is skipped by readers."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line.rstrip("\n") + "\n")
 
 
 def write_atomic(path: Path, write: Any) -> None:
@@ -292,3 +345,53 @@ def resolve_inputs(
                 if not _copy_text(out, iter(text)):
                     out.write(b"\n")
         yield joined, "utf-8", "strict"
+
+
+_RENAME_EXCHANGE = 2
+
+
+def exchange_dirs(a: Path, b: Path) -> None:
+    """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE), else with two renames.
+
+    After the call ``b`` holds what ``a`` held and ``a`` what ``b`` held; readers of ``b`` see the old
+    or the new directory, never neither. Where the kernel lacks the exchange, ``b`` is missing for
+    the moment between two renames.
+    """
+    a, b = Path(a), Path(b)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd = -100
+        if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            fsync_dir(b.parent)
+            return
+    except (OSError, AttributeError):
+        pass
+    aside = b.with_name(f".{b.name}.aside-{os.getpid()}")
+    os.rename(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
+    fsync_dir(b.parent)
+
+
+MODEL_MARKERS = ("config.json", "model.safetensors", "last.safetensors", "trainer_state.pt", "tokenizer.json")
+
+
+def is_model_dir(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a model's files (what no command but ``train --force`` may overwrite)."""
+    directory = Path(directory)
+    return directory.is_dir() and any((directory / name).exists() for name in MODEL_MARKERS)
+
+
+def refuse_model_dir(directory: str | Path, option: str) -> None:
+    """Refuse to write into a directory that holds a model."""
+    if is_model_dir(directory):
+        raise CharlmError(f"{directory} holds a model; {option} would overwrite its files; choose another directory")
+
+
+def refuse_model_file(path: str | Path, option: str) -> None:
+    """Refuse to write a file inside a model directory (its metrics, weights or plot)."""
+    path = Path(path)
+    if is_model_dir(path.parent):
+        raise CharlmError(f"{path.parent} holds a model; {option} writes elsewhere (choose a path outside it)")

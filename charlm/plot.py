@@ -7,11 +7,11 @@ written atomically like every other file of a run directory.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from charlm.errors import CharlmError
+from charlm.io import write_atomic
 
 Curve = tuple[list[int], list[float]]
 
@@ -30,6 +30,8 @@ def read_curves(run: Path) -> tuple[Curve, Curve]:
             continue
         if not isinstance(event, dict):
             continue
+        if not isinstance(event.get("step"), int) or isinstance(event.get("step"), bool):
+            continue  # a line without a step cannot be placed on the curve
         if event.get("event") == "step" and isinstance(event.get("train_loss"), (int, float)):
             train[0].append(event["step"])
             train[1].append(event["train_loss"])
@@ -59,9 +61,7 @@ def plot_runs(runs: Sequence[Path], out: Path, title: str | None = None) -> Path
         ax.set_title(title or ", ".join(run.resolve().name for run, _, _ in curves))
         ax.grid(alpha=0.3)
         ax.legend()
-        tmp = out.with_name(out.name + ".tmp.png")
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, out)
+        write_atomic(out, lambda fh: fig.savefig(fh, format="png"))
     finally:
         plt.close(fig)
     return out

@@ -54,8 +54,9 @@ def test_bad_corpus(name: str, fragment: str, bad_files: dict[str, Path], tmp_pa
 
 
 def test_missing_corpus_and_directory(tmp_path: Path) -> None:
-    run_fails(["train", str(tmp_path / "nope.txt"), "--steps", "1"], "no such file")
-    run_fails(["train", str(tmp_path), "--steps", "1"], "is a directory")
+    # a path that does not exist or is of the wrong kind is a bad value: exit 2
+    run_fails(["train", str(tmp_path / "nope.txt"), "--steps", "1"], "no such file", 2)
+    run_fails(["train", str(tmp_path), "--steps", "1"], "is a directory", 2)
 
 
 def test_latin1_with_encoding_proceeds(bad_files: dict[str, Path], tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def test_latin1_with_encoding_proceeds(bad_files: dict[str, Path], tmp_path: Pat
 def test_missing_and_damaged_model(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     run_fails(["sample"], "no model at checkpoints/latest")
-    run_fails(["score", "hi", "--model", str(tmp_path / "nowhere")], "no such model directory")
+    run_fails(["score", "hi", "--model", str(tmp_path / "nowhere")], "no such model directory", 2)
     broken = tmp_path / "broken"
     broken.mkdir()
     for f in tiny_model.iterdir():
@@ -80,13 +81,15 @@ def test_missing_and_damaged_model(tiny_model: Path, tmp_path: Path, monkeypatch
 
 
 def test_out_of_range_options(tiny_model: Path, corpus: Path, tmp_path: Path) -> None:
-    run_fails(["sample", "--model", str(tiny_model), "--temp", "-1"], "--temp must be >= 0")
-    run_fails(["sample", "--model", str(tiny_model), "--top-p", "1.5"], "--top-p")
-    run_fails(["train", str(corpus), "--batch-size", "0"], "--batch-size must be at least 1")
-    run_fails(["train", str(corpus), "--time", "soon"], "cannot read duration")
+    # a bad value is a usage error: exit 2 (docs/reliability-hostile.md)
+    run_fails(["sample", "--model", str(tiny_model), "--temp", "-1"], "'--temp'", 2)
+    run_fails(["sample", "--model", str(tiny_model), "--top-p", "1.5"], "--top-p", 2)
+    run_fails(["train", str(corpus), "--batch-size", "0"], "'--batch-size'", 2)
+    run_fails(["train", str(corpus), "--time", "soon"], "cannot read duration", 2)
     run_fails(
         ["train", str(corpus), "--arch", "transformer", "--out", str(tmp_path / "x"), "--steps", "1"],
-        "unknown architecture",
+        "'transformer' is not one of",
+        2,
     )
     run_fails(["score", "--model", str(tiny_model)], "nothing to score")
 
@@ -94,4 +97,4 @@ def test_out_of_range_options(tiny_model: Path, corpus: Path, tmp_path: Path) ->
 def test_unwritable_output(corpus: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    run_fails(["train", str(corpus), "--out", str(blocker), "--steps", "1"], "is a file")
+    run_fails(["train", str(corpus), "--out", str(blocker), "--steps", "1"], "is a file", 2)

@@ -153,7 +153,7 @@ def test_cli_refuses_bad_cache_options(bigram: str, tmp_path: Path, args: list[s
     path = tmp_path / "t.txt"
     path.write_text("ab\n", encoding="utf-8")
     result = runner.invoke(app, ["eval", str(path), "--model", bigram, *args])
-    assert result.exit_code == 1 and result.stdout == ""
+    assert result.exit_code == 2 and result.stdout == ""  # a bad option value or combination: exit 2
     assert len(result.stderr.strip().splitlines()) == 1 and "cache" in result.stderr
 
 

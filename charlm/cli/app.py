@@ -3,9 +3,10 @@
 Every command is options -> one library call -> rendered output, defined in :mod:`charlm.cli.train`,
 :mod:`charlm.cli.sample`, :mod:`charlm.cli.score`, :mod:`charlm.cli.model`, :mod:`charlm.cli.predict`,
 :mod:`charlm.cli.rescore` and :mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
-order ``charlm --help`` lists them. Errors are one line on stderr and a non-zero exit: 1 for bad
-input, a bad model or a bad value, 2 for usage Typer itself refuses (an unknown option), 130 when
-interrupted.
+order ``charlm --help`` lists them. Errors are one ``charlm: error:`` line on stderr and a non-zero
+exit (:mod:`charlm.cli.boundary`): 2 when the command line is wrong (an unknown option, a malformed
+or out-of-range value, options that cannot go together), 1 when the input, the model or the
+environment is wrong, 130 when interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 import typer
 
 from charlm.cli import diagnostics, export, model, ngram, predict, rescore, sample, score, serve, train
+from charlm.cli.boundary import CharlmGroup
 
 app = typer.Typer(
+    cls=CharlmGroup,
     help="Recurrent language models from a text file: tokenize, train, score, sample.",
     no_args_is_help=True,
     add_completion=False,
@@ -49,5 +52,5 @@ for _name, _command in COMMANDS.items():
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (the error boundary is :class:`charlm.cli.boundary.CharlmGroup`)."""
     app()

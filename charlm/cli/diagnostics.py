@@ -12,8 +12,11 @@ from typing import Annotated
 
 import typer
 
-from charlm.cli.options import JsonOpt, ModelOpt, friendly
-from charlm.errors import CharlmError
+from charlm.cli.options import SEED_MAX, JsonOpt, ModelOpt, friendly
+from charlm.cli.paths import InputFile, ModelDir, OutPng
+from charlm.cli.values import Choice, Int, Text
+from charlm.errors import BadOption
+from charlm.models.registry import ARCHS
 
 
 @friendly
@@ -23,19 +26,28 @@ def gradflow(
         typer.Option(
             "--arch",
             "-a",
+            parser=Choice(ARCHS),
             help="Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].",
         ),
     ] = None,
     model: Annotated[
-        list[Path] | None, typer.Option("--model", "-m", help="Trained model directory to measure; repeat for several.")
+        list[Path] | None,
+        typer.Option(
+            "--model", "-m", parser=ModelDir(), help="Trained model directory to measure; repeat for several."
+        ),
     ] = None,
-    text: Annotated[Path | None, typer.Option(help="Real text to read [default: uniformly random tokens].")] = None,
-    length: Annotated[int, typer.Option(help="Window length T: distances 1 .. T-1 are measured.")] = 100,
-    batch: Annotated[int, typer.Option(help="Windows averaged over.")] = 16,
-    hidden: Annotated[int, typer.Option(help="Hidden units of the --arch models.")] = 128,
-    layers: Annotated[int, typer.Option(help="Layers of the --arch models.")] = 1,
-    seed: Annotated[int, typer.Option(help="Random seed (weights and window positions).")] = 0,
-    plot: Annotated[Path, typer.Option(help="Where to write the PNG plot.")] = Path("gradflow.png"),
+    text: Annotated[
+        Path | None,
+        typer.Option(parser=InputFile(), help="Real text to read [default: uniformly random tokens]."),
+    ] = None,
+    length: Annotated[
+        int, typer.Option(parser=Int(3, 100_000), help="Window length T: distances 1 .. T-1 are measured.")
+    ] = 100,
+    batch: Annotated[int, typer.Option(parser=Int(1, 100_000), help="Windows averaged over.")] = 16,
+    hidden: Annotated[int, typer.Option(parser=Int(1, 65536), help="Hidden units of the --arch models.")] = 128,
+    layers: Annotated[int, typer.Option(parser=Int(1, 100), help="Layers of the --arch models.")] = 1,
+    seed: Annotated[int, typer.Option(parser=Int(0, SEED_MAX), help="Random seed (weights and window positions).")] = 0,
+    plot: Annotated[Path, typer.Option(parser=OutPng(), help="Where to write the PNG plot.")] = Path("gradflow.png"),
     as_json: JsonOpt = False,
 ) -> None:
     """Norm of dLoss_T/ds_t against the distance T - t: vanishing and exploding gradients, measured.
@@ -55,11 +67,14 @@ def gradflow(
 
 @friendly
 def neighbors(
-    word: Annotated[str | None, typer.Argument(help="Word whose nearest neighbours to list.")] = None,
+    word: Annotated[
+        str | None, typer.Argument(parser=Text(nonempty=True), help="Word whose nearest neighbours to list.")
+    ] = None,
     model: ModelOpt = None,
-    k: Annotated[int, typer.Option("-k", help="How many neighbours.")] = 10,
+    k: Annotated[int, typer.Option("-k", parser=Int(1, 1_000_000), help="How many neighbours.")] = 10,
     analogy: Annotated[
-        tuple[str, str, str] | None, typer.Option(help="A B C: A is to B as ? is to C (nearest to A - B + C).")
+        tuple[str, str, str] | None,
+        typer.Option(parser=Text(nonempty=True), help="A B C: A is to B as ? is to C (nearest to A - B + C)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -71,7 +86,7 @@ def neighbors(
     from charlm.cli.render import neighbors_list
 
     if (word is None) == (analogy is None):
-        raise CharlmError("give either a WORD or --analogy A B C")
+        raise BadOption("give either a WORD or --analogy A B C")
     lm = load(model, device="cpu")
     found = lm.analogy(*analogy, k=k) if analogy is not None else lm.neighbors(str(word), k)
     neighbors_list(found, as_json)

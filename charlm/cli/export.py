@@ -6,24 +6,32 @@ JSON). onnx and onnxruntime (the ``export`` extra) are imported only inside the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from charlm.cli.options import ModelOpt, friendly
+from charlm.cli.paths import OutDir
 from charlm.cli.serve import need
-from charlm.errors import CharlmError
+from charlm.cli.values import Choice
+from charlm.errors import BadOption
+from charlm.io import json_text
 
 
 @friendly
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the exported files (created).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=OutDir(), help="Directory for the exported files (created).")
+    ],
     model: ModelOpt = None,
-    format: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    format: Annotated[str, typer.Option("--format", parser=Choice(("onnx",)), help="Export format: onnx.")] = "onnx",
     quantize: Annotated[
-        str, typer.Option(help="none, or int8: dynamic int8 weights for the recurrent and output matrices.")
+        str,
+        typer.Option(
+            parser=Choice(("none", "int8")),
+            help="none, or int8: dynamic int8 weights for the recurrent and output matrices.",
+        ),
     ] = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print model.json and the check's errors as JSON.")] = False,
 ) -> None:
@@ -36,14 +44,14 @@ def export(
     Example: charlm export --model checkpoints/latest --format onnx --out exported/
     """
     if format not in ("onnx",):
-        raise CharlmError(f"unknown --format {format!r}; use onnx")
+        raise BadOption(f"unknown --format {format!r}; use onnx")
     need("onnx", "export")
     need("onnxruntime", "export")
     from charlm.export.onnx import export_onnx
 
     info = export_onnx(model, out, quantize=quantize)
     if as_json:
-        print(json.dumps({k: v for k, v in info.items() if k not in ("vocab", "text")}, ensure_ascii=False))
+        print(json_text({k: v for k, v in info.items() if k not in ("vocab", "text")}))
         return
     worst = max(info["errors"].values())
     print(

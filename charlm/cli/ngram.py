@@ -7,25 +7,31 @@ Options -> one :class:`charlm.api.Model` call (:meth:`~charlm.api.Model.build_ng
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from charlm.cli.options import JsonOpt, ModelOpt, friendly
+from charlm.cli.paths import InputFile, OutFile
+from charlm.cli.values import Int, NgramWeight
 
 NgramWeightOpt = Annotated[
     str,
     typer.Option(
         "--ngram-weight",
+        parser=NgramWeight(),
         help="Mix the model's n-gram in: p = (1 - w) p_network + w p_ngram. auto = the weights tuned at build "
         "time (network alone if the model has no n-gram); 0 = the network alone; a number in [0, 1].",
     ),
 ]
 NgramFileOpt = Annotated[
     Path | None,
-    typer.Option("--ngram", help="Mix in this ARPA file (over the model's vocabulary) instead of the model's n-gram."),
+    typer.Option(
+        "--ngram",
+        parser=InputFile(),
+        help="Mix in this ARPA file (over the model's vocabulary) instead of the model's n-gram.",
+    ),
 ]
 
 app = typer.Typer(
@@ -42,7 +48,8 @@ app = typer.Typer(
 def build(
     model: ModelOpt = None,
     order: Annotated[
-        int | None, typer.Option(help="n-gram order [default: 6 for char, 5 for word, 4 for subword models].")
+        int | None,
+        typer.Option(parser=Int(1, 20), help="n-gram order [default: 6 for char, 5 for word, 4 for subword models]."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -57,7 +64,9 @@ def build(
 
     meta = load(model, device="cpu").build_ngram(order)
     if as_json:
-        print(json.dumps(meta))
+        from charlm.io import json_text
+
+        print(json_text(meta))
         return
     _report(meta)
 
@@ -77,7 +86,7 @@ def _report(meta: dict[str, Any]) -> None:
 
 @friendly
 def export(
-    arpa: Annotated[Path, typer.Option("--arpa", help="ARPA file to write.")],
+    arpa: Annotated[Path, typer.Option("--arpa", parser=OutFile(), help="ARPA file to write.")],
     model: ModelOpt = None,
 ) -> None:
     """Write the model's n-gram as an ARPA file (log10; </s> is <eos>; spaces in tokens escaped as \\s).

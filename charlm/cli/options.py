@@ -16,33 +16,71 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from charlm.cli.boundary import error_line
+from charlm.cli.paths import ModelDir
+from charlm.cli.values import Choice, Device, Encoding, Int, Text
 from charlm.errors import CharlmError, CharlmWarning
+from charlm.io import ERRORS
+
+# The library's charlm.tokenizers.LEVELS, charlm.tokenizers.unk.UNK_POLICIES and
+# charlm.tokenizers.segment.SEGMENTS, spelled here so that parsing a command line does not import
+# numpy (tests/test_option_values.py checks they agree).
+LEVELS = ("char", "word", "bpe", "unigram")
+UNK_POLICIES = ("replace", "skip", "error")
+SEGMENTS = ("auto", "none", "zh")
 
 F = TypeVar("F", bound=Callable[..., Any])
-ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Model directory [default: checkpoints/latest].")]
+SEED_MAX = 2**32 - 1
+
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", "-m", parser=ModelDir(), help="Model directory [default: checkpoints/latest]."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 UnkOpt = Annotated[
     str,
-    typer.Option("--unk", help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error."),
+    typer.Option(
+        "--unk",
+        parser=Choice(UNK_POLICIES),
+        help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error.",
+    ),
 ]
 SegmentOpt = Annotated[
     str,
     typer.Option(
         "--segment",
+        parser=Choice(SEGMENTS),
         help="Word level: auto (cut Chinese text into words, refuse other text with few spaces), none (split on whitespace only) or zh (Chinese words with jieba).",
     ),
 ]
 
-DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
-EncodingOpt = Annotated[str, typer.Option(help="Text encoding of the file.")]
-ErrorsOpt = Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")]
+DeviceOpt = Annotated[str, typer.Option(parser=Device(), help="auto, cpu or cuda.")]
 PrecisionOpt = Annotated[
-    str, typer.Option(help="fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate).")
+    str,
+    typer.Option(
+        parser=Choice(("fp32", "bf16")),
+        help="fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate).",
+    ),
 ]
+LevelOpt = Annotated[str, typer.Option(parser=Choice(LEVELS), help="Tokenizer: char, word, bpe or unigram.")]
+MaxVocabOpt = Annotated[
+    int | None, typer.Option(parser=Int(3), help="Char/word: keep at most this many tokens (at least 3).")
+]
+MinCountOpt = Annotated[int, typer.Option(parser=Int(1), help="Char/word: drop tokens seen fewer times.")]
+VocabSizeOpt = Annotated[int, typer.Option(parser=Int(3, 1_000_000), help="bpe/unigram: number of pieces.")]
+EncodingOpt = Annotated[str, typer.Option(parser=Encoding(), help="Text encoding of the input file.")]
+ErrorsOpt = Annotated[str, typer.Option(parser=Choice(ERRORS), help="On undecodable bytes: strict, replace or ignore.")]
+SeedOpt = Annotated[int, typer.Option(parser=Int(0, SEED_MAX), help="Random seed.")]
+BatchSizeOpt = Annotated[int, typer.Option(parser=Int(1, 1_000_000), help="Sentences per padded batch.")]
+
+
+def validate_argv_text(values: list[str] | None) -> list[str] | None:
+    """Check free-text positional arguments (sentences) like every --option's text."""
+    return None if values is None else [Text().parse(v) for v in values]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    print(f"charlm: error: {message}", file=sys.stderr)
+    print(error_line(message), file=sys.stderr)
     return typer.Exit(code)
 
 
@@ -54,6 +92,12 @@ def _show_warning(
         print(f"charlm: warning: {message}", file=sys.stderr)
     else:
         default(message, category, *args, **kwargs)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc))
+    )
 
 
 def friendly(fn: F) -> F:
@@ -72,5 +116,11 @@ def friendly(fn: F) -> F:
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             raise _fail(f"{exc.strerror or exc}{where}") from None
+        except (MemoryError, RuntimeError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            raise _fail(
+                "not enough memory for this model or batch; use smaller --hidden/--embed/--batch-size"
+            ) from None
 
     return wrapper  # type: ignore[return-value]

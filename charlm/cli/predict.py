@@ -10,14 +10,17 @@ from typing import Annotated
 import typer
 
 from charlm.cli.options import DeviceOpt, JsonOpt, ModelOpt, friendly
-from charlm.errors import CharlmError
+from charlm.cli.values import Int, Text
+from charlm.errors import BadOption
 
 
 @friendly
 def predict(
-    prefix: Annotated[str, typer.Argument(help="Text the prediction continues (with --blank: a sentence with ___).")],
+    prefix: Annotated[
+        str, typer.Argument(parser=Text(), help="Text the prediction continues (with --blank: a sentence with ___).")
+    ],
     model: ModelOpt = None,
-    k: Annotated[int, typer.Option("--k", "-k", help="How many proposals to show.")] = 10,
+    k: Annotated[int, typer.Option("--k", "-k", parser=Int(1, 100_000), help="How many proposals to show.")] = 10,
     words: Annotated[
         bool,
         typer.Option("--words", help="Char/subword model: whole next words (a beam to a space, punctuation or <eos>)."),
@@ -26,7 +29,11 @@ def predict(
         bool, typer.Option("--blank", help="Fill the ___ in PREFIX, ranked by the whole sentence's probability.")
     ] = False,
     candidates: Annotated[
-        str | None, typer.Option(help="With --blank: comma-separated words to rank (else proposed from the left).")
+        str | None,
+        typer.Option(
+            parser=Text(nonempty=True),
+            help="With --blank: comma-separated words to rank (else proposed from the left).",
+        ),
     ] = None,
     keep_unk: Annotated[bool, typer.Option("--keep-unk", help="Also propose <unk>.")] = False,
     as_json: JsonOpt = False,
@@ -46,7 +53,7 @@ def predict(
     from charlm.cli.render_component import predictions_table
 
     if candidates is not None and not blank:
-        raise CharlmError("--candidates goes with --blank (and a ___ in the text)")
+        raise BadOption("--candidates goes with --blank (and a ___ in the text)")
     lm = load(model, device=device)
     if blank:
         options = [c for c in (candidates or "").split(",") if c.strip()]

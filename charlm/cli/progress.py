@@ -39,7 +39,8 @@ class TrainProgress:
         return self  # the bar starts with the run's "start" event, so set-up errors print alone
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:  # a bar never started prints nothing (no blank line before an error)
+            self.progress.stop()
 
     def __call__(self, event: Event) -> None:
         if event["event"] == "start":

@@ -5,7 +5,6 @@ The library never prints; everything a person sees is drawn here.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from charlm.io import json_text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,7 +44,7 @@ def _show(table: Table) -> None:
 def json_lines(items: Sequence[Any]) -> None:
     """One strict JSON object per line on stdout (``to_dict()`` of each item)."""
     for item in items:
-        print(json.dumps(item.to_dict(), ensure_ascii=False))
+        print(json_text(item.to_dict()))
 
 
 def file_score(result: Any, as_json: bool) -> None:
@@ -51,7 +52,7 @@ def file_score(result: Any, as_json: bool) -> None:
     if isinstance(result, list):
         bidirectional_table(result, as_json)
     elif as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(json_text(result.to_dict()))
     else:
         corpus_table(result)
 
@@ -150,7 +151,7 @@ def _segment(info: dict[str, Any]) -> str:
 def info_table(info: dict[str, Any], as_json: bool = False) -> None:
     """What a model directory holds (a table, or one JSON object)."""
     if as_json:
-        print(json.dumps(info, ensure_ascii=False))
+        print(json_text(info))
         return
     model, summary, data = info.get("model", {}), info.get("summary", {}), info.get("data", {})
     train = info.get("train", {})
@@ -221,7 +222,7 @@ def bidirectional_table(scores: list[Any], as_json: bool) -> None:
 def gradflow_table(results: Sequence[Any], length: int, plot: str, as_json: bool) -> None:
     """Gradient norms relative to distance 1 at a few distances, with the fitted per-step factor."""
     if as_json:
-        print(json.dumps({"plot": plot, "results": [r.to_dict() for r in results]}))
+        print(json_text({"plot": plot, "results": [r.to_dict() for r in results]}))
         return
     from charlm.eval.gradflow import DISTANCES
 
@@ -243,7 +244,7 @@ def gradflow_table(results: Sequence[Any], length: int, plot: str, as_json: bool
 def neighbors_list(found: Sequence[Any], as_json: bool) -> None:
     """Words with their cosine similarity, most similar first."""
     if as_json:
-        print(json.dumps([{"word": n.word, "similarity": n.similarity} for n in found], ensure_ascii=False))
+        print(json_text([{"word": n.word, "similarity": n.similarity} for n in found]))
         return
     for n in found:
         print(f"{n.similarity:7.4f}  {n.word}")

@@ -5,7 +5,6 @@ Kept beside :mod:`charlm.cli.render`, whose consoles and number format it uses.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from rich.table import Table
@@ -13,6 +12,7 @@ from rich.table import Table
 from charlm.cli.render import err, fmt, out
 from charlm.eval.predict import Prediction
 from charlm.eval.rescore_run import RescoreResult
+from charlm.io import json_text
 
 
 def _shown(text: str) -> str:
@@ -22,7 +22,7 @@ def _shown(text: str) -> str:
 def predictions_table(predictions: Sequence[Prediction], title: str, as_json: bool) -> None:
     """The proposals best first: text, probability, log-probability (and the sentence's, for a gap)."""
     if as_json:
-        print(json.dumps([p.to_dict() for p in predictions], ensure_ascii=False, allow_nan=False))
+        print(json_text([p.to_dict() for p in predictions]))
         return
     gap = any(p.sentence_logprob is not None for p in predictions)
     table = Table(title=title, title_justify="left")
@@ -45,8 +45,8 @@ def rescore_output(result: RescoreResult, as_json: bool) -> None:
     if as_json:
         for i, hyps in zip(result.ids, result.ranked, strict=True):
             ranked = [h.to_dict(result.names) for h in hyps]
-            print(json.dumps({"id": i, "hypotheses": ranked}, ensure_ascii=False, allow_nan=False))
-        print(json.dumps({"summary": result.summary()}, ensure_ascii=False, allow_nan=False))
+            print(json_text({"id": i, "hypotheses": ranked}))
+        print(json_text({"summary": result.summary()}))
         return
     for i, best in zip(result.ids, result.best, strict=True):
         print(f"{i}\t{best}")

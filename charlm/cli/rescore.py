@@ -12,7 +12,11 @@ from typing import Annotated
 import typer
 
 from charlm.cli.options import DeviceOpt, JsonOpt, friendly
-from charlm.errors import CharlmError
+from charlm.cli.paths import InputFile, ModelDir
+from charlm.cli.values import Float
+from charlm.errors import BadOption
+
+WEIGHT = Float(-1e6, 1e6)  # a log-linear weight: any sign
 
 
 def _per_model(values: list[float] | None, models: int, default: float, name: str) -> tuple[float, ...]:
@@ -22,7 +26,7 @@ def _per_model(values: list[float] | None, models: int, default: float, name: st
     if len(values) == 1:
         return (values[0],) * models
     if len(values) != models:
-        raise CharlmError(f"give one {name} per --model, or one for all ({models} models, {len(values)} values)")
+        raise BadOption(f"give one {name} per --model, or one for all ({models} models, {len(values)} values)")
     return tuple(values)
 
 
@@ -31,30 +35,40 @@ def rescore(
     nbest: Annotated[
         Path | None,
         typer.Argument(
-            help="N-best list: 'id<TAB>hypothesis<TAB>score...' or Moses 'id ||| text ||| features ||| total'."
+            parser=InputFile(),
+            help="N-best list: 'id<TAB>hypothesis<TAB>score...' or Moses 'id ||| text ||| features ||| total'.",
         ),
     ] = None,
     model: Annotated[
         list[Path] | None,
-        typer.Option("--model", "-m", help="Model directory (repeatable) [default: checkpoints/latest]."),
+        typer.Option(
+            "--model", "-m", parser=ModelDir(), help="Model directory (repeatable) [default: checkpoints/latest]."
+        ),
     ] = None,
     weight: Annotated[
-        list[float] | None, typer.Option(help="Weight of each model's log-probability (repeatable; one for all).")
+        list[float] | None,
+        typer.Option(parser=WEIGHT, help="Weight of each model's log-probability (repeatable; one for all)."),
     ] = None,
-    length_penalty: Annotated[float, typer.Option(help="Added per word of the hypothesis.")] = 0.0,
+    length_penalty: Annotated[float, typer.Option(parser=WEIGHT, help="Added per word of the hypothesis.")] = 0.0,
     oov_weight: Annotated[
         list[float] | None,
-        typer.Option(help="Added per token a model maps to <unk> (repeatable; a word model needs it negative)."),
+        typer.Option(
+            parser=WEIGHT, help="Added per token a model maps to <unk> (repeatable; a word model needs it negative)."
+        ),
     ] = None,
     tune: Annotated[
-        Path | None, typer.Option(help="Development n-best list: tune the weights there to minimise WER.")
+        Path | None,
+        typer.Option(parser=InputFile(), help="Development n-best list: tune the weights there to minimise WER."),
     ] = None,
     tune_refs: Annotated[
-        Path | None, typer.Option(help="References of the --tune list (id<TAB>text or one per id).")
+        Path | None, typer.Option(parser=InputFile(), help="References of the --tune list (id<TAB>text or one per id).")
     ] = None,
     refs: Annotated[
         Path | None,
-        typer.Option(help="References of NBEST: print its WER before and after (of --tune's list when no NBEST)."),
+        typer.Option(
+            parser=InputFile(),
+            help="References of NBEST: print its WER before and after (of --tune's list when no NBEST).",
+        ),
     ] = None,
     no_oov: Annotated[bool, typer.Option("--no-tune-oov", help="Do not tune the OOV weights.")] = False,
     as_json: JsonOpt = False,

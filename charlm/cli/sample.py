@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from charlm.cli.boundary import error_line
 from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
-from charlm.cli.options import DeviceOpt, ModelOpt, UnkOpt, friendly
-from charlm.errors import CharlmError
+from charlm.cli.options import SEED_MAX, DeviceOpt, ModelOpt, UnkOpt, friendly
+from charlm.cli.paths import InputFile
+from charlm.cli.values import Choice, Float, Int, Temperature, Text, check_text_arg
+from charlm.errors import BadOption, CharlmError
 
 if TYPE_CHECKING:
     from charlm.api import Model
@@ -26,27 +29,43 @@ if TYPE_CHECKING:
 @friendly
 def sample(
     model: ModelOpt = None,
-    temp: Annotated[float, typer.Option("--temp", "-t", help="Softmax temperature; 0 = greedy.")] = 1.0,
+    temp: Annotated[
+        float, typer.Option("--temp", "-t", parser=Temperature(), help="Softmax temperature; 0 = greedy.")
+    ] = 1.0,
     length: Annotated[
-        int, typer.Option("--length", "-n", help="Tokens to generate (the cap with --until-eos/--stop).")
+        int,
+        typer.Option(
+            "--length", "-n", parser=Int(1, 1_000_000), help="Tokens to generate (the cap with --until-eos/--stop)."
+        ),
     ] = 500,
-    prime: Annotated[str, typer.Option(help="Text the sample continues.")] = "",
-    prime_file: Annotated[Path | None, typer.Option(help="Read the prime from this file instead.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed for an exact repeat.")] = None,
+    prime: Annotated[str, typer.Option(parser=Text(), help="Text the sample continues.")] = "",
+    prime_file: Annotated[
+        Path | None, typer.Option(parser=InputFile(), help="Read the prime from this file instead.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(parser=Int(0, SEED_MAX), help="Random seed for an exact repeat.")] = None,
     num: Annotated[
-        int, typer.Option(help="Number of samples (drawn as one batch); with --beam, hypotheses shown.")
+        int,
+        typer.Option(
+            parser=Int(1, 10_000), help="Number of samples (drawn as one batch); with --beam, hypotheses shown."
+        ),
     ] = 1,
-    top_k: Annotated[int | None, typer.Option(help="Sample from the k most likely tokens only.")] = None,
-    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling: smallest set with this mass.")] = None,
+    top_k: Annotated[int | None, typer.Option(parser=Int(1), help="Sample from the k most likely tokens only.")] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(parser=Float(0.0, 1.0, low_open=True), help="Nucleus sampling: smallest set with this mass."),
+    ] = None,
     until_eos: Annotated[
         bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")
     ] = False,
-    stop: Annotated[list[str] | None, typer.Option(help="Stop just before this string (repeatable).")] = None,
+    stop: Annotated[
+        list[str] | None, typer.Option(parser=Text(nonempty=True), help="Stop just before this string (repeatable).")
+    ] = None,
     show_logprob: Annotated[
         bool, typer.Option("--show-logprob", help="Print each sample's log-probability (nats) under the model.")
     ] = False,
     beam: Annotated[
-        int | None, typer.Option(help="Beam search of this width for the most probable continuation.")
+        int | None,
+        typer.Option(parser=Int(1, 1000), help="Beam search of this width for the most probable continuation."),
     ] = None,
     length_norm: Annotated[
         bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")
@@ -63,7 +82,8 @@ def sample(
     precision: Annotated[
         str,
         typer.Option(
-            help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision)."
+            parser=Choice(("fp32", "bf16")),
+            help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision).",
         ),
     ] = "fp32",
     ngram_weight: NgramWeightOpt = "auto",
@@ -77,23 +97,39 @@ def sample(
     Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
     """
     from charlm.api import load
-    from charlm.io import read_text
+    from charlm.io import UTF8_HINT, read_text
 
     if prime and prime_file is not None:
-        raise CharlmError("give either --prime or --prime-file, not both")
+        raise BadOption("give either --prime or --prime-file, not both")
     if beam is not None and (top_k is not None or top_p is not None):
-        raise CharlmError("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
+        raise BadOption("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
     lm = load(model, device=device)
-    start = read_text(prime_file) if prime_file is not None else prime
+    start = read_text(prime_file, hint=UTF8_HINT) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
     show = _Shown(num, live, show_logprob)
-    for given in _prompts() if interactive else iter([start]):
-        if beam is not None:
-            show.beams(lm.beam(given, beam, length, until_eos, length_norm, unk=unk), beam)
-            continue
-        options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)
-        options.update(seed=seed, until_eos=until_eos, stop=stop or [], precision=precision, unk=unk)
-        options.update(ngram_weight=ngram_weight, ngram=ngram)
+    options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)
+    options.update(seed=seed, until_eos=until_eos, stop=stop or [], precision=precision, unk=unk)
+    options.update(ngram_weight=ngram_weight, ngram=ngram)
+    search = (beam, length, until_eos, length_norm)
+    if not interactive:
+        _sample_one(lm, show, start, search, options)
+        return
+    for given in _prompts():
+        try:  # in the prompt loop a bad line is refused alone; the session goes on
+            _sample_one(lm, show, given, search, options)
+        except CharlmError as exc:
+            print(error_line(str(exc)), file=sys.stderr)
+
+
+def _sample_one(
+    lm: Model, show: _Shown, given: str, search: tuple[int | None, int, bool, bool], options: dict[str, Any]
+) -> None:
+    """One prime: beam search (``search[0]`` is the width) or samples, printed."""
+    beam, length, until_eos, length_norm = search
+    check_text_arg(given)
+    if beam is not None:
+        show.beams(lm.beam(given, beam, length, until_eos, length_norm, unk=options["unk"]), beam)
+    else:
         show.samples(lm, given, options)
 
 
@@ -101,7 +137,7 @@ def _prompts() -> Iterator[str]:
     """Lines typed at the prompt (shown on stderr), until end of input."""
     while True:
         print("prime> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        line = sys.stdin.buffer.readline().decode("utf-8", "surrogateescape")
         if not line:
             print(file=sys.stderr)
             return

@@ -17,50 +17,75 @@ import typer
 
 from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, EncodingOpt, ErrorsOpt, JsonOpt, ModelOpt, PrecisionOpt, UnkOpt, friendly
-from charlm.errors import CharlmError
+from charlm.cli.paths import InputFile
+from charlm.cli.values import Choice, Float, Int, Text, stdin_is_piped
+from charlm.errors import BadOption, CharlmError
 
 if TYPE_CHECKING:
     from charlm.api import Model
 
 PROGRESS_BYTES = 2 << 20
+NORMALIZE = ("total", "token", "char")  # charlm.eval.score.NORMALIZE, without importing torch
 
 
 def _sentences(sentences: list[str] | None, lines: Path | None, encoding: str, errors: str) -> list[str]:
     """Arguments, then the lines of --lines, else stdin when it is not a terminal; blank lines skipped."""
-    from charlm.io import read_text
+    from charlm.io import read_stream, read_text
 
     texts = list(sentences or [])
     if lines is not None:
         texts += read_text(lines, encoding, errors).split("\n")
-    elif not texts and not sys.stdin.isatty():
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    elif not texts and stdin_is_piped():
+        texts = read_stream(sys.stdin.buffer).split("\n")  # read once, with the file reader's checks
     return [t for t in texts if t.strip()]
+
+
+def _refuse_emptied(lm: Model, texts: list[str], unk: str) -> None:
+    """A sentence that --unk skip empties is refused like an empty one."""
+    if unk != "skip":
+        return
+    from charlm.tokenizers.unk import apply_unk_policy
+
+    for n, text in enumerate(texts, 1):
+        if not apply_unk_policy(lm.tokenizer, text, unk).strip():
+            raise CharlmError(
+                f"sentence {n} ({text[:40]!r}) is empty once --unk skip drops what the model does not know"
+            )
 
 
 @friendly
 def score(
     sentences: Annotated[
-        list[str] | None, typer.Argument(help="Sentences to score (or one per line on stdin).")
+        list[str] | None, typer.Argument(parser=Text(), help="Sentences to score (or one per line on stdin).")
     ] = None,
     model: ModelOpt = None,
     lines: Annotated[
-        Path | None, typer.Option("--lines", "-l", help="Score each line of this file as a sentence.")
+        Path | None,
+        typer.Option("--lines", "-l", parser=InputFile(), help="Score each line of this file as a sentence."),
     ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
             "--file",
             "-f",
+            parser=InputFile(),
             help="Score a whole file as one text (state carried): charlm eval FILE; both ways for --direction both.",
         ),
     ] = None,
     per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
     normalize: Annotated[
-        str, typer.Option(help="Rank by total log-prob, per token, or per char: total|token|char.")
+        str,
+        typer.Option(
+            parser=Choice(NORMALIZE), help="Rank by total log-prob, per token, or per char: total|token|char."
+        ),
     ] = "total",
     as_json: JsonOpt = False,
     batch_size: Annotated[
-        int | None, typer.Option(help="Sentences per padded batch [default: 64]; with --file, parallel rows [32].")
+        int | None,
+        typer.Option(
+            parser=Int(1, 1_000_000),
+            help="Sentences per padded batch [default: 64]; with --file, parallel rows [32].",
+        ),
     ] = None,
     precision: PrecisionOpt = "fp32",
     encoding: EncodingOpt = "utf-8",
@@ -82,13 +107,15 @@ def score(
     """
     from charlm.api import load
     from charlm.cli.render import bidirectional_table, json_lines, scores_table
-    from charlm.eval.score import NORMALIZE
 
-    if normalize not in NORMALIZE:
-        raise CharlmError(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
     if file is not None:
         if sentences or lines is not None:
-            raise CharlmError("--file scores a whole file; give sentences or --lines separately")
+            raise BadOption("--file scores a whole file; give sentences or --lines separately")
+        if unk != "replace":
+            raise BadOption(
+                "--unk skip/error apply to sentences; --file scores the text as it is "
+                "(unknown tokens count as <unk>; see ppl_no_oov)"
+            )
         lm = load(model, device=device)
         _score_file(lm, file, batch_size or 32, precision, encoding, errors, as_json, ngram_weight, ngram)
         return
@@ -96,6 +123,7 @@ def score(
     if not texts:
         raise CharlmError("nothing to score: give sentences as arguments, on stdin, with --lines, or a --file")
     lm = load(model, device=device)
+    _refuse_emptied(lm, texts, unk)
     if lm.bidirectional:  # --direction both: forward, backward, mean
         bidirectional_table(lm.score_both(texts, unk=unk), as_json)
     elif as_json:  # in input order
@@ -132,7 +160,8 @@ def eval_(
     file: Annotated[
         list[Path],
         typer.Argument(
-            help="Text file to evaluate (may be larger than memory); several files, a directory (its *.txt) or - for stdin are joined."
+            parser=InputFile(dir_ok=True, stdin_ok=True),
+            help="Text file to evaluate (may be larger than memory); several files, a directory (its *.txt) or - for stdin are joined.",
         ),
     ],
     model: ModelOpt = None,
@@ -140,7 +169,9 @@ def eval_(
         bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")
     ] = False,
     as_json: JsonOpt = False,
-    batch_size: Annotated[int, typer.Option(help="Parallel rows (streamed) or lines per batch (--independent).")] = 32,
+    batch_size: Annotated[
+        int, typer.Option(parser=Int(1, 1_000_000), help="Parallel rows (streamed) or lines per batch (--independent).")
+    ] = 32,
     precision: PrecisionOpt = "fp32",
     progress: Annotated[
         bool | None,
@@ -151,18 +182,23 @@ def eval_(
     cache: Annotated[
         int | None,
         typer.Option(
-            help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only)."
+            parser=Int(1, 1_000_000),
+            help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only).",
         ),
     ] = None,
     cache_theta: Annotated[
         float | None,
         typer.Option(
-            help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3]."
+            parser=Float(0.0, 1e4),
+            help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3].",
         ),
     ] = None,
     cache_lambda: Annotated[
         float | None,
-        typer.Option(help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1]."),
+        typer.Option(
+            parser=Float(0.0, 1.0, high_open=True),
+            help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1].",
+        ),
     ] = None,
     dynamic: Annotated[
         bool,
@@ -170,16 +206,27 @@ def eval_(
             "--dynamic", help="Dynamic evaluation (Krause et al. 2018): adapt the weights after each segment."
         ),
     ] = False,
-    dynamic_lr: Annotated[float | None, typer.Option(help="Dynamic evaluation step size [default: 5e-5].")] = None,
+    dynamic_lr: Annotated[
+        float | None,
+        typer.Option(parser=Float(0.0, 1e3), help="Dynamic evaluation step size [default: 5e-5]."),
+    ] = None,
     dynamic_lambda: Annotated[
-        float | None, typer.Option(help="Dynamic evaluation decay back to the trained weights [default: 0.002].")
+        float | None,
+        typer.Option(
+            parser=Float(0.0, 1.0, high_open=True),
+            help="Dynamic evaluation decay back to the trained weights [default: 0.002].",
+        ),
     ] = None,
     dynamic_segment: Annotated[
-        int | None, typer.Option(help="Dynamic evaluation: tokens scored between updates [default: 5].")
+        int | None,
+        typer.Option(parser=Int(1, 1_000_000), help="Dynamic evaluation: tokens scored between updates [default: 5]."),
     ] = None,
     dynamic_stats: Annotated[
         Path | None,
-        typer.Option(help="Training text to measure gradient statistics on [default: those stored by training]."),
+        typer.Option(
+            parser=InputFile(),
+            help="Training text to measure gradient statistics on [default: those stored by training].",
+        ),
     ] = None,
     device: DeviceOpt = "auto",
     ngram_weight: NgramWeightOpt = "auto",

@@ -7,15 +7,35 @@ Heavy imports (torch) happen inside the commands so ``charlm --help`` stays fast
 
 from __future__ import annotations
 
-import json
+import shlex
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from charlm.cli.options import JsonOpt, SegmentOpt, friendly
-from charlm.errors import CharlmError
-from charlm.models.registry import arch_help
+from charlm.cli.options import (
+    DeviceOpt,
+    EncodingOpt,
+    ErrorsOpt,
+    JsonOpt,
+    LevelOpt,
+    MaxVocabOpt,
+    MinCountOpt,
+    SeedOpt,
+    SegmentOpt,
+    VocabSizeOpt,
+    friendly,
+)
+from charlm.cli.paths import InputFile, ModelDir, OutDir, OutPng
+from charlm.cli.values import Choice, Duration, Float, Int, SaveEvery, Text
+from charlm.errors import BadOption, CharlmError
+from charlm.models.config import DIRECTIONS, START_STATES
+from charlm.models.registry import ARCHS, arch_help
+from charlm.training.config import SCHEDULES
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+Fraction = Float(0.0, 1.0, high_open=True)
 
 
 @friendly
@@ -24,11 +44,13 @@ def train(
     corpus: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="UTF-8 text file(s) to learn from: several files, a directory (its *.txt, sorted) or - for stdin (with --resume: optional, or the run directory)."
+            parser=InputFile(dir_ok=True, stdin_ok=True),
+            help="UTF-8 text file(s) to learn from: several files, a directory (its *.txt, sorted) or - for stdin (with --resume: optional, or the run directory).",
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>].")
+        Path | None,
+        typer.Option(parser=OutDir(), help="Run directory [default: checkpoints/<corpus>-<level>-<arch>-<time>]."),
     ] = None,
     resume: Annotated[
         bool,
@@ -39,17 +61,20 @@ def train(
     ] = False,
     init_from: Annotated[
         Path | None,
-        typer.Option(help="Fine-tune: start from this model's weights and tokenizer, with a new optimizer."),
+        typer.Option(
+            parser=ModelDir(), help="Fine-tune: start from this model's weights and tokenizer, with a new optimizer."
+        ),
     ] = None,
-    level: Annotated[str, typer.Option(help="Tokenizer: char, word, bpe or unigram.")] = "char",
-    arch: Annotated[str, typer.Option(help=arch_help())] = "lstm",
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
-    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 512,
-    embed: Annotated[int, typer.Option(help="Embedding size.")] = 128,
+    level: LevelOpt = "char",
+    arch: Annotated[str, typer.Option(parser=Choice(ARCHS), help=arch_help())] = "lstm",
+    layers: Annotated[int, typer.Option(parser=Int(1, 100), help="Stacked recurrent layers.")] = 2,
+    hidden: Annotated[int, typer.Option(parser=Int(1, 65536), help="Hidden units per layer.")] = 512,
+    embed: Annotated[int, typer.Option(parser=Int(1, 65536), help="Embedding size.")] = 128,
     dropout: Annotated[
         float,
         typer.Option(
-            help="Dropout on embeddings, between layers and before the head (0.2 suits 10-minute budgets; 0 for a few minutes, 0.3-0.5 for hours)."
+            parser=Fraction,
+            help="Dropout on embeddings, between layers and before the head (0.2 suits 10-minute budgets; 0 for a few minutes, 0.3-0.5 for hours).",
         ),
     ] = 0.2,
     tie_weights: Annotated[bool, typer.Option("--tie-weights", help="Share input and output embeddings.")] = False,
@@ -57,18 +82,25 @@ def train(
     direction: Annotated[
         str,
         typer.Option(
-            help="forward, or both: also train a backward LM on the reversed text (ELMo-style; scores both ways, cannot sample)."
+            parser=Choice(DIRECTIONS),
+            help="forward, or both: also train a backward LM on the reversed text (ELMo-style; scores both ways, cannot sample).",
         ),
     ] = "forward",
     attention: Annotated[
-        int, typer.Option(help="Attend over the last K hidden states (Daniluk et al. 2017); 0 = off.")
+        int,
+        typer.Option(
+            parser=Int(0, 100_000), help="Attend over the last K hidden states (Daniluk et al. 2017); 0 = off."
+        ),
     ] = 0,
     wdrop: Annotated[
         float,
-        typer.Option(help="AWD-LSTM weight drop (DropConnect) on the LSTM's hidden-to-hidden weights; --arch lstm."),
+        typer.Option(
+            parser=Fraction,
+            help="AWD-LSTM weight drop (DropConnect) on the LSTM's hidden-to-hidden weights; --arch lstm.",
+        ),
     ] = 0.0,
     dropoute: Annotated[
-        float, typer.Option(help="Embedding dropout: drop whole token rows of the embedding matrix.")
+        float, typer.Option(parser=Fraction, help="Embedding dropout: drop whole token rows of the embedding matrix.")
     ] = 0.0,
     locked_dropout: Annotated[
         bool,
@@ -76,71 +108,101 @@ def train(
             "--locked-dropout", help="Variational dropout: one --dropout mask per sequence, shared over time."
         ),
     ] = False,
-    clock_modules: Annotated[int, typer.Option(help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")] = 4,
+    clock_modules: Annotated[
+        int, typer.Option(parser=Int(1, 32), help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")
+    ] = 4,
     mogrify_rounds: Annotated[
-        int, typer.Option(help="Mogrifier LSTM: rounds of mutual gating of input and state.")
+        int, typer.Option(parser=Int(0, 100), help="Mogrifier LSTM: rounds of mutual gating of input and state.")
     ] = 5,
-    mogrify_rank: Annotated[int, typer.Option(help="Mogrifier LSTM: rank of the gating matrices (0 = full).")] = 0,
+    mogrify_rank: Annotated[
+        int, typer.Option(parser=Int(0, 65536), help="Mogrifier LSTM: rank of the gating matrices (0 = full).")
+    ] = 0,
     start_state: Annotated[
         str,
         typer.Option(
-            help="Where every line starts (scoring, sampling, fresh rows, resets): zero, or learned (a trained start state)."
+            parser=Choice(START_STATES),
+            help="Where every line starts (scoring, sampling, fresh rows, resets): zero, or learned (a trained start state).",
         ),
     ] = "zero",
     reset_at_eos: Annotated[
         float,
         typer.Option(
-            help="At each line end, reset that row's carried state to the start state with this probability, so the model learns to start lines the way score reads them (0 = off, 1 = every line from the start: rnnlm's -independent)."
+            parser=Float(0.0, 1.0),
+            help="At each line end, reset that row's carried state to the start state with this probability, so the model learns to start lines the way score reads them (0 = off, 1 = every line from the start: rnnlm's -independent).",
         ),
     ] = 0.0,
-    seq_len: Annotated[int, typer.Option(help="Truncated BPTT length in tokens.")] = 128,
-    batch_size: Annotated[int, typer.Option(help="Parallel token streams per step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 4e-3,
+    seq_len: Annotated[int, typer.Option(parser=Int(1, 1_000_000), help="Truncated BPTT length in tokens.")] = 128,
+    batch_size: Annotated[int, typer.Option(parser=Int(1, 1_000_000), help="Parallel token streams per step.")] = 32,
+    lr: Annotated[float, typer.Option(parser=Float(0.0, low_open=True), help="Peak AdamW learning rate.")] = 4e-3,
     weight_decay: Annotated[
-        float, typer.Option(help="AdamW decoupled weight decay (0.2 suits 5-10 minute char runs).")
+        float, typer.Option(parser=Float(0.0), help="AdamW decoupled weight decay (0.2 suits 5-10 minute char runs).")
     ] = 0.2,
     schedule: Annotated[
         str,
         typer.Option(
-            help="Learning-rate schedule: cosine (over the budget), constant, or plateau (halve after 2 evaluations without a new best)."
+            parser=Choice(SCHEDULES),
+            help="Learning-rate schedule: cosine (over the budget), constant, or plateau (halve after 2 evaluations without a new best).",
         ),
     ] = "cosine",
-    warmup: Annotated[int, typer.Option(help="Linear learning-rate warm-up steps.")] = 50,
-    clip: Annotated[float, typer.Option(help="Gradient-norm clipping threshold (0 = off).")] = 1.0,
+    warmup: Annotated[int, typer.Option(parser=Int(0), help="Linear learning-rate warm-up steps.")] = 50,
+    clip: Annotated[float, typer.Option(parser=Float(0.0), help="Gradient-norm clipping threshold (0 = off).")] = 1.0,
     patience: Annotated[
         int | None,
-        typer.Option(help="Early stopping: stop after this many evaluations without a better validation loss."),
+        typer.Option(
+            parser=Int(1), help="Early stopping: stop after this many evaluations without a better validation loss."
+        ),
     ] = None,
     steps: Annotated[
-        int | None, typer.Option(help="Stop after this many steps (the run's total, also when resuming).")
+        int | None,
+        typer.Option(parser=Int(1), help="Stop after this many steps (the run's total, also when resuming)."),
     ] = None,
-    epochs: Annotated[float | None, typer.Option(help="Stop after this many passes over the data.")] = None,
+    epochs: Annotated[
+        float | None,
+        typer.Option(parser=Float(0.0, 1e6, low_open=True), help="Stop after this many passes over the data."),
+    ] = None,
     time: Annotated[
-        str | None, typer.Option("--time", help="Stop after this long, e.g. 90s, 10m, 1h [default: 10m if no budget].")
+        str | None,
+        typer.Option(
+            "--time", parser=Duration(), help="Stop after this long, e.g. 90s, 10m, 1h [default: 10m if no budget]."
+        ),
     ] = None,
-    eval_every: Annotated[int, typer.Option(help="Evaluate on validation (and refresh loss.png) every N steps.")] = 100,
+    eval_every: Annotated[
+        int, typer.Option(parser=Int(1), help="Evaluate on validation (and refresh loss.png) every N steps.")
+    ] = 100,
     save_every: Annotated[
-        str, typer.Option(help="Write a resumable checkpoint every N steps and/or minutes: 200, 10m or 200,10m.")
+        str,
+        typer.Option(
+            parser=SaveEvery(), help="Write a resumable checkpoint every N steps and/or minutes: 200, 10m or 200,10m."
+        ),
     ] = "100",
-    log_every: Annotated[int, typer.Option(help="Append a step record to metrics.jsonl every N steps.")] = 10,
-    val: Annotated[Path | None, typer.Option(help="Validation file [default: last 5% of the corpus].")] = None,
-    max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
-    min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
-    vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
+    log_every: Annotated[
+        int, typer.Option(parser=Int(1), help="Append a step record to metrics.jsonl every N steps.")
+    ] = 10,
+    val: Annotated[
+        Path | None, typer.Option(parser=InputFile(), help="Validation file [default: last 5% of the corpus].")
+    ] = None,
+    max_vocab: MaxVocabOpt = None,
+    min_count: MinCountOpt = 1,
+    vocab_size: VocabSizeOpt = 2000,
     segment: SegmentOpt = "auto",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOpt = "auto",
     precision: Annotated[
-        str, typer.Option(help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.")
+        str,
+        typer.Option(
+            parser=Choice(PRECISIONS),
+            help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.",
+        ),
     ] = "auto",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1234,
-    threads: Annotated[int | None, typer.Option(help="CPU threads [default: all].")] = None,
-    encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
-    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict, replace or ignore.")] = "strict",
+    seed: SeedOpt = 1234,
+    threads: Annotated[int | None, typer.Option(parser=Int(1, 4096), help="CPU threads [default: all].")] = None,
+    encoding: EncodingOpt = "utf-8",
+    errors: ErrorsOpt = "strict",
     force: Annotated[bool, typer.Option("--force", help="Replace a model already in --out.")] = False,
     ngram_order: Annotated[
         int | None,
         typer.Option(
-            help="Order of the n-gram built at the end (charlm ngram) [default: 6 char, 5 word, 4 subword]; 0: none."
+            parser=Int(0, 20),
+            help="Order of the n-gram built at the end (charlm ngram) [default: 6 char, 5 word, 4 subword]; 0: none.",
         ),
     ] = None,
 ) -> None:
@@ -154,23 +216,37 @@ def train(
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
     from charlm.cli.progress import TrainProgress, train_done
+    from charlm.training.claim import StartInterrupted
+
+    rerun = shlex.join(["charlm", *sys.argv[1:]])
+    try:
+        with TrainProgress() as progress:
+            result = _launch(ctx, list(corpus or []), resume, encoding, errors, progress)
+    except StartInterrupted as exc:
+        raise CharlmError(f"{exc} {rerun}", 130) from None
+    except KeyboardInterrupt:  # before the run directory was claimed: nothing written yet
+        raise CharlmError(
+            f"interrupted before the run started; nothing was written; to start again, rerun {rerun}", 130
+        ) from None
+    if result.reports:  # under torchrun only rank 0 reports
+        train_done(result)
+
+
+def _launch(ctx: typer.Context, paths: list[Path], resume: bool, encoding: str, errors: str, progress: Any) -> Any:
+    """The library call of ``train``: one corpus as it is, or several joined (a new run or a resumed one)."""
     from charlm.io import resolve_inputs
     from charlm.training.launch import launch
 
-    paths, params = list(corpus or []), dict(ctx.params)
-    with TrainProgress() as progress:
-        # One file as it is; with --resume a directory is the run to continue, without it a folder of *.txt.
-        if not paths or (len(paths) == 1 and str(paths[0]) != "-" and (resume or not paths[0].is_dir())):
-            params["corpus"] = paths[0] if paths else None
-            result = launch(params, _typed(ctx), resume, progress)
-        elif resume:
-            raise CharlmError("--resume reads the run's cached corpus; give one corpus file or none")
-        else:  # several files, a directory's *.txt or stdin: one joined temporary file
-            with resolve_inputs(paths, encoding, errors) as (path, codec, on_error):
-                params.update(corpus=path, encoding=codec, errors=on_error)
-                result = launch(params, _typed(ctx), resume, progress)
-    if result.reports:  # under torchrun only rank 0 reports
-        train_done(result)
+    params = dict(ctx.params)
+    # One file as it is; with --resume a directory is the run to continue, without it a folder of *.txt.
+    if not paths or (len(paths) == 1 and str(paths[0]) != "-" and (resume or not paths[0].is_dir())):
+        params["corpus"] = paths[0] if paths else None
+        return launch(params, _typed(ctx), resume, progress)
+    if resume:
+        raise BadOption("--resume reads the run's cached corpus; give one corpus file or none")
+    with resolve_inputs(paths, encoding, errors) as (path, codec, on_error):  # several files, a folder, stdin
+        params.update(corpus=path, encoding=codec, errors=on_error)
+        return launch(params, _typed(ctx), resume, progress)
 
 
 def _typed(ctx: typer.Context) -> set[str]:
@@ -181,9 +257,9 @@ def _typed(ctx: typer.Context) -> set[str]:
 
 @friendly
 def plot(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories (each with a metrics.jsonl).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path("loss.png"),
-    title: Annotated[str | None, typer.Option(help="Plot title [default: the run names].")] = None,
+    runs: Annotated[list[Path], typer.Argument(parser=ModelDir(), help="Run directories (each with a metrics.jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", parser=OutPng(), help="PNG file to write.")] = Path("loss.png"),
+    title: Annotated[str | None, typer.Option(parser=Text(), help="Plot title [default: the run names].")] = None,
 ) -> None:
     """Overlay the training and validation loss curves of one or more runs in one PNG.
 
@@ -191,27 +267,30 @@ def plot(
     """
     from charlm.plot import plot_runs
 
-    if out.is_dir():
-        raise CharlmError(f"{out} is a directory; --out takes a .png file name")
-    if not out.parent.exists():
-        raise CharlmError(f"{out.parent}: no such directory for --out")
     print(plot_runs(runs, out, title))
 
 
 @friendly
 def tokenize(
     corpus: Annotated[
-        list[Path], typer.Argument(help="UTF-8 text file(s): several files, a directory (its *.txt) or - for stdin.")
+        list[Path],
+        typer.Argument(
+            parser=InputFile(dir_ok=True, stdin_ok=True),
+            help="UTF-8 text file(s): several files, a directory (its *.txt) or - for stdin.",
+        ),
     ],
-    level: Annotated[str, typer.Option(help="char, word, bpe or unigram.")] = "char",
-    max_vocab: Annotated[int | None, typer.Option(help="Char/word: keep at most this many tokens.")] = None,
-    min_count: Annotated[int, typer.Option(help="Char/word: drop tokens seen fewer times.")] = 1,
-    vocab_size: Annotated[int, typer.Option(help="bpe/unigram: number of pieces.")] = 2000,
-    top: Annotated[int, typer.Option(help="How many frequent tokens to list.")] = 20,
-    save: Annotated[Path | None, typer.Option(help="Write the fitted tokenizer to this directory.")] = None,
+    level: LevelOpt = "char",
+    max_vocab: MaxVocabOpt = None,
+    min_count: MinCountOpt = 1,
+    vocab_size: VocabSizeOpt = 2000,
+    top: Annotated[int, typer.Option(parser=Int(0, 1_000_000), help="How many frequent tokens to list.")] = 20,
+    save: Annotated[
+        Path | None,
+        typer.Option(parser=OutDir(), help="Write the fitted tokenizer to this directory (not a model directory)."),
+    ] = None,
     as_json: JsonOpt = False,
-    encoding: Annotated[str, typer.Option(help="Text encoding of the corpus.")] = "utf-8",
-    errors: Annotated[str, typer.Option(help="On undecodable bytes: strict or replace.")] = "strict",
+    encoding: EncodingOpt = "utf-8",
+    errors: ErrorsOpt = "strict",
     segment: SegmentOpt = "auto",
 ) -> None:
     """Fit a tokenizer on CORPUS and show vocabulary size, token count, unknown rate, frequent tokens.
@@ -220,9 +299,11 @@ def tokenize(
 
     Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
-    from charlm.io import read_text, resolve_inputs
+    from charlm.io import json_text, read_text, refuse_model_dir, resolve_inputs
     from charlm.tokenizers import build_tokenizer, describe
 
+    if save is not None:
+        refuse_model_dir(save, "--save")  # before any work: a model's tokenizer is never overwritten
     with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
         text = read_text(path, codec, on_error)
     tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
@@ -232,7 +313,7 @@ def tokenize(
         save.mkdir(parents=True, exist_ok=True)
         tokenizer.save(save)
     if as_json:
-        print(json.dumps({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}, ensure_ascii=False))
+        print(json_text({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}))
         return
     from charlm.cli.render import tokenize_table
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.eval.sample import _stepper, continuation, prime_model
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
@@ -77,9 +77,9 @@ def beam_search(
 ) -> list[Beam]:
     """Up to ``width`` best continuations of ``prime``, best first (finished ones first with ``until_eos``)."""
     if width < 1:
-        raise CharlmError(f"--beam must be at least 1 (got {width})")
+        raise BadOption(f"--beam must be at least 1 (got {width})")
     if length < 1:
-        raise CharlmError(f"--length must be at least 1 (got {length})")
+        raise BadOption(f"--length must be at least 1 (got {length})")
     model.eval()
     prime_ids = tokenizer.encode(prime)
     eos, unk = tokenizer.eos_id, tokenizer.unk_id

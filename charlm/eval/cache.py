@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 
@@ -46,11 +46,11 @@ class CacheConfig:
 
     def __post_init__(self) -> None:
         if self.size < 1:
-            raise CharlmError(f"--cache must be at least 1 (got {self.size}); it is the number of past tokens kept")
+            raise BadOption(f"--cache must be at least 1 (got {self.size}); it is the number of past tokens kept")
         if not (math.isfinite(self.theta) and self.theta >= 0):
-            raise CharlmError(f"--cache-theta must be a finite number >= 0 (got {self.theta})")
+            raise BadOption(f"--cache-theta must be a finite number >= 0 (got {self.theta})")
         if not 0 <= self.lam < 1:  # at 1 every token missing from the cache would get probability 0
-            raise CharlmError(f"--cache-lambda must be >= 0 and < 1 (got {self.lam})")
+            raise BadOption(f"--cache-lambda must be >= 0 and < 1 (got {self.lam})")
 
     def to_dict(self) -> dict[str, Any]:
         return {"size": self.size, "theta": self.theta, "lambda": self.lam}

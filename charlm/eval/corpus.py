@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.eval.dynamic import DynamicEval
 from charlm.eval.score import Totals, check_precision, score_sentences, token_logprobs
@@ -171,11 +171,11 @@ def eval_file(
     weights after each segment (:mod:`charlm.eval.dynamic`): one row, windows of its segment length.
     """
     if batch_size < 1 or window < 1:
-        raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
+        raise BadOption(f"--batch-size must be at least 1 (got {batch_size})")
     if independent and cache is not None:
-        raise CharlmError("--cache reads the stream's history; drop --independent (lines have no history)")
+        raise BadOption("--cache reads the stream's history; drop --independent (lines have no history)")
     if independent and dynamic is not None:
-        raise CharlmError("--dynamic adapts to the stream's history; drop --independent (lines have no history)")
+        raise BadOption("--dynamic adapts to the stream's history; drop --independent (lines have no history)")
     if dynamic is not None:
         batch_size, window = 1, dynamic.config.segment  # the paper's setting: one stream, short segments
     check_precision(precision)

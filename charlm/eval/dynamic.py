@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.checkpoint import DYNAMIC_STATS, load_tensors
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.eval.cache import NeuralCache
 from charlm.io import read_text
 from charlm.models.base import LanguageModel
@@ -53,11 +53,11 @@ class DynamicConfig:
     def __post_init__(self) -> None:
         for name, value, low in (("lr", self.lr, 0.0), ("lambda", self.lam, 0.0), ("eps", self.eps, 1e-12)):
             if not (isinstance(value, (int, float)) and value >= low and value < float("inf")):
-                raise CharlmError(f"--dynamic-{name} must be a finite number >= {low:g} (got {value!r})")
+                raise BadOption(f"--dynamic-{name} must be a finite number >= {low:g} (got {value!r})")
         if self.lam >= 1:
-            raise CharlmError(f"--dynamic-lambda must be below 1 (got {self.lam})")
+            raise BadOption(f"--dynamic-lambda must be below 1 (got {self.lam})")
         if not isinstance(self.segment, int) or self.segment < 1:
-            raise CharlmError(f"--dynamic-segment must be at least 1 (got {self.segment})")
+            raise BadOption(f"--dynamic-segment must be at least 1 (got {self.segment})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,7 +67,7 @@ def dynamic_config(on: bool, lr: float | None, lam: float | None, segment: int |
     """The settings from ``--dynamic`` and its tuning options (refused without ``--dynamic``), or None."""
     if not on:
         if lr is not None or lam is not None or segment is not None:
-            raise CharlmError(
+            raise BadOption(
                 "--dynamic-lr, --dynamic-lambda and --dynamic-segment tune dynamic evaluation; add --dynamic"
             )
         return None

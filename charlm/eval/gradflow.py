@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from charlm.errors import CharlmError
+from charlm.io import write_atomic
 from charlm.models.base import AnyLM
 from charlm.models.config import State
 
@@ -97,6 +99,11 @@ def measure(model: AnyLM, ids: Tensor) -> list[float]:
 def windows(ids: Sequence[int], length: int, batch: int, seed: int) -> Tensor:
     """``batch`` random windows of ``length + 1`` tokens from a token sequence."""
     data = torch.as_tensor(list(ids), dtype=torch.long)
+    if data.numel() < length + 1:
+        raise CharlmError(
+            f"the text has {data.numel()} tokens; --length {length} needs at least {length + 1}; "
+            "give more text or a smaller --length"
+        )
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, max(1, data.numel() - length - 1), (batch,), generator=generator)
     return torch.stack([data[s : s + length + 1] for s in starts.tolist()])  # (B,T+1)
@@ -124,7 +131,7 @@ def plot(results: Sequence[GradFlow], path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_atomic(Path(path), lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)
 
 

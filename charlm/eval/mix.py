@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from charlm.checkpoint import fingerprint
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.ngram.model import NgramModel
 from charlm.ngram.store import load_ngram, read_meta
 from charlm.ngram.tune import mix_logprobs
@@ -41,9 +41,9 @@ def parse_weight(weight: str | float | None) -> str | float:
     try:
         value = float(weight)
     except ValueError:
-        raise CharlmError(f"--ngram-weight takes auto or a number in [0, 1], got {weight!r}") from None
+        raise BadOption(f"--ngram-weight takes auto or a number in [0, 1], got {weight!r}") from None
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise CharlmError(f"--ngram-weight must be auto or a number in [0, 1] (got {weight})")
+        raise BadOption(f"--ngram-weight must be auto or a number in [0, 1] (got {weight})")
     return value
 
 
@@ -159,7 +159,7 @@ def resolve(
         ngram, source = load_ngram(directory), "model"
     if value == AUTO:
         if meta is None:
-            raise CharlmError("an external --ngram has no tuned weight here; give --ngram-weight a number")
+            raise BadOption("an external --ngram has no tuned weight here; give --ngram-weight a number")
         mode = meta.get("mode", "context")
         lines, stream = _stored(meta, "lines", mode), _stored(meta, "stream", mode)
     else:

@@ -35,12 +35,16 @@ def _check_level(tokenizer: Tokenizer) -> None:
 
 
 def _word_id(tokenizer: Tokenizer, word: str) -> int:
+    if not word.strip():
+        raise CharlmError("the word is empty; give a word of the model's vocabulary")
     exact = getattr(tokenizer, "stoi", {}).get(word)  # a vocabulary word as it is (segmenters may cut it alone)
     if exact is not None and exact > tokenizer.eos_id:
         return int(exact)
     ids = tokenizer.encode(word)
     if len(ids) != 1 or ids[0] == tokenizer.unk_id:
         raise CharlmError(f"{word!r} is not one token of this model's vocabulary; try a more frequent word")
+    if ids[0] in (tokenizer.unk_id, tokenizer.eos_id) or tokenizer.token_str(ids[0]) in ("<unk>", "<eos>"):
+        raise CharlmError(f"{word!r} is a special token, not a word; special tokens have no neighbours")
     return ids[0]
 
 
@@ -50,7 +54,11 @@ def _nearest(model: LanguageModel, tokenizer: Tokenizer, query: Tensor, exclude:
     for i in exclude | {tokenizer.unk_id, tokenizer.eos_id}:
         sims[i] = -float("inf")
     top = torch.topk(sims, min(k, max(1, sims.numel() - len(exclude) - 2)))
-    return [Neighbor(tokenizer.token_str(int(i)), float(s)) for s, i in zip(top.values, top.indices, strict=True)]
+    return [
+        Neighbor(tokenizer.token_str(int(i)), float(s))
+        for s, i in zip(top.values, top.indices, strict=True)
+        if torch.isfinite(s)  # excluded entries (-inf) and a zero query vector (nan) are not neighbours
+    ]
 
 
 def neighbors(model: LanguageModel, tokenizer: Tokenizer, word: str, k: int = 10) -> list[Neighbor]:

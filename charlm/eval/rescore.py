@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.eval.nbest import Hypothesis, WordErrors, edit_distance
 from charlm.eval.score import score_sentences
 from charlm.models.base import BidirectionalLM, LanguageModel
@@ -183,7 +183,7 @@ def rerank(table: FeatureTable, weights: Weights) -> list[list[Ranked]]:
 
 def _check(weights: Weights, models: int) -> None:
     if len(weights.lm) != models or (weights.oov and len(weights.oov) != models):
-        raise CharlmError(f"give one --weight per --model ({models} models, {len(weights.lm)} weights)")
+        raise BadOption(f"give one --weight per --model ({models} models, {len(weights.lm)} weights)")
 
 
 def error_table(table: FeatureTable, refs: dict[str, str]) -> np.ndarray:

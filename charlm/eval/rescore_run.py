@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.eval.nbest import WordErrors, read_nbest, read_refs, word_errors
 from charlm.eval.rescore import FeatureTable, Ranked, SentenceScorer, Tuned, Weights, featurize, rerank, tune
 
@@ -67,11 +67,9 @@ def rescore_nbest(
     With ``nbest=None`` only tuning runs, and the result re-ranks the development list itself.
     """
     if not scorers:
-        raise CharlmError("give at least one --model to rescore with")
+        raise BadOption("give at least one --model to rescore with")
     if (tune_on is None) != (tune_refs is None):
-        raise CharlmError(
-            "--tune DEV.nbest needs the development references (--refs, or --tune-refs with a test NBEST)"
-        )
+        raise BadOption("--tune DEV.nbest needs the development references (--refs, or --tune-refs with a test NBEST)")
     if nbest is None and tune_on is None:
         raise CharlmError("give an NBEST file to rescore (or --tune DEV.nbest --refs DEV.refs to tune only)")
     tuned, dev_table = None, None

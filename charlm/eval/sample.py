@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
 from charlm.models.stepper import Stepper
@@ -64,19 +64,19 @@ def check_options(
 ) -> None:
     """Refuse out-of-range sampling options with one clear line."""
     if precision not in ("fp32", "bf16"):
-        raise CharlmError(
+        raise BadOption(
             f"unknown --precision {precision!r} for sampling; use fp32 (exact) or bf16 (faster at large --num)"
         )
     if not math.isfinite(temperature) or temperature < 0:
-        raise CharlmError(f"--temp must be >= 0 (got {temperature}); 0 means greedy")
+        raise BadOption(f"--temp must be >= 0 (got {temperature}); 0 means greedy")
     if top_k is not None and top_k < 1:
-        raise CharlmError(f"--top-k must be at least 1 (got {top_k})")
+        raise BadOption(f"--top-k must be at least 1 (got {top_k})")
     if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise CharlmError(f"--top-p must be in (0, 1] (got {top_p})")
+        raise BadOption(f"--top-p must be in (0, 1] (got {top_p})")
     if length < 1:
-        raise CharlmError(f"--length must be at least 1 (got {length})")
+        raise BadOption(f"--length must be at least 1 (got {length})")
     if num < 1:
-        raise CharlmError(f"--num must be at least 1 (got {num})")
+        raise BadOption(f"--num must be at least 1 (got {num})")
 
 
 def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer
@@ -132,7 +132,7 @@ def normalized(score: Totals, normalize: str) -> float:
         return score.logprob / max(score.tokens, 1)
     if normalize == "char":
         return score.logprob / max(score.chars, 1)
-    raise CharlmError(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
+    raise BadOption(f"unknown --normalize {normalize!r}; use one of {', '.join(NORMALIZE)}")
 
 
 def rank(scores: Sequence[SentenceScore], normalize: str = "total") -> list[SentenceScore]:
@@ -152,7 +152,7 @@ def ranking(scores: Sequence[SentenceScore], normalize: str = "total") -> Rankin
 def check_precision(precision: str) -> None:
     """Scoring runs in exact fp32 unless bf16 autocast is asked for."""
     if precision not in PRECISIONS:
-        raise CharlmError(f"unknown --precision {precision!r} for scoring; use fp32 (exact) or bf16 (faster)")
+        raise BadOption(f"unknown --precision {precision!r} for scoring; use fp32 (exact) or bf16 (faster)")
 
 
 def _sentence_ids(tokenizer: Tokenizer, text: str) -> list[int]:
@@ -194,7 +194,7 @@ def score_sentences(
     ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`).
     """
     if batch_size < 1:
-        raise CharlmError(f"--batch-size must be at least 1 (got {batch_size})")
+        raise BadOption(f"--batch-size must be at least 1 (got {batch_size})")
     check_precision(precision)
     model.eval()
     encoded = [_sentence_ids(tokenizer, t) for t in texts]

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from charlm.checkpoint import CONFIG, load_model, resolve_model_dir
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.io import write_json_atomic
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
@@ -245,7 +245,7 @@ def export_onnx(
 ) -> dict[str, Any]:
     """Export ``model_dir`` into the directory ``out``; returns ``model.json``'s content plus ``errors``."""
     if quantize not in QUANTIZE:
-        raise CharlmError(f"unknown --quantize {quantize!r}; use one of {', '.join(QUANTIZE)}")
+        raise BadOption(f"unknown --quantize {quantize!r}; use one of {', '.join(QUANTIZE)}")
     source = resolve_model_dir(model_dir)
     model, tokenizer, _ = load_model(source, "cpu")
     arch = model.config.arch

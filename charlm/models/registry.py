@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.models.config import DIRECTIONS, START_STATES, ModelConfig
 
 
@@ -66,7 +66,7 @@ def arch_help() -> str:
 def get_arch(name: str) -> ArchSpec:
     spec = ARCHS.get(name)
     if spec is None:
-        raise CharlmError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHS)}")
+        raise BadOption(f"unknown architecture {name!r}; choose one of {', '.join(ARCHS)}")
     return spec
 
 
@@ -74,9 +74,7 @@ def _number(name: str, value: Any, low: float, high: float = math.inf, integer: 
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not low <= value < high:
         bound = f"in [{low:g}, {high:g})" if high < math.inf else f"at least {low:g}"
-        raise CharlmError(
-            f"--{name.replace('_', '-')} must be {'an integer ' if integer else ''}{bound} (got {value!r})"
-        )
+        raise BadOption(f"--{name.replace('_', '-')} must be {'an integer ' if integer else ''}{bound} (got {value!r})")
 
 
 def validate_model(config: ModelConfig) -> None:
@@ -90,9 +88,9 @@ def validate_model(config: ModelConfig) -> None:
     for name in ("dropout", "wdrop", "dropoute"):
         _number(name, getattr(config, name), 0.0, 1.0)
     if config.direction not in DIRECTIONS:
-        raise CharlmError(f"unknown --direction {config.direction!r}; use forward or both")
+        raise BadOption(f"unknown --direction {config.direction!r}; use forward or both")
     if config.start_state not in START_STATES:
-        raise CharlmError(f"unknown --start-state {config.start_state!r}; use {' or '.join(START_STATES)}")
+        raise BadOption(f"unknown --start-state {config.start_state!r}; use {' or '.join(START_STATES)}")
     if config.wdrop and not spec.weight_drop:
         weighted = ", ".join(n for n, s in ARCHS.items() if s.weight_drop)
-        raise CharlmError(f"--wdrop works on {weighted} only (got --arch {config.arch})")
+        raise BadOption(f"--wdrop works on {weighted} only (got --arch {config.arch})")

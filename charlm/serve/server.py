@@ -18,7 +18,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.serve.limits import Limits
 
 ENV = "CHARLM_SERVE"
@@ -40,11 +40,11 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:
-            raise CharlmError(f"--port must be in [0, 65535] (got {self.port})")
+            raise BadOption(f"--port must be in [0, 65535] (got {self.port})")
         if self.workers < 1:
-            raise CharlmError(f"--workers must be at least 1 (got {self.workers})")
+            raise BadOption(f"--workers must be at least 1 (got {self.workers})")
         if self.graceful < 0:
-            raise CharlmError(f"--graceful must be at least 0 seconds (got {self.graceful})")
+            raise BadOption(f"--graceful must be at least 0 seconds (got {self.graceful})")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

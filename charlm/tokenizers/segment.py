@@ -33,7 +33,7 @@ import re
 import warnings
 from typing import Any
 
-from charlm.errors import CharlmError, CharlmWarning
+from charlm.errors import BadOption, CharlmError, CharlmWarning
 from charlm.tokenizers.base import UNK
 
 SEGMENTS = ("auto", "none", "zh")
@@ -173,9 +173,9 @@ def load_segmenter(saved: dict[str, Any]) -> JiebaSegmenter:
 def check_segment(level: str, segment: str) -> None:
     """Refuse an unknown ``--segment``, or ``zh`` at a level other than word."""
     if segment not in SEGMENTS:
-        raise CharlmError(f"unknown --segment {segment!r}; use one of {', '.join(SEGMENTS)}")
+        raise BadOption(f"unknown --segment {segment!r}; use one of {', '.join(SEGMENTS)}")
     if segment == "zh" and level != "word":
-        raise CharlmError(f"--segment zh cuts words, so it needs --level word (not {level})")
+        raise BadOption(f"--segment zh cuts words, so it needs --level word (not {level})")
 
 
 def choose_segmenter(segment: str, sample: str) -> JiebaSegmenter | None:

@@ -8,6 +8,7 @@ Newlines never reach SentencePiece: each line is encoded on its own and ``<eos>`
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,18 @@ from charlm.io import write_bytes_atomic, write_json_atomic
 from charlm.tokenizers.base import EOS, EOS_ID, UNK_ID, SpecialIds, join_lines
 
 MODEL_FILE = "tokenizer.model"
+
+
+def _training_error(detail: str, kind: str, vocab_size: int) -> str:
+    """sentencepiece's complaint in charlm's terms (its advice names options charlm does not have)."""
+    needed = re.search(r"smaller than required_chars\. *\d+ vs (\d+)", detail)
+    if needed:
+        return (
+            f"a {kind} vocabulary of this corpus needs at least {needed.group(1)} pieces (one per distinct "
+            f"character plus the special tokens); raise --vocab-size to {needed.group(1)} or more, or use --level char"
+        )
+    first = next((line.strip() for line in detail.splitlines() if line.strip()), "unknown error")
+    return f"sentencepiece could not build a {vocab_size}-piece {kind} vocabulary from this corpus ({first[:120]})"
 
 
 class SubwordTokenizer(SpecialIds):
@@ -63,11 +76,7 @@ class SubwordTokenizer(SpecialIds):
                 minloglevel=2,
             )
         except RuntimeError as exc:
-            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
-            raise CharlmError(
-                f"sentencepiece could not build a {vocab_size}-piece {kind} vocabulary from this corpus "
-                f"({detail}); try a smaller --vocab-size (at least ~300 with byte fallback) or --level char"
-            ) from None
+            raise CharlmError(_training_error(str(exc), kind, vocab_size)) from None
         return cls(buffer.getvalue(), kind)
 
     @property

@@ -9,7 +9,7 @@ Subword tokenizers have byte fallback, so nothing is ever unknown to them.
 
 from __future__ import annotations
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.tokenizers.base import UNK_ID, Tokenizer
 
 UNK_POLICIES = ("replace", "skip", "error")
@@ -31,7 +31,7 @@ def unknown_units(tokenizer: Tokenizer, text: str) -> list[str]:
 def apply_unk_policy(tokenizer: Tokenizer, text: str, policy: str = "replace") -> str:
     """Return ``text`` ready to encode under ``policy``; raise CharlmError for ``error`` when anything is unknown."""
     if policy not in UNK_POLICIES:
-        raise CharlmError(f"unknown --unk {policy!r}; use one of {', '.join(UNK_POLICIES)}")
+        raise BadOption(f"unknown --unk {policy!r}; use one of {', '.join(UNK_POLICIES)}")
     if policy == "replace":
         return text
     unknown = unknown_units(tokenizer, text)

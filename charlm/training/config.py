@@ -6,13 +6,14 @@ one to one, and config.json stores it so a run can be inspected and resumed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import PurePath
 from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.models.config import ModelConfig
 from charlm.models.registry import validate_model
 from charlm.tokenizers.segment import check_segment
@@ -20,6 +21,7 @@ from charlm.tokenizers.segment import check_segment
 DEFAULT_TIME_S = 600.0
 # Fields added after runs were first saved, with the value those runs trained with (resuming them keeps it).
 BEFORE_ADDED = {"start_state": "zero", "reset_at_eos": 0.0}
+MAX_DURATION_S = 366 * 24 * 3600.0
 SCHEDULES = ("constant", "cosine", "plateau")
 # Field metadata, declared once on the fields below: what a resumed run may change (the budget,
 # cadences and runtime); everything else must match the run being resumed. Which fields are model
@@ -90,42 +92,41 @@ class TrainConfig:
     ngram_order: int | None = field(default=None, metadata=RESUMABLE)  # n-gram at the end: None = per level, 0 = none
 
     def __post_init__(self) -> None:
-        positive = {
-            "layers": self.layers,
-            "hidden": self.hidden,
-            "embed": self.embed,
-            "seq_len": self.seq_len,
-            "batch_size": self.batch_size,
-            "eval_every": self.eval_every,
-            "log_every": self.log_every,
-            "vocab_size": self.vocab_size,
-            "min_count": self.min_count,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise CharlmError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
-        for name in ("steps", "epochs", "time", "max_vocab", "save_every", "save_every_s", "patience"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise CharlmError(f"--{name.replace('_', '-')} must be positive (got {value})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise CharlmError(f"--dropout must be in [0, 1) (got {self.dropout})")
-        if self.lr <= 0:
-            raise CharlmError(f"--lr must be positive (got {self.lr})")
-        if self.weight_decay < 0:
-            raise CharlmError(f"--weight-decay must be >= 0 (got {self.weight_decay})")
-        if self.clip < 0:
-            raise CharlmError(f"--clip must be >= 0, 0 turns clipping off (got {self.clip})")
-        if self.schedule not in SCHEDULES:
-            raise CharlmError(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
-        if self.ngram_order is not None and self.ngram_order < 0:
-            raise CharlmError(f"--ngram-order must be >= 0, 0 builds no n-gram (got {self.ngram_order})")
-        if not 0.0 <= self.reset_at_eos <= 1.0:
-            raise CharlmError(f"--reset-at-eos must be in [0, 1] (got {self.reset_at_eos})")
-        check_segment(self.level, self.segment)
-        if self.warmup < 0:
-            raise CharlmError(f"--warmup must be >= 0 (got {self.warmup})")
+        try:
+            self._validate()
+        except TypeError:  # a value of the wrong kind (e.g. a string from a hand-edited config.json)
+            raise BadOption(
+                "a training option has a value of the wrong kind; check the options or config.json"
+            ) from None
         validate_model(self.model_config(vocab_size=1))  # arch, shapes and model options, before any work
+
+    def _validate(self) -> None:
+        for name in ("layers", "hidden", "embed", "seq_len", "batch_size", "eval_every", "log_every"):
+            _check(name, getattr(self, name), 1, integer=True)
+        _check("vocab_size", self.vocab_size, 3, integer=True)
+        _check("min_count", self.min_count, 1, integer=True)
+        _check("warmup", self.warmup, 0, integer=True)
+        _check("seed", self.seed, 0, integer=True, high=2**32)
+        for name in ("steps", "save_every", "patience", "threads"):
+            if getattr(self, name) is not None:
+                _check(name, getattr(self, name), 1, integer=True)
+        if self.max_vocab is not None:
+            _check("max_vocab", self.max_vocab, 3, integer=True)
+        for name in ("epochs", "time", "save_every_s", "lr"):
+            if getattr(self, name) is not None:
+                _check(name, getattr(self, name), 0.0, low_open=True)
+        _check("weight_decay", self.weight_decay, 0.0)
+        _check("clip", self.clip, 0.0)
+        _check("dropout", self.dropout, 0.0, high=1.0)
+        _check("val_fraction", self.val_fraction, 0.0, high=1.0, low_open=True)
+        if self.schedule not in SCHEDULES:
+            raise BadOption(f"unknown --schedule {self.schedule!r}; use {', '.join(SCHEDULES)}")
+        if self.errors not in ("strict", "replace", "ignore"):
+            raise BadOption(f"unknown --errors {self.errors!r}; use strict, replace or ignore")
+        if self.ngram_order is not None:
+            _check("ngram_order", self.ngram_order, 0, integer=True)
+        _check("reset_at_eos", self.reset_at_eos, 0.0, high=math.nextafter(1.0, 2.0))
+        check_segment(self.level, self.segment)
 
     def model_config(self, vocab_size: int) -> ModelConfig:
         """The model this run trains (every ModelConfig field has a TrainConfig field of the same name)."""
@@ -172,16 +173,38 @@ def option_values(options: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _check(
+    name: str, value: Any, low: float, high: float = math.inf, integer: bool = False, low_open: bool = False
+) -> None:
+    """Refuse a value that is not a finite number (an integer if ``integer``) in its range, in one line."""
+    kind = int if integer else (int, float)
+    ok = not isinstance(value, bool) and isinstance(value, kind) and math.isfinite(value)
+    if ok:
+        too_low = value <= low if low_open else value < low
+        ok = not too_low and value < high
+    if not ok:
+        above = f"above {_num(low)}" if low_open else f"at least {_num(low)}"
+        bound = f"{above} and below {_num(high)}" if high < math.inf else above
+        what = "an integer" if integer else "a finite number"
+        raise BadOption(f"--{name.replace('_', '-')} must be {what} {bound} (got {value!r})")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def parse_save_every(text: str) -> tuple[int | None, float | None]:
     """``--save-every``: ``200`` (steps), ``10m`` (time) or both, ``200,10m``."""
     steps, seconds = None, None
     for part in (p.strip() for p in text.split(",")):
-        if part.isdigit():
+        if re.fullmatch(r"[0-9]{1,12}", part):
             steps = int(part)
+            if steps < 1:
+                raise BadOption(f"--save-every {text!r}: steps must be at least 1")
         else:
             seconds = parse_duration(part)
     if steps is None and seconds is None:
-        raise CharlmError(f"cannot read --save-every {text!r}; write e.g. 200, 10m or 200,10m")
+        raise BadOption(f"cannot read --save-every {text!r}; write e.g. 200, 10m or 200,10m")
     return steps, seconds
 
 
@@ -190,11 +213,15 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
 
 def parse_duration(text: str) -> float:
     """Parse ``90``, ``90s``, ``10m``, ``1.5h`` or ``1h30m`` into seconds."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smh]?)", text.strip().lower())
-    joined = "".join(f"{n}{u}" for n, u in parts)
-    if not parts or joined != re.sub(r"\s+", "", text.strip().lower()):
-        raise CharlmError(f"cannot read duration {text!r}; write e.g. 90s, 10m or 1h30m")
+    compact = re.sub(r"\s+", "", text.strip().lower())
+    number = r"[0-9]{1,9}(?:\.[0-9]{1,9})?"
+    if re.fullmatch(number, compact):
+        parts = [(compact, "")]
+    elif re.fullmatch(f"(?:{number}[smh])+", compact):
+        parts = re.findall(f"({number})([smh])", compact)
+    else:
+        raise BadOption(f"cannot read duration {text!r}; write e.g. 90s, 10m or 1h30m")
     seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise CharlmError(f"duration {text!r} must be positive")
+    if not 0 < seconds <= MAX_DURATION_S:
+        raise BadOption(f"duration {text!r} must be positive and at most a year")
     return seconds

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from charlm.checkpoint import DYNAMIC_STATS, save_tensors
+from charlm.errors import CharlmError
 from charlm.models import gradstats
 from charlm.models.base import AnyLM, BidirectionalLM
 from charlm.runtime import autocast
@@ -71,7 +72,12 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: 
     else:
         train, val = split_ids(corpus.ids, config.val_fraction)
         chars, tokens = corpus.chars, corpus.tokens
-    check_trainable(len(train), config.batch_size)
+    check_trainable(len(train), config.batch_size, total=corpus.tokens)
+    if len(val) < 2:
+        where = config.val or "the validation part of the corpus"
+        raise CharlmError(
+            f"{where} has {len(val)} tokens; a validation loss needs at least 2; give a longer --val (or more text)"
+        )
     info = {
         "corpus": str(Path(config.corpus).resolve()),
         "chars": corpus.chars,

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.training.config import TrainConfig, option_values
 from charlm.training.loop import Callback, TrainResult, resume, train
 from charlm.training.resume import find_run
@@ -27,7 +27,7 @@ def launch(
         run, changes = resume_request(values, typed)
         return resume(run, changes, callback)
     if values.get("corpus") is None:
-        raise CharlmError("give a CORPUS file to train on (or --resume to continue a run)")
+        raise BadOption("give a CORPUS file to train on (or --resume to continue a run)")
     return train(TrainConfig.from_dict(values), callback)
 
 

@@ -25,13 +25,14 @@ from charlm.errors import CharlmError
 from charlm.models.base import BidirectionalLM
 from charlm.models.state import detach_state
 from charlm.runtime import autocast
+from charlm.training.claim import claim_run_dir
 from charlm.training.config import TrainConfig
 from charlm.training.data import evaluate, write_dynamic_stats
 from charlm.training.events import Callback, Event
 from charlm.training.lines import evaluate_lines
 from charlm.training.loss import training_loss
 from charlm.training.resume import find_run, resumed_config
-from charlm.training.rundir import StopSignals
+from charlm.training.rundir import MetricsLog, StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
 from charlm.training.setup import RunContext, bpc, open_run, restore, start_event, write_run_config
 from charlm.training.state import RunState
@@ -231,6 +232,7 @@ class Trainer:
             with StopSignals() as stop:
                 if not self.resumed:
                     self.save_last()  # step 0: a resume point and a roll-back target from the start
+                    self._commit()
                 self._loop(stop, started, base_elapsed, base_tokens)
         except OSError as exc:
             raise CharlmError(
@@ -257,6 +259,14 @@ class Trainer:
         )
         self.emit({"event": "end", **{k: str(v) if isinstance(v, Path) else v for k, v in result.__dict__.items()}})
         return result
+
+    def _commit(self) -> None:
+        """The first checkpoint exists: the staged run replaces --out as a whole (see charlm.training.claim)."""
+        ctx = self.ctx
+        if ctx.claim is not None:
+            ctx.run_dir = ctx.claim.commit()
+            ctx.metrics = MetricsLog(ctx.run_dir)
+        ctx.run_dir = Path(str(ctx.dist.from_main(ctx.run_dir if ctx.is_main else None)))
 
     def _loop(self, stop: StopSignals, started: float, base_elapsed: float, base_tokens: int) -> None:
         c, run, evaluated = self.ctx.config, self.run, False
@@ -305,7 +315,8 @@ class Trainer:
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
     """Train a language model as ``config`` says; events go to ``callback``; returns the result."""
-    return _fit(Trainer(*open_run(config), callback))
+    with claim_run_dir(config) as claim:
+        return _fit(Trainer(*open_run(config, claim=claim), callback))
 
 
 def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: Callback | None = None) -> TrainResult:
@@ -316,7 +327,8 @@ def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: C
     """
     run = Path(run_dir).resolve()
     config = resumed_config(run, given or {})
-    return _fit(Trainer(*open_run(config, resume_dir=run), callback))
+    with claim_run_dir(config, resume_dir=run) as claim:
+        return _fit(Trainer(*open_run(config, resume_dir=run, claim=claim), callback))
 
 
 def _fit(trainer: Trainer) -> TrainResult:

@@ -65,10 +65,20 @@ def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
             f"{run} holds no checkpoint to resume (stopped before its first one?); "
             "start the run again, with --force if it exists"
         )
+    if not (run / ckpt.TRAINER_STATE).exists():
+        raise CharlmError(
+            f"{run} has no {ckpt.TRAINER_STATE}, so there is nothing to resume; "
+            "start a new run (--force to replace this one) or fine-tune it with --init-from"
+        )
     saved = ckpt.read_config(run).get("train")
     if not isinstance(saved, dict):
         raise CharlmError(f"{run / ckpt.CONFIG} has no training section; it cannot be resumed")
-    base = TrainConfig.from_dict({**BEFORE_ADDED, **saved, "out": str(run)})
+    try:
+        base = TrainConfig.from_dict({**BEFORE_ADDED, **saved, "out": str(run)})
+    except CharlmError as exc:
+        raise CharlmError(
+            f"{run / ckpt.CONFIG} has an invalid training section ({exc}); it cannot be resumed"
+        ) from None
     changes: dict[str, Any] = {}
     resumable = TrainConfig.resumable()
     for name, value in given.items():

@@ -1,6 +1,6 @@
 """The run directory's side of training: choosing it, metrics.jsonl, loss.png and stop signals.
 
-* ``check_run_dir`` refuses a bad ``--out`` before any work; ``make_run_dir`` creates and probes it.
+* Choosing, locking and staging the directory is :mod:`charlm.training.claim`.
 * ``MetricsLog`` appends one JSON object per line (flushed, so a kill loses at most a half line,
   which readers skip) and refreshes loss.png at evaluations, at most every ``PLOT_EVERY_S``.
 * ``StopSignals`` turns the first Ctrl-C (SIGINT) or SIGTERM into a request the loop honours after
@@ -18,44 +18,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from charlm import checkpoint as ckpt
-from charlm.errors import CharlmError
-from charlm.training.config import TrainConfig
+from charlm.io import append_line
 
 PLOT_EVERY_S = 10.0
 PLOT_FILE = "loss.png"
 SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
-
-
-def _default_run(config: TrainConfig) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(config.checkpoints) / f"{Path(config.corpus).stem}-{config.level}-{config.arch}-{stamp}"
-
-
-def check_run_dir(config: TrainConfig) -> None:
-    """Refuse an --out that is a file or already holds a model (unless --force)."""
-    run = Path(config.out) if config.out else None
-    if run is None:
-        return
-    if run.exists() and not run.is_dir():
-        raise CharlmError(f"{run} is a file; --out takes a directory")
-    if (run / ckpt.CONFIG).exists() and not config.force:
-        raise CharlmError(
-            f"{run} already holds a model; choose another --out, pass --force to replace it or --resume to continue it"
-        )
-
-
-def make_run_dir(config: TrainConfig) -> Path:
-    """Create the run directory (--out or checkpoints/<corpus>-<level>-<arch>-<time>) and check it is writable."""
-    run = Path(config.out) if config.out else _default_run(config)
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-        probe = run / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise CharlmError(f"cannot write to {run} ({exc.strerror}); choose a writable --out") from None
-    return run.resolve()
 
 
 def _finite(value: Any) -> Any:
@@ -75,8 +42,7 @@ class MetricsLog:
         (self.run / PLOT_FILE).unlink(missing_ok=True)
 
     def write(self, event: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({k: _finite(v) for k, v in event.items()}) + "\n")
+        append_line(self.path, json.dumps({k: _finite(v) for k, v in event.items()}, allow_nan=False))
 
     def plot(self, force: bool = False) -> None:
         """Redraw loss.png from the metrics (throttled unless ``force``)."""

@@ -24,11 +24,12 @@ from charlm.models.state import map_state
 from charlm.runtime import resolve_precision, seed_everything, set_threads
 from charlm.tokenizers import Tokenizer
 from charlm.training import distributed
+from charlm.training.claim import Claim
 from charlm.training.config import TrainConfig
 from charlm.training.data import get_tokenizer, prepare
 from charlm.training.lines import Batch, line_batches
 from charlm.training.resume import truncate_metrics
-from charlm.training.rundir import MetricsLog, check_run_dir, make_run_dir
+from charlm.training.rundir import MetricsLog
 from charlm.training.state import ResetDraws, RunState
 from charlm.training.windows import WindowStream, batchify
 
@@ -49,6 +50,7 @@ class RunContext:
     val_lines: list[Batch]  # this rank's share of the validation lines, padded (the per-line loss)
     model_config: ModelConfig
     ddp: nn.Module  # what the step runs: the model, or DDP around it (all-reduces gradients across ranks)
+    claim: Claim | None = None  # the locked --out (rank 0); run_dir is its staging directory until the commit
 
     @property
     def device(self) -> torch.device:
@@ -63,8 +65,14 @@ class RunContext:
         return self.dist.shard_state(map_state(lambda t: t.to(self.device), saved))
 
 
-def open_run(config: TrainConfig, resume_dir: Path | None = None) -> tuple[RunContext, RunState, bool]:
-    """Build a run (or reopen ``resume_dir``): its context, its state, and whether a checkpoint was resumed."""
+def open_run(
+    config: TrainConfig, resume_dir: Path | None = None, claim: Claim | None = None
+) -> tuple[RunContext, RunState, bool]:
+    """Build a run (or reopen ``resume_dir``): its context, its state, and whether a checkpoint was resumed.
+
+    ``claim`` (from :func:`charlm.training.claim.claim_run_dir`, rank 0 only) says where the run writes:
+    a new run's staging directory, or the resumed directory itself.
+    """
     set_threads(config.threads)
     seed_everything(config.seed)
     dist = distributed.setup(config.device)  # torchrun: this rank's slice of a data-parallel job
@@ -73,10 +81,9 @@ def open_run(config: TrainConfig, resume_dir: Path | None = None) -> tuple[RunCo
     if config.init_from and not resume_dir:
         assert source is not None
         config = adopt_source(config, source)
-    if resume_dir is None and dist.is_main:
-        check_run_dir(config)
     tokenizer = get_tokenizer(config, source)
-    run_dir = resume_dir or Path(str(dist.from_main(make_run_dir(config) if dist.is_main else None)))
+    claimed = claim.path if claim is not None else resume_dir
+    run_dir = Path(str(dist.from_main(claimed if dist.is_main else None)))
     stream, val_data, val_ids, info, chars_per_token = _load_data(config, dist, tokenizer, run_dir, resume_dir)
     val_lines = line_batches(val_ids, tokenizer.eos_id, config.batch_size, (dist.rank, dist.world))
     model_config = config.model_config(tokenizer.vocab_size)
@@ -94,6 +101,7 @@ def open_run(config: TrainConfig, resume_dir: Path | None = None) -> tuple[RunCo
         val_lines,
         model_config,
         dist.wrap(model),
+        claim,
     )
     if config.init_from and not resume_dir:
         assert source is not None
@@ -200,7 +208,7 @@ def start_event(ctx: RunContext, run: RunState, resumed: bool) -> dict[str, Any]
     """The ``start`` event: where the run lives, on what, how big, and the data."""
     return {
         "event": "start",
-        "run_dir": str(ctx.run_dir),
+        "run_dir": str(ctx.claim.final if ctx.claim is not None else ctx.run_dir),
         "device": str(ctx.device),
         "precision": ctx.precision,
         "parameters": run.model.num_parameters(),

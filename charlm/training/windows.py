@@ -87,10 +87,11 @@ def split_ids(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndar
     return ids[:-n_val], ids[-n_val:]
 
 
-def check_trainable(n_tokens: int, batch_size: int, what: str = "corpus") -> None:
-    """Refuse a token stream too short to fill one batch of two-token windows."""
+def check_trainable(n_tokens: int, batch_size: int, what: str = "corpus", total: int | None = None) -> None:
+    """Refuse a token stream too short to fill one batch of two-token windows (``total``: before the val split)."""
     if n_tokens < 2 * batch_size + 1:
+        split = f" (of {total} in all; the rest is validation)" if total is not None and total != n_tokens else ""
         raise CharlmError(
-            f"the {what} has {n_tokens} tokens, too few for one batch of {batch_size} rows; "
-            "give more text or lower --batch-size"
+            f"the {what} has {n_tokens} tokens to train on{split}, too few for one batch of {batch_size} rows "
+            f"(at least {2 * batch_size + 1}); give more text or lower --batch-size"
         )

@@ -1,0 +1,84 @@
+"""The process-level error boundary of ``charlm``: one ``charlm: error:`` line and one exit-code rule.
+
+Exit codes (docs/reliability-hostile.md):
+
+* 0 success;
+* 1 the input, the model or the environment is wrong (a missing or binary file, a damaged model,
+  a full disk), or the work failed (diverged, out of memory);
+* 2 the command line is wrong: an unknown option, a missing argument, a malformed or out-of-range
+  value, options that cannot go together (Typer's usage errors and :class:`charlm.errors.BadOption`);
+* 130 interrupted by Ctrl-C or SIGTERM (SIGTERM is turned into the same interrupt from the first
+  moment, so temp files are removed and a training run says how to resume or rerun).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+import typer
+from typer._click import exceptions as click_errors
+from typer.core import TyperGroup
+
+USAGE = 2
+INTERRUPTED = 130
+
+
+def error_line(message: str) -> str:
+    """``charlm: error: <message>`` on one line (newlines inside a message become spaces)."""
+    flat = " ".join(str(message).split())
+    return f"charlm: error: {flat}"
+
+
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _usage_message(exc: click_errors.UsageError) -> str:
+    text = exc.format_message()
+    command = exc.ctx.command_path if exc.ctx is not None else "charlm"
+    return f"{text} (see: {command} --help)"
+
+
+def _exit_code(call: Any) -> int:
+    """Run ``call()`` (a command line in non-standalone mode) and map every outcome to the rule above."""
+    try:
+        code = call()
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
+        return USAGE
+    except click_errors.UsageError as exc:
+        print(error_line(_usage_message(exc)), file=sys.stderr)
+        return USAGE
+    except click_errors.ClickException as exc:
+        print(error_line(exc.format_message()), file=sys.stderr)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print(error_line("interrupted"), file=sys.stderr)
+        return INTERRUPTED
+    return code if isinstance(code, int) else 0
+
+
+class CharlmGroup(TyperGroup):
+    """The ``charlm`` command group: its ``main`` is the error boundary (the executable and CliRunner share it)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def call() -> Any:
+            return super(CharlmGroup, self).main(args, "charlm", complete_var, False, **extra)
+
+        if not standalone_mode:
+            return call()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _sigterm)  # from the first moment, SIGTERM stops like Ctrl-C
+        sys.exit(_exit_code(call))
