@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 
 CHUNK_BYTES = 1 << 20
 ERRORS = ("strict", "replace", "ignore")
@@ -277,12 +277,12 @@ def _input_files(paths: list[Path]) -> list[Path]:
         if str(path) != STDIN and path.is_dir():
             found = sorted(p for p in path.glob("*.txt") if p.is_file())
             if not found:
-                raise CharlmError(f"{path} is a directory with no *.txt files; give text files or a folder of them")
+                raise BadOption(f"{path} is a directory with no *.txt files; give text files or a folder of them")
             files.extend(found)
         else:
             files.append(path)
     if sum(str(p) == STDIN for p in files) > 1:
-        raise CharlmError("give '-' (standard input) at most once")
+        raise BadOption("give '-' (standard input) at most once")
     return files
 
 
@@ -329,7 +329,7 @@ def resolve_inputs(
     """
     given = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     if not given:
-        raise CharlmError("give at least one input file, a directory, or - for standard input")
+        raise BadOption("give at least one input file, a directory, or - for standard input")
     files = _input_files(given)
     if len(files) == 1 and str(files[0]) != STDIN:
         yield files[0], encoding, errors

@@ -239,6 +239,7 @@ def _saved_run(tmp_path: Path) -> Path:
     corpus.write_text("abc\n", encoding="utf-8")
     config = TrainConfig(corpus=str(corpus), out=str(run), hidden=32, steps=10)
     ckpt.write_config(run, {"model": config.model_config(5).to_dict(), "train": config.to_dict()})
+    (run / ckpt.TRAINER_STATE).write_bytes(b"")  # resumable: a run with a checkpoint (nothing-lost's A2 check)
     return run
 
 

@@ -108,7 +108,7 @@ def test_cli_dynamic_json_and_refusals(trained: Path, tmp_path: Path) -> None:
     for args in (["--dynamic-lr", "1e-4"], ["--dynamic", "--dynamic-lr", "nan"], ["--dynamic", "--independent"],
                  ["--dynamic", "--dynamic-segment", "0"]):  # fmt: skip
         bad = runner.invoke(app, ["eval", str(text), "--model", str(trained), *args])
-        assert bad.exit_code == 1 and bad.exception is not None and isinstance(bad.exception, SystemExit), args
+        assert bad.exit_code == 2 and bad.exception is not None and isinstance(bad.exception, SystemExit), args
         assert "charlm: error:" in bad.stderr
 
 

@@ -199,7 +199,7 @@ def test_int8_is_smaller_and_close(tmp_path: Path, tiny_model: Path) -> None:
 def test_bad_options_are_one_line_errors(tmp_path: Path, tiny_model: Path) -> None:
     for options, says in ((["--format", "tflite"], "--format"), (["--quantize", "int4"], "--quantize")):
         result = export(tiny_model, tmp_path / "o", *options)
-        assert result.returncode == 1 and result.stderr.startswith("charlm: error:") and says in result.stderr
+        assert result.returncode == 2 and result.stderr.startswith("charlm: error:") and says in result.stderr
 
 
 @pytest.mark.slow

@@ -20,12 +20,14 @@ from charlm.training.config import TrainConfig, parse_duration, parse_save_every
 
 
 def test_cli_copies_of_library_constants_agree() -> None:
-    from charlm.cli.model import NORMALIZE as CLI_NORMALIZE
+    from charlm.cli.score import NORMALIZE as CLI_NORMALIZE
     from charlm.eval.score import NORMALIZE
     from charlm.tokenizers import LEVELS
+    from charlm.tokenizers.segment import SEGMENTS
     from charlm.tokenizers.unk import UNK_POLICIES
 
     assert options.LEVELS == LEVELS and options.UNK_POLICIES == UNK_POLICIES and CLI_NORMALIZE == NORMALIZE
+    assert options.SEGMENTS == SEGMENTS
 
 
 @pytest.mark.parametrize(

@@ -278,6 +278,9 @@ def test_models_and_runs_from_before_keep_their_zero_start(tmp_path: Path, corpu
     saved = TrainConfig(corpus=str(corpus)).to_dict()
     for added in ("start_state", "reset_at_eos"):
         saved.pop(added)  # a run saved before issue 13
-    (run / ckpt.CONFIG).write_text(json.dumps({"format_version": 1, "model": {}, "train": saved}))
+    model = TrainConfig(corpus=str(corpus)).model_config(5).to_dict()
+    model.pop("start_state")  # a model saved before issue 13 (config.json's model section is validated)
+    (run / ckpt.CONFIG).write_text(json.dumps({"format_version": 1, "model": model, "train": saved}))
+    (run / ckpt.TRAINER_STATE).write_bytes(b"")  # resumable: a run with a checkpoint
     base = resumed_config(run, {})
     assert base.start_state == "zero" and base.reset_at_eos == 0.0

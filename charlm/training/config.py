@@ -125,7 +125,9 @@ class TrainConfig:
             raise BadOption(f"unknown --errors {self.errors!r}; use strict, replace or ignore")
         if self.ngram_order is not None:
             _check("ngram_order", self.ngram_order, 0, integer=True)
-        _check("reset_at_eos", self.reset_at_eos, 0.0, high=math.nextafter(1.0, 2.0))
+        p = self.reset_at_eos
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise BadOption(f"--reset-at-eos must be in [0, 1] (got {p!r})")
         check_segment(self.level, self.segment)
 
     def model_config(self, vocab_size: int) -> ModelConfig:
