@@ -241,7 +241,7 @@ def test_bad_model_and_busy_port_are_one_line_errors(tiny_model: Path, tmp_path:
     missing = subprocess.run(
         [sys.executable, "-m", "charlm", "serve", "--model", str(tmp_path / "nope")], capture_output=True, text=True
     )
-    assert missing.returncode == 1 and missing.stderr.startswith("charlm: error:") and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and missing.stderr.startswith("charlm: error:") and "Traceback" not in missing.stderr
     running = Server(tiny_model)
     try:
         port = running.url.rsplit(":", 1)[1]
