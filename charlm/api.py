@@ -314,11 +314,14 @@ class Model:
         until_eos: bool = False,
         normalize: bool = False,
         unk: str = "replace",
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
     ) -> list[Beam]:
-        """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
+        """The ``width`` most probable continuations of ``prime`` by beam search, best first (mixed as :meth:`sample`)."""
         refuse_sampling(self.module)
+        mix = self.ngram_mix(ngram_weight, ngram)
         return beam_search(
-            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize
+            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize, mix
         )
 
     def neighbors(self, word: str, k: int = 10) -> list[Neighbor]:

@@ -149,3 +149,17 @@ def test_cli_predict_and_rescore_take_the_weight(tiny_model: Path, tmp_path: Pat
     assert first["lm"][tiny_model.name] == pytest.approx(lm.score(first["text"], ngram_weight=0.3)[0].logprob, abs=1e-5)
     bad = runner.invoke(app, ["predict", "the", "-m", str(tiny_model), "--ngram-weight", "2"])
     assert bad.exit_code == 1 and bad.stderr.startswith("charlm: error:") and len(bad.stderr.splitlines()) == 1
+
+
+def test_beam_extends_by_the_mixture(tiny_model: Path, tmp_path: Path) -> None:
+    import charlm
+
+    lm = charlm.load(tiny_model, device="cpu")
+    bare = charlm.load(_bare(tiny_model, tmp_path), device="cpu")
+    assert [(b.text, b.logprob) for b in lm.beam("the ", 3, 5, ngram_weight=0)] == [
+        (b.text, b.logprob) for b in bare.beam("the ", 3, 5)
+    ]
+    want = _hand_mixture(lm, "the ca", 0.6)
+    want[lm.tokenizer.unk_id] = -math.inf
+    best = lm.beam("the ca", 1, 1, ngram_weight=0.6)[0]
+    assert best.ids == [int(want.argmax())] and best.logprob == pytest.approx(float(want.max()), abs=1e-5)
