@@ -89,7 +89,8 @@ def sample(
     show = _Shown(num, live, show_logprob)
     for given in _prompts() if interactive else iter([start]):
         if beam is not None:
-            show.beams(lm.beam(given, beam, length, until_eos, length_norm, unk=unk), beam)
+            found = lm.beam(given, beam, length, until_eos, length_norm, unk, ngram_weight, ngram)
+            show.beams(found, beam)
             continue
         options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)
         options.update(seed=seed, until_eos=until_eos, stop=stop or [], precision=precision, unk=unk)
