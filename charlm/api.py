@@ -314,11 +314,14 @@ class Model:
         until_eos: bool = False,
         normalize: bool = False,
         unk: str = "replace",
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
     ) -> list[Beam]:
-        """The ``width`` most probable continuations of ``prime`` by beam search, best first."""
+        """The ``width`` most probable continuations of ``prime`` by beam search, best first (mixed as :meth:`sample`)."""
         refuse_sampling(self.module)
+        mix = self.ngram_mix(ngram_weight, ngram)
         return beam_search(
-            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize
+            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize, mix
         )
 
     def neighbors(self, word: str, k: int = 10) -> list[Neighbor]:
@@ -335,23 +338,62 @@ class Model:
 
     @property
     def scorer(self) -> StateScorer:
-        """The stateful scorer over this model (built on first use)."""
-        if getattr(self, "_scorer", None) is None:
-            self._scorer = StateScorer(self.forward_lm, self.tokenizer)
-        return self._scorer
+        """The stateful scorer :meth:`begin` and friends use: the model's default mixture (``auto``), as in :meth:`score`.
 
-    def predict(self, prefix: str, k: int = 10, words: bool = False, keep_unk: bool = False) -> list[Prediction]:
-        """The ``k`` most probable next tokens after ``prefix`` (``words=True``: next words), best first."""
+        A path through it sums to ``score(text)``; ``state_scorer(0)`` is the network alone.
+        """
+        return self.state_scorer("auto")
+
+    def state_scorer(self, ngram_weight: str | float = "auto", ngram: str | Path | None = None) -> StateScorer:
+        """A stateful scorer whose distributions mix in the n-gram (:meth:`ngram_mix`; per-line weights).
+
+        Its ``begin``/``advance``/``end``/``next_logprobs``/``advance_many`` are those of :meth:`begin`
+        and friends, over the mixture; with weight 0 (or no n-gram under ``auto``) it is :attr:`scorer`.
+        """
+        mix = self.ngram_mix(ngram_weight, ngram)
+        scorers: dict[int, StateScorer] = self.__dict__.setdefault("_scorers", {})
+        if id(mix) not in scorers:
+            scorers[id(mix)] = StateScorer(self.forward_lm, self.tokenizer, mix)
+        return scorers[id(mix)]
+
+    def predict(
+        self,
+        prefix: str,
+        k: int = 10,
+        words: bool = False,
+        keep_unk: bool = False,
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
+    ) -> list[Prediction]:
+        """The ``k`` most probable next tokens after ``prefix`` (``words=True``: next words), best first.
+
+        ``ngram_weight``/``ngram`` mix in an n-gram (:meth:`ngram_mix`): the next-token distribution,
+        and for ``words`` the beam, are the mixture's.
+        """
+        scorer = self.state_scorer(ngram_weight, ngram)
         if words:
-            return predict_words(self.scorer, prefix, k)
-        return predict_tokens(self.scorer, prefix, k, keep_unk)
+            return predict_words(scorer, prefix, k)
+        return predict_tokens(scorer, prefix, k, keep_unk)
 
-    def fill_blank(self, text: str, candidates: Sequence[str] = (), k: int = 10) -> list[Prediction]:
-        """Words for the ``___`` in ``text``, ranked by the whole sentence's probability."""
-        return fill_blank(self.scorer, text, candidates, k, both=self.module if self.bidirectional else None)
+    def fill_blank(
+        self,
+        text: str,
+        candidates: Sequence[str] = (),
+        k: int = 10,
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
+    ) -> list[Prediction]:
+        """Words for the ``___`` in ``text``, ranked by the whole sentence's probability (mixed as :meth:`score`)."""
+        both = self.module if self.bidirectional else None
+        return fill_blank(self.state_scorer(ngram_weight, ngram), text, candidates, k, both=both)
 
     def begin(self) -> LMState:
-        """The state at the start of a sentence (after ``<eos>``), KenLM-style; see :meth:`advance`."""
+        """The state at the start of a sentence (after ``<eos>``), KenLM-style; see :meth:`advance`.
+
+        :meth:`begin`, :meth:`advance`, :meth:`end`, :meth:`next_logprobs` and :meth:`advance_many`
+        read :attr:`scorer` (the ``auto`` mixture, like :meth:`score`); for another n-gram weight use
+        the same methods of ``state_scorer(ngram_weight, ngram)``.
+        """
         return self.scorer.begin()
 
     def advance(self, state: LMState, text: str) -> tuple[LMState, float]:
@@ -370,9 +412,9 @@ class Model:
         """:meth:`advance` for many (state, text) pairs in one batched run."""
         return self.scorer.advance_many(states, texts)
 
-    def as_rescorer(self) -> SentenceScorer:
-        """This model as one language model of an n-best rescoring."""
-        return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name)
+    def as_rescorer(self, ngram_weight: str | float = "auto", ngram: str | Path | None = None) -> SentenceScorer:
+        """This model as one language model of an n-best rescoring (its n-gram mixed in as :meth:`score` does)."""
+        return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name, self.ngram_mix(ngram_weight, ngram))
 
     def rescore(
         self,
@@ -381,11 +423,16 @@ class Model:
         length_penalty: float = 0.0,
         oov_weight: float = 0.0,
         others: Sequence[Model | SentenceScorer] = (),
+        ngram_weight: str | float = "auto",
+        ngram: str | Path | None = None,
         **tuning: Any,
     ) -> RescoreResult:
-        """Re-rank an n-best list with this model (and ``others``); ``tuning`` as :func:`rescore`."""
+        """Re-rank an n-best list with this model (and ``others``); ``tuning`` as :func:`rescore`.
+
+        ``ngram_weight``/``ngram`` apply to every model given as a :class:`Model` (see :func:`rescore`).
+        """
         weights = Weights((weight,) * (1 + len(others)), length_penalty, (oov_weight,) * (1 + len(others)))
-        return rescore(nbest, [self, *others], weights, **tuning)
+        return rescore(nbest, [self, *others], weights, ngram_weight=ngram_weight, ngram=ngram, **tuning)
 
     def info(self) -> dict[str, Any]:
         """What is inside the model directory."""
@@ -403,14 +450,26 @@ def rescore(
     refs: str | Path | None = None,
     tune_oov: bool = True,
     progress: Progress | None = None,
+    ngram_weight: str | float = "auto",
+    ngram: str | Path | None = None,
 ) -> RescoreResult:
     """Re-rank ``nbest`` with several language models (loaded models, scorers or model directories).
 
     With ``tune_on`` (a development n-best list) and ``tune_refs`` the weights are tuned there first
-    to minimise WER; with ``refs`` the test WER before and after is measured.
+    to minimise WER; with ``refs`` the test WER before and after is measured. Each charlm model's
+    log-probability mixes in its n-gram as ``score`` does per line (``ngram_weight``: auto, 0 or a
+    weight; ``ngram``: an ARPA file instead of each model's own, so only with one model).
     """
+    charlm_models = [m for m in models if isinstance(m, (Model, str, Path))]
+    if ngram is not None and len(charlm_models) > 1:
+        raise CharlmError("--ngram names one ARPA file for one model; give a single --model with it")
     scorers = [
-        m.as_rescorer() if isinstance(m, Model) else load_scorer(m) if isinstance(m, (str, Path)) else m for m in models
+        m.as_rescorer(ngram_weight, ngram)
+        if isinstance(m, Model)
+        else load_scorer(m, ngram_weight=ngram_weight, ngram=ngram)
+        if isinstance(m, (str, Path))
+        else m
+        for m in models
     ]
     return rescore_nbest(nbest, scorers, weights, tune_on, tune_refs, refs, tune_oov, progress)
 

@@ -85,6 +85,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("charlm predict 'the cat sat on the ' --words -k 3", "next words: a beam to a space or punctuation"),
         ("charlm predict 'the cat sat on the ___' --blank --candidates mat,king,log", "rank words for the gap"),
         ("charlm predict 'the cat sat on the' --model checkpoints/words -k 3 --json", "a word model, as JSON"),
+        ("charlm predict 'the cat sat on the ' -k 5 --ngram-weight 0", "the network alone (no n-gram mixed in)"),
     ],
     "rescore": [
         (
@@ -95,6 +96,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         (
             "charlm rescore test.nbest --weight 0.3 --length-penalty 0.5 --json",
             f"{NOT_RUN} fixed weights, all re-ranked",
+        ),
+        (
+            "charlm rescore test.nbest -m checkpoints/tiny --ngram-weight 0",
+            f"{NOT_RUN} each model's log-probability without its n-gram",
         ),
     ],
     "gradflow": [

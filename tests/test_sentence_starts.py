@@ -177,7 +177,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
             val=str(val),
             out=str(root / "model"),
             checkpoints=str(root / "ck"),
-            **{**TINY, "steps": 20, "reset_at_eos": 0.5, "start_state": "learned", "lr": 1e-2},
+            **{**TINY, "steps": 20, "reset_at_eos": 0.5, "start_state": "learned", "lr": 1e-2, "ngram_order": 0},
         )
     )
     return result.run_dir

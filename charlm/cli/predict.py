@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, JsonOpt, ModelOpt, friendly
 from charlm.cli.values import Int, Text
 from charlm.errors import BadOption
@@ -38,13 +39,16 @@ def predict(
     keep_unk: Annotated[bool, typer.Option("--keep-unk", help="Also propose <unk>.")] = False,
     as_json: JsonOpt = False,
     device: DeviceOpt = "auto",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """The k most probable next tokens (or --words) after PREFIX, read from the start of a sentence.
 
     A char or subword model with --words completes the word PREFIX ends in, or (PREFIX ending in a
     space) gives the next word; each CJK character counts as a word. --blank puts each candidate
     in the ___ and ranks them by the sentence's log-probability (both directions for a --direction
-    both model); "share" is each one's probability among those ranked.
+    both model); "share" is each one's probability among those ranked. --ngram-weight mixes the
+    model's n-gram into every distribution (and the --blank sentence scores), as score does.
 
     Example: charlm predict "the clouds are in the " --words
     Example: charlm predict "I speak fluent ___ ." --blank --candidates French,German,Spanish
@@ -57,7 +61,10 @@ def predict(
     lm = load(model, device=device)
     if blank:
         options = [c for c in (candidates or "").split(",") if c.strip()]
-        predictions_table(lm.fill_blank(prefix, options, k), f"words for the gap in {prefix!r}", as_json)
+        predictions_table(
+            lm.fill_blank(prefix, options, k, ngram_weight, ngram), f"words for the gap in {prefix!r}", as_json
+        )
         return
     unit = "words" if words else "tokens"
-    predictions_table(lm.predict(prefix, k, words=words, keep_unk=keep_unk), f"next {unit} after {prefix!r}", as_json)
+    found = lm.predict(prefix, k, words=words, keep_unk=keep_unk, ngram_weight=ngram_weight, ngram=ngram)
+    predictions_table(found, f"next {unit} after {prefix!r}", as_json)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, JsonOpt, friendly
 from charlm.cli.paths import InputFile, ModelDir
 from charlm.cli.values import Float
@@ -73,6 +74,8 @@ def rescore(
     no_oov: Annotated[bool, typer.Option("--no-tune-oov", help="Do not tune the OOV weights.")] = False,
     as_json: JsonOpt = False,
     device: DeviceOpt = "auto",
+    ngram_weight: NgramWeightOpt = "auto",
+    ngram: NgramFileOpt = None,
 ) -> None:
     """Re-rank n-best hypotheses: new score = decoder total + weight x logprob + length penalty x words.
 
@@ -81,6 +84,7 @@ def rescore(
     hypothesis per id (id<TAB>text), or with --json every hypothesis re-ranked. --tune DEV
     --tune-refs DEV.refs searches all weights together (coordinate descent over grids) for the
     lowest WER there; with no NBEST, --tune DEV --refs DEV.refs tunes and reports only.
+    Each model's log-probability mixes in its n-gram (--ngram-weight) as score does per line.
 
     Example: charlm rescore test.nbest -m word-model -m char-model --tune dev.nbest --tune-refs dev.refs --refs test.refs
     """
@@ -97,7 +101,9 @@ def rescore(
         _per_model(weight, count, 1.0, "--weight"), length_penalty, _per_model(oov_weight, count, 0.0, "--oov-weight")
     )
     models = [load(p, device=device) for p in paths]
-    result = run(nbest, models, weights, tune, tune_refs, refs, tune_oov=not no_oov)
+    result = run(
+        nbest, models, weights, tune, tune_refs, refs, tune_oov=not no_oov, ngram_weight=ngram_weight, ngram=ngram
+    )
     if nbest is None:
         rescore_summary(result)
         return

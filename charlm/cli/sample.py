@@ -128,7 +128,10 @@ def _sample_one(
     beam, length, until_eos, length_norm = search
     check_text_arg(given)
     if beam is not None:
-        show.beams(lm.beam(given, beam, length, until_eos, length_norm, unk=options["unk"]), beam)
+        found = lm.beam(
+            given, beam, length, until_eos, length_norm, options["unk"], options["ngram_weight"], options["ngram"]
+        )
+        show.beams(found, beam)
     else:
         show.samples(lm, given, options)
 

@@ -7,12 +7,15 @@ continuation (``<eos>`` is then just a newline). With ``until_eos`` a hypothesis
 ``<eos>`` is finished and set aside; finished ones are ranked by total log-probability, or by
 log-probability per token with ``normalize`` (which stops short sentences always winning). Search
 stops early once no live hypothesis can beat the best finished one (exact for total
-log-probability, since log-probabilities only fall as a hypothesis grows).
+log-probability, since log-probabilities only fall as a hypothesis grows). With an n-gram mixture
+(``ngram``, :class:`charlm.eval.mix.NgramMix`) every step extends by the mixture's distribution
+after ``<eos>`` + prime + the hypothesis, with the streamed weight, as ``sample`` draws.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +27,9 @@ from charlm.models.base import LanguageModel
 from charlm.models.config import State
 from charlm.models.state import map_state
 from charlm.tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from charlm.eval.mix import NgramMix
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ def beam_search(
     length: int = 100,
     until_eos: bool = False,
     normalize: bool = False,
+    ngram: NgramMix | None = None,
 ) -> list[Beam]:
     """Up to ``width`` best continuations of ``prime``, best first (finished ones first with ``until_eos``)."""
     if width < 1:
@@ -92,6 +99,8 @@ def beam_search(
         done: list[tuple[list[int], float]] = []
         for _ in range(length):
             logp = F.log_softmax(logits.double(), -1)  # (K,V)
+            if ngram is not None:
+                logp = ngram.next_logits(logp, [[eos, *prime_ids, *h] for h in hyps])  # (K,V) of the mixture
             logp[:, unk] = float("-inf")
             total = (scores[:, None] + logp).flatten()  # (K*V,)
             top = torch.topk(total, min(2 * width, total.numel()))

@@ -4,7 +4,8 @@ The one place every command mixes the n-gram in (:mod:`charlm.ngram`):
 
 * :meth:`NgramMix.lines`: sentences scored from a fresh state (``score``, ``eval --independent``);
 * :meth:`NgramMix.stream`: a :class:`StreamMix` keeps each row's last N-1 tokens (``eval``);
-* :meth:`NgramMix.next_logits`: the whole next-token distribution (``sample``).
+* :meth:`NgramMix.next_logits`: the whole next-token distribution (``sample``; with ``lines=True``
+  the per-line weights, for ``predict`` and the stateful scorer, which read from a sentence start).
 
 ``lam`` is one number, or one per *matched context length* (how long a suffix of the history the
 n-gram saw followed by a token in training, 0..N-1): a function of the history only, so the mixture
@@ -86,14 +87,19 @@ class NgramMix:
     def stream(self) -> StreamMix:
         return StreamMix(self)
 
-    def next_logits(self, logits: Tensor, histories: list[list[int]]) -> Tensor:
-        """ln p (B,V) of the mixture after each row's history, from the network's ``logits (B,V)``."""
+    def next_logits(self, logits: Tensor, histories: list[list[int]], lines: bool = False) -> Tensor:
+        """ln p (B,V) of the mixture after each row's history, from the network's ``logits (B,V)``.
+
+        A history starts with the sentence's ``<eos>``; ``lines`` weighs with the per-line weights
+        (those :meth:`lines` uses) instead of the streamed ones.
+        """
+        which = self.lines_weight if lines else self.stream_weight
         net = torch.log_softmax(logits.double(), -1).cpu().numpy()  # (B,V)
         keep = self.ngram.order - 1
         rows = []
         for r, history in enumerate(histories):
             p, matched = self.ngram.distribution(np.asarray(history[-keep:] if keep else [], dtype=np.int64))
-            w = float(self._weights(self.stream_weight, np.array(matched)))
+            w = float(self._weights(which, np.array(matched)))
             with np.errstate(divide="ignore"):
                 rows.append(mix_logprobs(net[r], np.log(p), np.full(p.shape, w)))
         return torch.from_numpy(np.stack(rows)).to(device=logits.device, dtype=logits.dtype)  # (B,V)

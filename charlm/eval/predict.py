@@ -11,6 +11,10 @@
 * :func:`fill_blank`: a sentence with ``___`` in it. With candidates, each is put in the gap and
   ranked by the whole sentence's probability (the mean of both directions for a ``--direction both``
   model); without, words proposed from the left context are ranked the same way.
+
+All of them read the scorer's distributions: with an n-gram mixture in the scorer
+(:class:`~charlm.eval.scorer_state.StateScorer` ``mix``) the next-token probabilities, the word beam
+and the sentence scores of ``fill_blank`` are the mixture's, as ``score`` computes them per line.
 """
 
 from __future__ import annotations
@@ -188,9 +192,11 @@ def _sentence_logprobs(scorer: StateScorer, texts: Sequence[str], both: torch.nn
     """Whole-sentence log-probabilities (the mean of both directions for a --direction both model)."""
     tok = scorer.tokenizer
     if both is not None and is_bidirectional(both):
+        if scorer.mix is not None:
+            raise CharlmError("a --direction both model has no n-gram to mix; use --ngram-weight 0")
         by_text = {s.text: s.mean for s in score_both_sentences(both, tok, texts)}
         return [by_text[t] for t in texts]
-    return [s.logprob for s in score_sentences(scorer.model, tok, texts)]
+    return [s.logprob for s in score_sentences(scorer.model, tok, texts, ngram=scorer.mix)]
 
 
 def fill_blank(

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from charlm.errors import BadOption, CharlmError
+from charlm.eval.mix import NgramMix, resolve
 from charlm.eval.nbest import Hypothesis, WordErrors, edit_distance
 from charlm.eval.score import score_sentences
 from charlm.models.base import BidirectionalLM, LanguageModel
@@ -46,18 +47,27 @@ class SentenceScorer(Protocol):
 
 
 class CharlmScorer:
-    """A charlm model: each text scored from a fresh state, ``<eos>`` counted, all texts in one batch."""
+    """A charlm model: each text scored from a fresh state, ``<eos>`` counted, all texts in one batch.
 
-    def __init__(self, module: LanguageModel, tokenizer: Tokenizer, name: str) -> None:
-        self.module, self.tokenizer, self.name = module, tokenizer, name
+    With ``ngram`` (:class:`~charlm.eval.mix.NgramMix`) a text's log-probability is the mixture's,
+    exactly as ``score`` computes it per line; without, the network's.
+    """
+
+    def __init__(self, module: LanguageModel, tokenizer: Tokenizer, name: str, ngram: NgramMix | None = None) -> None:
+        self.module, self.tokenizer, self.name, self.ngram = module, tokenizer, name, ngram
 
     def logprobs(self, texts: Sequence[str]) -> list[tuple[float, int]]:
-        scores = score_sentences(self.module, self.tokenizer, texts, batch_size=max(len(texts), 1))
+        scores = score_sentences(self.module, self.tokenizer, texts, batch_size=max(len(texts), 1), ngram=self.ngram)
         return [(s.logprob, s.oov) for s in scores]
 
 
-def load_scorer(path: str | Path, device: Any = None) -> SentenceScorer:
-    """The language model at ``path``: a charlm model directory (another kind of model plugs in here)."""
+def load_scorer(
+    path: str | Path, device: Any = None, ngram_weight: str | float = "auto", ngram: str | Path | None = None
+) -> SentenceScorer:
+    """The language model at ``path``: a charlm model directory (another kind of model plugs in here).
+
+    ``ngram_weight``/``ngram`` mix in its n-gram as ``score`` does (:func:`charlm.eval.mix.resolve`).
+    """
     from charlm.checkpoint import load_model
     from charlm.runtime import pick_device
 
@@ -65,7 +75,8 @@ def load_scorer(path: str | Path, device: Any = None) -> SentenceScorer:
     if path.is_dir() and (path / "config.json").exists():
         module, tokenizer, _ = load_model(path, device if device is not None else pick_device("auto"))
         forward = module.forward_lm if isinstance(module, BidirectionalLM) else module  # --direction both: forward half
-        return CharlmScorer(forward, tokenizer, path.name)
+        mix = resolve(path, ngram_weight, tokenizer, forward.config.vocab_size, ngram)
+        return CharlmScorer(forward, tokenizer, path.name, mix)
     raise CharlmError(f"{path}: not a charlm model directory (no config.json)")
 
 

@@ -20,13 +20,19 @@ of 1 with that of a batch of 2. Models whose state changes shape as it reads (hi
 its memory fills) are advanced in groups of equal length and equal state shape instead, one forward
 each. The start state comes from :func:`start_state`: the model's ``start_state(batch)`` when it has
 one (a learned start state), else ``None`` (zeros), as in the sentence scorer.
+
+With an n-gram mixture (``StateScorer(model, tokenizer, mix)``, :class:`charlm.eval.mix.NgramMix`)
+every distribution a state holds is the mixture ``(1 - lam) p_network + lam p_ngram`` under the
+per-line weights, each state remembering its last N-1 tokens (from the start ``<eos>``) for the
+n-gram: a path begin -> advance -> end then sums to ``score`` of its text with the same weight.
+Without one (weight 0, or a model without an n-gram) the numbers are the network's, bit for bit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +45,9 @@ from charlm.models.state import map_state
 from charlm.models.stepper import Stepper
 from charlm.tokenizers import Tokenizer
 
+if TYPE_CHECKING:
+    from charlm.eval.mix import NgramMix
+
 
 @dataclass(frozen=True)
 class LMState:
@@ -49,6 +58,7 @@ class LMState:
     tokens: int = 0  # tokens fed since begin() (the start <eos> not counted)
     logprob: float = 0.0  # nats: the summed log-probability of those tokens
     ended: bool = False  # whether the last token fed was <eos>
+    history: tuple[int, ...] = ()  # with an n-gram mixture: the last N-1 tokens (the start <eos> included)
 
 
 def start_state(model: LanguageModel, batch: int) -> State:
@@ -84,8 +94,9 @@ def _batch_dim(one: Tensor, two: Tensor) -> int | None:
 class StateScorer:
     """``begin``, ``advance``, ``advance_many``, ``next_logprobs`` and ``end`` over one loaded model."""
 
-    def __init__(self, model: LanguageModel, tokenizer: Tokenizer) -> None:
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, model: LanguageModel, tokenizer: Tokenizer, mix: NgramMix | None = None) -> None:
+        self.model, self.tokenizer, self.mix = model, tokenizer, mix
+        self.keep = mix.ngram.order - 1 if mix is not None else 0  # tokens of history the n-gram reads
         model.eval()
         self.stepper = Stepper(model)
         with torch.inference_mode():
@@ -104,7 +115,17 @@ class StateScorer:
         """The state after the start ``<eos>``: nothing fed yet, log-probability 0."""
         with torch.inference_mode():
             logp, state = self._read(torch.full((1, 1), self.tokenizer.eos_id), start_state(self.model, 1))
-        return LMState(state, logp[0, -1])
+        history = self._trim([self.tokenizer.eos_id])
+        return LMState(state, self._mixed(logp[0, -1:], [history])[0], history=history)
+
+    def _trim(self, history: Sequence[int]) -> tuple[int, ...]:
+        return tuple(history[-self.keep :]) if self.keep else ()
+
+    def _mixed(self, logp: Tensor, histories: Sequence[Sequence[int]]) -> Tensor:
+        """The mixture's ln p (B,V) after each history, from the network's ``logp (B,V)`` (unchanged without one)."""
+        if self.mix is None:
+            return logp
+        return self.mix.next_logits(logp, [list(h) for h in histories], lines=True)
 
     def next_logprobs(self, s: LMState) -> Tensor:
         """``log p(token | history)`` for every token id: a (V,) float32 tensor."""
@@ -189,6 +210,7 @@ class StateScorer:
         state = self._stack(states)
         dist = torch.stack([s.logprobs for s in states])  # (B,V)
         gained = torch.zeros(batch, dtype=torch.float64)
+        histories = [list(s.history) for s in states]
         for t in range(longest):
             live = t < lengths  # (B,)
             token = table[:, t].to(device)  # (B,)
@@ -196,8 +218,14 @@ class StateScorer:
             gained += torch.where(live, got, torch.zeros_like(got))
             logits, new = self.stepper.step(token, state)  # (B,V)
             state = self._blend(live, new, state)
-            dist = torch.where(live.to(device)[:, None], F.log_softmax(logits.float(), dim=-1), dist)  # (B,V)
-        return [self._result(states[r], ids[r], self._row(state, r), dist[r], float(gained[r])) for r in range(batch)]
+            for r in range(batch) if self.mix is not None else ():
+                histories[r] = list(self._trim([*histories[r], *ids[r][t : t + 1]]))
+            fresh = self._mixed(F.log_softmax(logits.float(), dim=-1), histories)  # (B,V)
+            dist = torch.where(live.to(device)[:, None], fresh, dist)  # (B,V)
+        return [
+            self._result(states[r], ids[r], self._row(state, r), dist[r], float(gained[r]), histories[r])
+            for r in range(batch)
+        ]
 
     def _grouped(self, states: Sequence[LMState], ids: Sequence[Sequence[int]]) -> list[tuple[LMState, float]]:
         """Rows of equal length and state shape in one forward of the whole model."""
@@ -206,18 +234,26 @@ class StateScorer:
         x = torch.tensor([list(r) for r in ids], dtype=torch.long)  # (B,T)
         dist = torch.stack([s.logprobs for s in states])  # (B,V)
         logp, state = self._read(x, self._stack(states))  # (B,T,V)
+        histories = [list(s.history) for s in states]
+        if self.mix is not None:
+            columns = []
+            for t in range(x.shape[1]):
+                histories = [list(self._trim([*h, int(x[r, t])])) for r, h in enumerate(histories)]
+                columns.append(self._mixed(logp[:, t], histories))
+            logp = torch.stack(columns, 1)  # (B,T,V) of the mixture
         first = dist.gather(1, x[:, :1].to(dist.device))  # (B,1)
         rest = logp[:, :-1].gather(-1, x[:, 1:, None].to(logp.device))[..., 0]  # (B,T-1)
         totals = torch.cat([first, rest], 1).double().sum(1).cpu()  # (B,)
         return [
-            self._result(s, ids[r], self._row(state, r), logp[r, -1], float(totals[r])) for r, s in enumerate(states)
+            self._result(s, ids[r], self._row(state, r), logp[r, -1], float(totals[r]), histories[r])
+            for r, s in enumerate(states)
         ]
 
     def _result(
-        self, s: LMState, ids: Sequence[int], state: State, dist: Tensor, gained: float
+        self, s: LMState, ids: Sequence[int], state: State, dist: Tensor, gained: float, history: Sequence[int]
     ) -> tuple[LMState, float]:
         if not ids:
             return s, 0.0
         ended = ids[-1] == self.tokenizer.eos_id
-        new = LMState(state, dist, s.tokens + len(ids), s.logprob + gained, ended)
+        new = LMState(state, dist, s.tokens + len(ids), s.logprob + gained, ended, tuple(history))
         return new, gained

@@ -4,6 +4,7 @@
 
     POST /score    {"sentences": [...]}          -> {"scores": [the objects `charlm score --json` prints]}
     POST /eval     {"text": "..."}               -> the object `charlm eval --json` prints (path "<request>")
+    POST /predict  {"prefix": "...", "k": N}     -> {"predictions": [the objects `charlm predict --json` prints]}
     POST /sample   {"prime": "...", "length": N} -> NDJSON: {"row", "text"} per new piece, then {"done", "samples"}
     GET  /info     the model's `charlm info --json` object and the server's limits
     GET  /health   {"status": "ok"}
@@ -50,6 +51,16 @@ class ScoreRequest(_Strict):
 class EvalRequest(_Strict):
     text: str = Field(description="A text scored as one stream (state carried), like `charlm eval FILE`.")
     independent: bool = False
+
+
+class PredictRequest(_Strict):
+    prefix: str = Field(description="Text the prediction continues (with blank: a sentence with ___).")
+    k: int = 10
+    words: bool = False
+    blank: bool = False
+    candidates: list[str] = Field(default=[], description="With blank: the words to rank (else proposed).")
+    keep_unk: bool = False
+    ngram_weight: float | Literal["auto"] = "auto"
 
 
 class SampleRequest(_Strict):
@@ -120,6 +131,7 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
     limits = limits or Limits()
     batcher = MicroBatcher(model, limits.max_batch, limits.batch_wait_ms)
     samples = asyncio.Semaphore(limits.max_samples)
+    predicting = asyncio.Lock()  # one prediction at a time: the model's stateful scorer is not shared across threads
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -155,6 +167,13 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         result = await asyncio.get_running_loop().run_in_executor(None, _eval, model, body.text, body.independent)
         return jsonable(result)
 
+    @app.post("/predict")
+    async def predict(body: PredictRequest) -> JSONResponse:
+        _check_predict(body, limits)
+        async with predicting:
+            found = await asyncio.get_running_loop().run_in_executor(None, _predict, model, body)
+        return JSONResponse({"predictions": jsonable(found)})
+
     @app.post("/sample")
     async def sample(body: SampleRequest) -> StreamingResponse:
         _check_sample(body, limits)
@@ -173,6 +192,29 @@ def _unk(model: Model, text: str, policy: str) -> str:
     from charlm.tokenizers.unk import apply_unk_policy
 
     return apply_unk_policy(model.tokenizer, text, policy)
+
+
+MAX_PREDICT_K = 100  # proposals one /predict may ask for (the word beam grows with k)
+
+
+def _check_predict(body: PredictRequest, limits: Limits) -> None:
+    if not 1 <= body.k <= MAX_PREDICT_K:
+        raise RequestError(422, f"k must be in [1, {MAX_PREDICT_K}]")
+    if len(body.prefix) > limits.max_chars:
+        raise over("prefix characters", len(body.prefix), limits.max_chars, "--max-chars")
+    if body.candidates and not body.blank:
+        raise RequestError(422, "candidates go with blank: true (and a ___ in the prefix)")
+    _check_sentences(body.candidates, limits)
+    check_unicode("prefix", body.prefix)
+
+
+def _predict(model: Model, body: PredictRequest) -> list[dict[str, Any]]:
+    """``charlm predict --json`` of the request: the same library calls, the same objects."""
+    if body.blank:
+        found = model.fill_blank(body.prefix, body.candidates, body.k, ngram_weight=body.ngram_weight)
+    else:
+        found = model.predict(body.prefix, body.k, body.words, body.keep_unk, ngram_weight=body.ngram_weight)
+    return [p.to_dict() for p in found]
 
 
 def _check_sample(body: SampleRequest, limits: Limits) -> None:
