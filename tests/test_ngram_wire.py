@@ -148,7 +148,7 @@ def test_cli_predict_and_rescore_take_the_weight(tiny_model: Path, tmp_path: Pat
     first = json.loads(mixed.stdout.splitlines()[0])["hypotheses"][0]
     assert first["lm"][tiny_model.name] == pytest.approx(lm.score(first["text"], ngram_weight=0.3)[0].logprob, abs=1e-5)
     bad = runner.invoke(app, ["predict", "the", "-m", str(tiny_model), "--ngram-weight", "2"])
-    assert bad.exit_code == 1 and bad.stderr.startswith("charlm: error:") and len(bad.stderr.splitlines()) == 1
+    assert bad.exit_code == 2 and bad.stderr.startswith("charlm: error:") and len(bad.stderr.splitlines()) == 1
 
 
 def test_beam_extends_by_the_mixture(tiny_model: Path, tmp_path: Path) -> None:
