@@ -34,7 +34,7 @@ def char_lm(tiny_model: Path) -> Model:
 
 def _prefix_logprob(lm: Model, text: str) -> float:
     """log p(text) without the final <eos>, from `score --per-token` (the sentence minus its last token)."""
-    scored = lm.score(text, per_token=True, ngram_weight=0)[0]
+    scored = lm.score(text, per_token=True)[0]
     assert scored.per_token is not None
     return scored.logprob - scored.per_token[-1][1]
 
@@ -45,9 +45,7 @@ def test_token_probabilities_equal_exp_of_score_differences(char_lm: Model, pref
     assert len(predictions) == 5 and predictions == sorted(predictions, key=lambda p: -p.logprob)
     for p in predictions:
         if p.text == "<eos>":
-            expected = (
-                char_lm.score(prefix, ngram_weight=0)[0].logprob - _prefix_logprob(char_lm, prefix) if prefix else None
-            )
+            expected = char_lm.score(prefix)[0].logprob - _prefix_logprob(char_lm, prefix) if prefix else None
             if expected is not None:
                 assert p.logprob == pytest.approx(expected, abs=1e-5)
             continue
@@ -109,7 +107,7 @@ def test_cjk_characters_and_punctuation_are_words() -> None:
 def test_fill_blank_ranks_candidates_by_the_whole_sentence(char_lm: Model) -> None:
     text = "the cat sat on the ___"
     ranked = char_lm.fill_blank(text, ["king", "mat", "log"])
-    totals = {c: char_lm.score(text.replace("___", c), ngram_weight=0)[0].logprob for c in ("king", "mat", "log")}
+    totals = {c: char_lm.score(text.replace("___", c))[0].logprob for c in ("king", "mat", "log")}
     assert [p.text for p in ranked] == sorted(totals, key=lambda c: -totals[c])
     assert [p.sentence_logprob for p in ranked] == pytest.approx([totals[p.text] for p in ranked], abs=1e-5)
     assert sum(p.prob for p in ranked) == pytest.approx(1.0)

@@ -46,17 +46,17 @@ def _path_total(lm: Model, pieces: list[str]) -> float:
     "pieces", [["the cat ", "sat on", " the mat"], ["a", " dog ate the apple and pear salad"], ["x", "", "yz!"]]
 )
 def test_char_path_equals_score_of_the_concatenation(char_lm: Model, pieces: list[str]) -> None:
-    assert abs(_path_total(char_lm, pieces) - char_lm.score("".join(pieces), ngram_weight=0)[0].logprob) < TOL
+    assert abs(_path_total(char_lm, pieces) - char_lm.score("".join(pieces))[0].logprob) < TOL
 
 
 def test_word_path_equals_score_of_the_words_joined(word_lm: Model) -> None:
     pieces = ["the cat", "sat on", "the mat"]
-    assert abs(_path_total(word_lm, pieces) - word_lm.score(" ".join(pieces), ngram_weight=0)[0].logprob) < TOL
+    assert abs(_path_total(word_lm, pieces) - word_lm.score(" ".join(pieces))[0].logprob) < TOL
 
 
 def test_advancing_by_a_newline_ends_the_sentence(char_lm: Model) -> None:
     s, lp = char_lm.advance(char_lm.begin(), "the king\n")
-    assert s.ended and abs(lp - char_lm.score("the king", ngram_weight=0)[0].logprob) < TOL
+    assert s.ended and abs(lp - char_lm.score("the king")[0].logprob) < TOL
 
 
 def test_states_branch_without_changing(char_lm: Model) -> None:
