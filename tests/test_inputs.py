@@ -1,5 +1,5 @@
 """Input from anywhere: several files, a directory (its *.txt, sorted) or ``-`` (stdin) read as their
-concatenation by ``train``, ``tokenize`` and ``eval`` (:func:`charlm.io.resolve_inputs`)."""
+concatenation by ``train``, ``tokenize`` and ``eval`` (:func:`charlm.inputs.resolve_inputs`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from charlm.cli.app import app
 from charlm.errors import CharlmError
-from charlm.io import read_text, resolve_inputs
+from charlm.inputs import resolve_inputs
+from charlm.io import read_text
 
 runner = CliRunner()
 PARTS = ["the cat sat on the mat\n", "a dog ate the pear\nand a cat\n", "the king is dead\n"]

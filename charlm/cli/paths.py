@@ -46,7 +46,7 @@ class InputFile(Value):
         if not text:
             raise CharlmError("is empty; give a file name")
         if self.stdin_ok and text == "-":
-            return Path(text)  # standard input, read once by charlm.io.resolve_inputs
+            return Path(text)  # standard input, read once by charlm.inputs.resolve_inputs
         check_text_arg(text)
         path = Path(text)
         try:

@@ -247,7 +247,7 @@ def eval_(
     from charlm.cli.progress import EvalProgress
     from charlm.cli.render import file_score
     from charlm.eval.dynamic import dynamic_config
-    from charlm.io import resolve_inputs
+    from charlm.inputs import resolve_inputs
 
     lm = load(model, device=device)
     label = " ".join(str(f) for f in file)

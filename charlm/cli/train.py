@@ -234,7 +234,7 @@ def train(
 
 def _launch(ctx: typer.Context, paths: list[Path], resume: bool, encoding: str, errors: str, progress: Any) -> Any:
     """The library call of ``train``: one corpus as it is, or several joined (a new run or a resumed one)."""
-    from charlm.io import resolve_inputs
+    from charlm.inputs import resolve_inputs
     from charlm.training.launch import launch
 
     params = dict(ctx.params)
@@ -299,7 +299,8 @@ def tokenize(
 
     Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
-    from charlm.io import json_text, read_text, refuse_model_dir, resolve_inputs
+    from charlm.inputs import resolve_inputs
+    from charlm.io import json_text, read_text, refuse_model_dir
     from charlm.tokenizers import build_tokenizer, describe
 
     if save is not None:
