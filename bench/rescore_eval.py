@@ -1,6 +1,11 @@
 """WER of n-best rescoring with each model alone and all together, weights tuned on the dev half.
 
-Usage: python bench/rescore_eval.py --nbest data/nbest -m CHAR_MODEL -m WORD_MODEL
+Usage: python bench/rescore_eval.py --nbest data/nbest -m CHAR_MODEL -m WORD_MODEL [-m WORD_MODEL@ngram]
+
+``-m DIR`` is a charlm model as ``charlm rescore`` uses it (its n-gram mixed in with the tuned
+weights, unknown words of a word model priced by spelling); ``DIR@net`` its network alone and
+``DIR@ngram`` its n-gram alone (the Kneser-Ney baseline: a word model trained with ``--ngram-order 5``
+carries the same interpolated modified Kneser-Ney 5-gram KenLM's lmplz would estimate).
 
 Reads ``dev.nbest``/``dev.refs``/``test.nbest``/``test.refs`` (written by bench/nbest.py), scores
 every hypothesis once with every model, then for the decoder alone, each model alone and all models
@@ -20,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from charlm.eval.nbest import read_nbest, read_refs, word_errors
-from charlm.eval.rescore import FeatureTable, error_table, featurize, load_scorer, rerank, tune
+from charlm.eval.rescore import FeatureTable, SentenceScorer, error_table, featurize, load_scorer, rerank, tune
 
 
 def subset(table: FeatureTable, keep: list[int]) -> FeatureTable:
@@ -30,32 +35,60 @@ def subset(table: FeatureTable, keep: list[int]) -> FeatureTable:
     return FeatureTable(table.ids, table.hyps, [table.names[k] for k in keep], [f[:, cols] for f in table.feats])
 
 
+def scorer(spec: str) -> SentenceScorer:
+    """``DIR``, ``DIR@net`` (network alone) or ``DIR@ngram`` (n-gram alone) as a named scorer."""
+    path, _, kind = spec.partition("@")
+    weight = {"": "auto", "net": 0.0, "ngram": 1.0}[kind]
+    loaded = load_scorer(path, "cpu", ngram_weight=weight)
+    loaded.name = Path(path).name + (f"@{kind}" if kind else "")
+    return loaded
+
+
+def merge(tables: list[FeatureTable]) -> FeatureTable:
+    """One table with every model's columns, from tables of one model each over the same n-best lists."""
+    names = [n for t in tables for n in t.names]
+    feats = []
+    for n in range(len(tables[0].ids)):
+        parts = [t.feats[n] for t in tables]  # each (h, 4): decoder, lm, words, oov
+        cols = [parts[0][:, :1], *(p[:, 1:2] for p in parts), parts[0][:, 2:3], *(p[:, 3:4] for p in parts)]
+        feats.append(np.hstack(cols))
+    return FeatureTable(tables[0].ids, tables[0].hyps, names, feats)
+
+
+def scored(spec: str, nbest: Path, cache: Path | None) -> dict[str, FeatureTable]:
+    """The dev and test tables of one model, from ``cache/<name>.pkl`` when this script wrote it before."""
+    key = spec.replace("/", "_")
+    path = cache / f"{key}.pkl" if cache is not None else None
+    if path is not None and path.exists():
+        return pickle.loads(path.read_bytes())
+    one = scorer(spec)
+    tables = {part: featurize(read_nbest(nbest / f"{part}.nbest"), [one]) for part in ("dev", "test")}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(tables))
+    return tables
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nbest", type=Path, default=Path("data/nbest"))
-    parser.add_argument("-m", "--model", type=Path, action="append", required=True)
+    parser.add_argument("-m", "--model", action="append", required=True)
     parser.add_argument("--out", type=Path, default=Path("bench/results/rescore.jsonl"))
-    parser.add_argument("--cache", type=Path, default=None, help="Pickle of the scored tables: reused if present.")
+    parser.add_argument("--cache", type=Path, default=None, help="Folder of scored tables (one pickle per -m).")
     args = parser.parse_args()
     start = time.perf_counter()
-    tables, refs = {}, {}
-    if args.cache is not None and args.cache.exists():
-        tables = pickle.loads(args.cache.read_bytes())
-    scorers = [] if tables else [load_scorer(p, "cpu") for p in args.model]
-    for part in ("dev", "test"):
-        groups = read_nbest(args.nbest / f"{part}.nbest")
-        if part not in tables:
-            tables[part] = featurize(groups, scorers)
-        refs[part] = read_refs(args.nbest / f"{part}.refs", list(groups))
-    if args.cache is not None:
-        args.cache.write_bytes(pickle.dumps(tables))
+    per_model = [scored(spec, args.nbest, args.cache) for spec in args.model]
+    tables = {part: merge([t[part] for t in per_model]) for part in ("dev", "test")}
+    refs = {part: read_refs(args.nbest / f"{part}.refs", tables[part].ids) for part in ("dev", "test")}
     scored_s = time.perf_counter() - start
     test, gold = tables["test"], [refs["test"][i] for i in tables["test"].ids]
     real = test.padded()[1]
     oracle = float(np.where(real, error_table(test, refs["test"]), np.inf).min(1).sum())
     rows: list[dict[str, object]] = [{"system": "oracle", "test_wer": oracle / sum(len(r.split()) for r in gold)}]
     count = len(args.model)
-    combos = [[], *([k] for k in range(count)), list(range(count))] if count > 1 else [[], [0]]
+    charlm_only = [k for k, spec in enumerate(args.model) if not spec.endswith("@ngram")]
+    combos = [[], *([k] for k in range(count))]
+    combos += [keep for keep in (charlm_only, list(range(count))) if len(keep) > 1 and keep not in combos]
     for keep in combos:
         dev_t, test_t = subset(tables["dev"], keep), subset(test, keep)
         if keep:

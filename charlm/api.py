@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
@@ -44,6 +44,9 @@ from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.runtime import pick_device
 from charlm.tokenizers.unk import apply_unk_policy
 
+if TYPE_CHECKING:
+    from charlm.ngram.spelling import Spelling
+
 
 class Model:
     """A trained language model with its tokenizer, ready to use."""
@@ -65,6 +68,17 @@ class Model:
         if key not in mixes:
             mixes[key] = resolve(self.directory, weight, self.tokenizer, self.forward_lm.config.vocab_size, ngram)
         return mixes[key]
+
+    @property
+    def spelling(self) -> Spelling:
+        """The character model that prices unknown words by their spelling (``unk="spell"``), built once."""
+        from charlm.ngram.spelling import tokenizer_spelling
+
+        if "_spelling" not in self.__dict__:
+            apply_unk_policy(self.tokenizer, "", "spell")  # refuses char and subword models
+            self.__dict__["_spelling"] = tokenizer_spelling(self.tokenizer)
+        spelling: Spelling = self.__dict__["_spelling"]
+        return spelling
 
     def build_ngram(self, order: int | None = None) -> dict[str, Any]:
         """Count the run's training ids (its corpus cache) into an interpolated modified Kneser-Ney n-gram.
@@ -119,7 +133,7 @@ class Model:
         mix = self.ngram_mix(ngram_weight, ngram)
         scores = score_sentences(
             self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision,
-            ngram=mix,
+            ngram=mix, spelling=self.spelling if unk == "spell" else None,
         )  # fmt: skip
         return rank(scores, normalize)
 
@@ -414,7 +428,10 @@ class Model:
 
     def as_rescorer(self, ngram_weight: str | float = "auto", ngram: str | Path | None = None) -> SentenceScorer:
         """This model as one language model of an n-best rescoring (its n-gram mixed in as :meth:`score` does)."""
-        return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name, self.ngram_mix(ngram_weight, ngram))
+        spelling = self.spelling if self.tokenizer.kind == "word" else None  # unknown words priced by spelling
+        return CharlmScorer(
+            self.forward_lm, self.tokenizer, self.path.name, self.ngram_mix(ngram_weight, ngram), spelling
+        )
 
     def rescore(
         self,

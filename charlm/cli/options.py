@@ -26,7 +26,7 @@ from charlm.io import ERRORS
 # charlm.tokenizers.segment.SEGMENTS, spelled here so that parsing a command line does not import
 # numpy (tests/test_option_values.py checks they agree).
 LEVELS = ("char", "word", "bpe", "unigram")
-UNK_POLICIES = ("replace", "skip", "error")
+UNK_POLICIES = ("replace", "skip", "error", "spell")
 SEGMENTS = ("auto", "none", "zh")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,7 +42,7 @@ UnkOpt = Annotated[
     typer.Option(
         "--unk",
         parser=Choice(UNK_POLICIES),
-        help="Characters/words the model does not know: replace (<unk>), skip (drop them) or error.",
+        help="Characters/words the model does not know: replace (<unk>), skip (drop them), error, or spell (word models: <unk> times the probability of the word's spelling, so misspellings cost more).",
     ),
 ]
 SegmentOpt = Annotated[

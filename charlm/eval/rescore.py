@@ -28,6 +28,7 @@ from charlm.eval.mix import NgramMix, resolve
 from charlm.eval.nbest import Hypothesis, WordErrors, edit_distance
 from charlm.eval.score import score_sentences
 from charlm.models.base import BidirectionalLM, LanguageModel
+from charlm.ngram.spelling import Spelling, open_vocabulary
 from charlm.tokenizers import Tokenizer
 
 LM_GRID = tuple(np.round(np.arange(0.0, 3.0001, 0.05), 4))
@@ -50,14 +51,25 @@ class CharlmScorer:
     """A charlm model: each text scored from a fresh state, ``<eos>`` counted, all texts in one batch.
 
     With ``ngram`` (:class:`~charlm.eval.mix.NgramMix`) a text's log-probability is the mixture's,
-    exactly as ``score`` computes it per line; without, the network's.
+    exactly as ``score`` computes it per line; without, the network's. A word model prices each
+    unknown word by its spelling (``spelling``; ``score --unk spell``): hypotheses differ by exactly
+    such words, a misspelling or a rare word, and ``<unk>`` alone would make every misspelling cheap.
     """
 
-    def __init__(self, module: LanguageModel, tokenizer: Tokenizer, name: str, ngram: NgramMix | None = None) -> None:
-        self.module, self.tokenizer, self.name, self.ngram = module, tokenizer, name, ngram
+    def __init__(
+        self,
+        module: LanguageModel,
+        tokenizer: Tokenizer,
+        name: str,
+        ngram: NgramMix | None = None,
+        spelling: Spelling | None = None,
+    ) -> None:
+        self.module, self.tokenizer, self.name, self.ngram, self.spelling = module, tokenizer, name, ngram, spelling
 
     def logprobs(self, texts: Sequence[str]) -> list[tuple[float, int]]:
-        scores = score_sentences(self.module, self.tokenizer, texts, batch_size=max(len(texts), 1), ngram=self.ngram)
+        scores = score_sentences(
+            self.module, self.tokenizer, texts, batch_size=max(len(texts), 1), ngram=self.ngram, spelling=self.spelling
+        )
         return [(s.logprob, s.oov) for s in scores]
 
 
@@ -76,7 +88,7 @@ def load_scorer(
         module, tokenizer, _ = load_model(path, device if device is not None else pick_device("auto"))
         forward = module.forward_lm if isinstance(module, BidirectionalLM) else module  # --direction both: forward half
         mix = resolve(path, ngram_weight, tokenizer, forward.config.vocab_size, ngram)
-        return CharlmScorer(forward, tokenizer, path.name, mix)
+        return CharlmScorer(forward, tokenizer, path.name, mix, open_vocabulary(tokenizer))
     raise CharlmError(f"{path}: not a charlm model directory (no config.json)")
 
 

@@ -24,6 +24,7 @@ from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     from charlm.eval.mix import NgramMix
+    from charlm.ngram.spelling import Spelling
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -188,10 +189,12 @@ def score_sentences(
     batch_size: int = 64,
     precision: str = "fp32",
     ngram: NgramMix | None = None,
+    spelling: Spelling | None = None,
 ) -> list[SentenceScore]:
     """Score each text from a fresh state, in padded batches of similar length (input order kept).
 
-    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`).
+    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`); ``spelling``
+    (word models, ``--unk spell``) adds to each unknown word's ``<unk>`` the price of its spelling.
     """
     if batch_size < 1:
         raise BadOption(f"--batch-size must be at least 1 (got {batch_size})")
@@ -208,9 +211,27 @@ def score_sentences(
             logp, _ = token_logprobs(model, inputs, targets, precision)  # (B,T)
             if ngram is not None:
                 logp = ngram.lines(logp, [encoded[i] for i in idx])  # (B,T) float64
+            if spelling is not None:
+                logp = spelled(logp, tokenizer, [texts[i] for i in idx], spelling)
             for row, i in enumerate(idx):
                 results[i] = sentence_score(tokenizer, texts[i], encoded[i], logp[row, : len(encoded[i])], per_token)
     return [r for r in results if r is not None]
+
+
+def spelled(logp: torch.Tensor, tokenizer: Tokenizer, texts: Sequence[str], spelling: Spelling) -> torch.Tensor:
+    """``logp (B,T)`` with each unknown word's spelling price added at its ``<unk>``: (B,T) float64."""
+    from charlm.tokenizers.unk import unknown_words_at
+
+    found = [unknown_words_at(tokenizer, text) for text in texts]
+    words = [word for row in found for _, word in row]
+    if not words:
+        return logp
+    costs = iter(spelling.unknown_logprobs(words).tolist())
+    out = logp.double().clone()
+    for row, places in enumerate(found):
+        for position, _ in places:
+            out[row, position] += next(costs)
+    return out
 
 
 def sentence_score(

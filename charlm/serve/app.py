@@ -45,7 +45,7 @@ class ScoreRequest(_Strict):
     sentences: list[str] = Field(description="Sentences, each scored from a fresh state (<eos> counted).")
     normalize: Literal["total", "token", "char"] = "total"
     per_token: bool = False
-    unk: Literal["replace", "skip", "error"] = "replace"
+    unk: Literal["replace", "skip", "error", "spell"] = "replace"
 
 
 class EvalRequest(_Strict):

@@ -2,7 +2,10 @@
 
 * ``replace`` (default): unknown characters (char level) or words (word level) become ``<unk>``;
 * ``skip``: they are removed from the text before it is encoded;
-* ``error``: refuse the text with one line naming the unknown characters or words.
+* ``error``: refuse the text with one line naming the unknown characters or words;
+* ``spell`` (word models): unknown words stay ``<unk>`` for the network, and scoring adds the
+  probability of their spelling (:mod:`charlm.ngram.spelling`), so a misspelling costs more than the
+  word it misspells and two unknown words no longer cost the same.
 
 Subword tokenizers have byte fallback, so nothing is ever unknown to them.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 from charlm.errors import BadOption, CharlmError
 from charlm.tokenizers.base import UNK_ID, Tokenizer
 
-UNK_POLICIES = ("replace", "skip", "error")
+UNK_POLICIES = ("replace", "skip", "error", "spell")
 
 
 def _words(tokenizer: Tokenizer, text: str) -> list[str]:
@@ -32,7 +35,12 @@ def apply_unk_policy(tokenizer: Tokenizer, text: str, policy: str = "replace") -
     """Return ``text`` ready to encode under ``policy``; raise CharlmError for ``error`` when anything is unknown."""
     if policy not in UNK_POLICIES:
         raise BadOption(f"unknown --unk {policy!r}; use one of {', '.join(UNK_POLICIES)}")
-    if policy == "replace":
+    if policy == "spell" and tokenizer.kind != "word":
+        raise BadOption(
+            f"--unk spell prices unknown words by their spelling, for word models; this is a {tokenizer.kind} "
+            "model: use --unk replace, skip or error"
+        )
+    if policy in ("replace", "spell"):
         return text
     unknown = unknown_units(tokenizer, text)
     if not unknown:
@@ -49,3 +57,20 @@ def apply_unk_policy(tokenizer: Tokenizer, text: str, policy: str = "replace") -
         join, split = tokenizer.join_line, tokenizer.split_line  # type: ignore[attr-defined]
         return "\n".join(join([w for w in split(line) if w not in drop]) for line in text.split("\n"))
     return "".join(c for c in text if c not in drop)
+
+
+def unknown_words_at(tokenizer: Tokenizer, text: str) -> list[tuple[int, str]]:
+    """(position in ``tokenizer.encode(text)``, word) of each word a word model reads as ``<unk>``.
+
+    A literal ``<unk>`` in the text is not listed: it names no word whose spelling could be priced.
+    """
+    if tokenizer.kind != "word":
+        return []
+    stoi, found, position = tokenizer.stoi, [], 0  # type: ignore[attr-defined]
+    for line in text.split("\n"):
+        for word in tokenizer.split_line(line):  # type: ignore[attr-defined]
+            if stoi.get(word, UNK_ID) == UNK_ID and word != "<unk>":
+                found.append((position, word))
+            position += 1
+        position += 1  # the <eos> between lines
+    return found

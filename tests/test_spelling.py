@@ -1,0 +1,94 @@
+"""Unknown words priced by their spelling (``--unk spell``, and every word model in ``rescore``)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import charlm
+from charlm.cli.app import app
+from charlm.ngram.spelling import BOUNDARY, fit_spelling
+from tests.conftest import no_crash
+
+
+def test_spellings_form_a_distribution_over_strings() -> None:
+    """All strings over the seen letters and one unseen one ("c"), up to length 9, share nearly all the mass."""
+    spelling = fit_spelling(["ab", "ba", "aab", "b", "abba"])
+    total = 0.0
+    for length in range(10):
+        words = ["".join(w) for w in itertools.product("abc", repeat=length)]
+        total += float(np.exp(spelling.logprobs(words)).sum())
+    assert 0.97 < total <= 1.0 + 1e-9
+    assert spelling.logprobs(["c"])[0] == pytest.approx(spelling.logprobs(["d"])[0])  # unseen letters: one share
+    assert BOUNDARY == 0
+
+
+def test_known_mass_and_the_unknown_share() -> None:
+    vocabulary = ["thick", "thin", "think", "this"]
+    spelling = fit_spelling(vocabulary)
+    mass = float(np.exp(spelling.logprobs(vocabulary)).sum())
+    assert math.isclose(math.exp(spelling.known_logmass), mass, rel_tol=1e-9)
+    word = "thicck"
+    expected = spelling.logprobs([word])[0] - math.log(1.0 - mass)
+    assert spelling.unknown_logprobs([word])[0] == pytest.approx(expected, abs=1e-9)
+    assert spelling.logprobs(["thick"])[0] > spelling.logprobs(["thicck"])[0] > spelling.logprobs(["qzxv"])[0]
+
+
+def test_spell_adds_the_spelling_of_each_unknown_word(tiny_word_model: Path) -> None:
+    lm = charlm.load(tiny_word_model, device="cpu")
+    known = " ".join(lm.tokenizer.token_str(i) for i in range(2, 5))
+    texts = [known, known + " zzqx", known + " zzqx <unk>", known + "\n" + "zzqx " + known]
+    plain = lm.score(texts, unk="replace")
+    spelled = lm.score(texts, unk="spell")
+    price = float(lm.spelling.unknown_logprobs(["zzqx"])[0])
+    assert price < 0
+    assert spelled[0].logprob == pytest.approx(plain[0].logprob, abs=1e-6)  # nothing unknown: unchanged
+    for n in (1, 2, 3):  # one unknown word each; a literal <unk> is not priced
+        assert spelled[n].logprob == pytest.approx(plain[n].logprob + price, abs=1e-5)
+        assert spelled[n].oov == plain[n].oov
+    per = lm.score([known + " zzqx"], unk="spell", per_token=True)[0].per_token
+    assert per is not None and per[-2][0] == "<unk>"
+    assert per[-2][1] == pytest.approx(lm.score([known + " zzqx"], per_token=True)[0].per_token[-2][1] + price)
+
+
+def test_spell_is_for_word_models(tiny_model: Path) -> None:
+    result = CliRunner().invoke(app, ["score", "-m", str(tiny_model), "--unk", "spell", "some text"])
+    no_crash(result)
+    assert result.exit_code == 2
+    assert "--unk spell" in result.output and "word models" in result.output
+    with pytest.raises(charlm.CharlmError):
+        charlm.load(tiny_model, device="cpu").score(["some text"], unk="spell")
+
+
+def test_spell_on_the_command_line(tiny_word_model: Path) -> None:
+    lm = charlm.load(tiny_word_model, device="cpu")
+    known = " ".join(lm.tokenizer.token_str(i) for i in range(2, 5))
+    result = CliRunner().invoke(app, ["score", "-m", str(tiny_word_model), "--unk", "spell", "--json", known + " zzqx"])
+    no_crash(result)
+    assert result.exit_code == 0
+    import json
+
+    got = json.loads(result.output.splitlines()[0])["logprob"]
+    assert got == pytest.approx(lm.score([known + " zzqx"], unk="spell")[0].logprob, abs=1e-6)
+
+
+def test_rescoring_prices_unknown_words_by_spelling(tiny_word_model: Path, tiny_model: Path) -> None:
+    """A word model in rescore scores like ``score --unk spell``; a char model like plain ``score``."""
+    lm = charlm.load(tiny_word_model, device="cpu")
+    word = max((lm.tokenizer.token_str(i) for i in range(2, lm.tokenizer.vocab_size)), key=len)
+    texts = [f"{word} .", f"{word[0]}{word}q ."]
+    got = lm.as_rescorer(ngram_weight=0.0).logprobs(texts)
+    spelled = lm.score(texts, unk="spell", ngram_weight=0.0)
+    plain = lm.score(texts, ngram_weight=0.0)
+    assert [g[1] for g in got] == [s.oov for s in spelled] and got[1][1] == got[0][1] + 1
+    assert [g[0] for g in got] == pytest.approx([s.logprob for s in spelled], abs=1e-5)
+    assert got[1][0] < plain[1].logprob - 1.0
+    char = charlm.load(tiny_model, device="cpu")
+    assert char.as_rescorer(ngram_weight=0.0).logprobs(["the cat"])[0][0] == pytest.approx(
+        char.score(["the cat"], ngram_weight=0.0)[0].logprob, abs=1e-5
+    )
