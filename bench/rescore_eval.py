@@ -25,7 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from charlm.eval.nbest import read_nbest, read_refs, word_errors
-from charlm.eval.rescore import FeatureTable, SentenceScorer, error_table, featurize, load_scorer, rerank, tune
+from charlm.eval.rescore import (
+    CharlmScorer,
+    FeatureTable,
+    SentenceScorer,
+    error_table,
+    featurize,
+    load_scorer,
+    rerank,
+    tune,
+)
 
 
 def subset(table: FeatureTable, keep: list[int]) -> FeatureTable:
@@ -41,6 +50,8 @@ def scorer(spec: str) -> SentenceScorer:
     weight = {"": "auto", "net": 0.0, "ngram": 1.0}[kind]
     loaded = load_scorer(path, "cpu", ngram_weight=weight)
     loaded.name = Path(path).name + (f"@{kind}" if kind else "")
+    if kind == "ngram" and isinstance(loaded, CharlmScorer):
+        loaded.spelling = None  # KenLM's way: an unknown word is <unk>, whatever its spelling
     return loaded
 
 
