@@ -1,6 +1,6 @@
 """WER of n-best rescoring with each model alone and all together, weights tuned on the dev half.
 
-Usage: python bench/rescore_eval.py --nbest data/nbest -m CHAR_MODEL -m WORD_MODEL [-m WORD_MODEL@ngram]
+Usage: python -m bench.rescore_eval --nbest data/nbest -m CHAR_MODEL -m WORD_MODEL [-m WORD_MODEL@ngram]
 
 ``-m DIR`` is a charlm model as ``charlm rescore`` uses it (its n-gram mixed in with the tuned
 weights, unknown words of a word model priced by spelling); ``DIR@net`` its network alone and
@@ -26,6 +26,7 @@ import numpy as np
 
 from charlm.eval.nbest import read_nbest, read_refs, word_errors
 from charlm.eval.rescore import (
+    LENGTH_GRID,
     CharlmScorer,
     FeatureTable,
     SentenceScorer,
@@ -80,12 +81,56 @@ def scored(spec: str, nbest: Path, cache: Path | None) -> dict[str, FeatureTable
     return tables
 
 
+def kind(hyp: str, ref: str) -> str:
+    """The kind of confusion that turned ``ref`` into ``hyp`` (bench/nbest.py's kinds)."""
+    from bench.nbest import ALTERNATIVES
+
+    a, b = hyp.split(), ref.split()
+    if len(a) != len(b):
+        return {len(b) - 1: "dropped word", len(b) + 1: "doubled word"}.get(len(a), "two confusions")
+    diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    if len(diff) != 1:
+        return "two confusions"
+    x, y = diff[0]
+    if x.lower() in ALTERNATIVES.get(y.lower(), []):
+        return "homophone / agreement"
+    return "plural -s" if x.rstrip("s") == y.rstrip("s") else "near-miss spelling"
+
+
+def pairwise(table: FeatureTable, refs: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Per model and kind of error: how often the model prefers the reference to a wrong hypothesis.
+
+    Each model is given its own best length penalty (searched over LENGTH_GRID on these pairs), as
+    rescoring would; the decoder's scores play no part.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for m, name in enumerate(table.names):
+        pairs: dict[str, list[tuple[float, float]]] = {}
+        for uid, hyps, f in zip(table.ids, table.hyps, table.feats, strict=True):
+            texts = [h.text for h in hyps]
+            if refs[uid] not in texts:
+                continue
+            r = texts.index(refs[uid])
+            for j, text in enumerate(texts):
+                if j != r:
+                    lm, words = 1 + m, 1 + len(table.names)
+                    pairs.setdefault(kind(text, refs[uid]), []).append((f[r, lm] - f[j, lm], f[r, words] - f[j, words]))
+        flat = np.array([p for v in pairs.values() for p in v])  # (pairs, 2)
+        best = max(LENGTH_GRID, key=lambda lp: float(np.mean(flat[:, 0] + lp * flat[:, 1] > 0)))
+        out[name] = {k: float(np.mean([d + best * w > 0 for d, w in v])) for k, v in sorted(pairs.items())}
+        out[name] |= {"all": float(np.mean(flat[:, 0] + best * flat[:, 1] > 0)), "length_penalty": float(best)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nbest", type=Path, default=Path("data/nbest"))
     parser.add_argument("-m", "--model", action="append", required=True)
     parser.add_argument("--out", type=Path, default=Path("bench/results/rescore.jsonl"))
     parser.add_argument("--cache", type=Path, default=None, help="Folder of scored tables (one pickle per -m).")
+    parser.add_argument(
+        "--pairwise", action="store_true", help="Also: per kind of error, how often each model prefers the reference."
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     per_model = [scored(spec, args.nbest, args.cache) for spec in args.model]
@@ -116,6 +161,10 @@ def main() -> None:
             "weights": weights.to_dict(dev_t.names) if weights else None,
         }
         rows.append(row)
+    if args.pairwise:
+        rows.append(
+            {"system": "pairwise preference for the reference (dev)", "pairwise": pairwise(tables["dev"], refs["dev"])}
+        )
     for row in rows:
         row |= {"models": [str(p) for p in args.model], "nbest": str(args.nbest), "scoring_s": round(scored_s, 1)}
         print(json.dumps(row))

@@ -163,6 +163,10 @@ class Model:
         if file is not None:
             text = read_text(file, encoding, errors)
             return [replace(score_both(self.module, self.tokenizer, text, whole_file=True), text=str(file))]
+        if unk == "spell":
+            raise BadOption(
+                "--unk spell scores left to right; score a --direction both model with replace, skip or error"
+            )
         return score_both_sentences(self.module, self.tokenizer, self._texts(texts, unk))
 
     def rank(
