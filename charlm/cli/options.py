@@ -20,8 +20,8 @@ from charlm.cli.boundary import error_line
 from charlm.cli.paths import ModelDir
 from charlm.cli.values import Choice, Cutoffs, Device, Encoding, Int, Text
 from charlm.errors import CharlmError, CharlmWarning
-from charlm.models.softmax import ADAPTIVE_MIN_VOCAB, SOFTMAXES
 from charlm.io import ERRORS
+from charlm.models.softmax import ADAPTIVE_MIN_VOCAB, SOFTMAXES
 
 # The library's charlm.tokenizers.LEVELS, charlm.tokenizers.unk.UNK_POLICIES and
 # charlm.tokenizers.segment.SEGMENTS, spelled here so that parsing a command line does not import

@@ -22,6 +22,7 @@ dimensions first (the paper's capacity reduction for rare words).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,9 @@ class _Tail(nn.Module):
     def __init__(self, dim: int, reduced: int, size: int, tied: bool) -> None:
         super().__init__()
         self.proj = nn.Linear(dim, reduced, bias=False)
-        self.weight = None if tied else nn.Parameter(torch.empty(size, reduced).uniform_(-(reduced**-0.5), reduced**-0.5))
+        self.weight = (
+            None if tied else nn.Parameter(torch.empty(size, reduced).uniform_(-(reduced**-0.5), reduced**-0.5))
+        )
         self.bias = nn.Parameter(torch.zeros(size))
         if tied:
             with torch.no_grad():
@@ -52,6 +55,8 @@ class _Tail(nn.Module):
 class AdaptiveHead(nn.Module):
     """``(N.., D)`` features -> the exact log-distribution over ``vocab`` words, or the training loss."""
 
+    edges: Tensor  # (tails,) the cutoffs, for bucketize (a buffer, not saved: the config holds them)
+
     def __init__(self, dim: int, vocab: int, cutoffs: Sequence[int], tied: bool = False) -> None:
         super().__init__()
         self.bounds = (*cutoffs, vocab)  # tail i holds ids [bounds[i], bounds[i+1])
@@ -66,6 +71,9 @@ class AdaptiveHead(nn.Module):
             for i in range(tails)
         )
         self.register_buffer("edges", torch.tensor(list(cutoffs)), persistent=False)
+
+    def _tails(self) -> list[_Tail]:
+        return [cast(_Tail, tail) for tail in self.tails]
 
     def _rows(self, shared: Tensor | None, i: int) -> Tensor | None:
         """Tail ``i``'s tied embedding rows, or None (untied)."""
@@ -83,7 +91,7 @@ class AdaptiveHead(nn.Module):
         flat = y.reshape(-1, y.size(-1))  # (N,D)
         head = self._head(flat, shared)  # (N, c0 + tails)
         parts = [head[:, : self.shortlist]]
-        for i, tail in enumerate(self.tails):
+        for i, tail in enumerate(self._tails()):
             gate = head[:, self.shortlist + i, None]  # (N,1) log p(tail i)
             parts.append(F.log_softmax(tail.logits(flat, self._rows(shared, i)).float(), -1) + gate)
         return torch.cat(parts, -1).reshape(*y.shape[:-1], self.vocab)  # (.., V)
@@ -94,7 +102,7 @@ class AdaptiveHead(nn.Module):
         head = self._head(flat, shared)  # (N, c0 + tails)
         cluster = torch.bucketize(t, self.edges, right=True)  # (N,) 0 = shortlist, i + 1 = tail i
         logp = head.gather(1, torch.where(cluster == 0, t, self.shortlist + cluster - 1)[:, None])[:, 0]  # (N,)
-        for i, tail in enumerate(self.tails):
+        for i, tail in enumerate(self._tails()):
             rows = (cluster == i + 1).nonzero()[:, 0]  # (n_i,)
             if rows.numel() == 0:
                 continue

@@ -13,6 +13,7 @@ that only the tokens falling in that tail pay for during training.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,7 @@ def check_softmax(softmax: Any, cutoffs: Any, vocab: int | None) -> None:
         return
     if any(isinstance(c, bool) or not isinstance(c, int) for c in cuts):
         raise BadOption(f"--cutoffs must be whole numbers (got {list(cuts)})")
-    if cuts and (cuts[0] < 2 or any(b <= a for a, b in zip(cuts, cuts[1:], strict=False))):
+    if cuts and (cuts[0] < 2 or any(b <= a for a, b in itertools.pairwise(cuts))):
         raise BadOption(f"--cutoffs must increase and start at 2 or more (got {','.join(map(str, cuts))})")
     if vocab is None:
         return
