@@ -72,7 +72,9 @@ def _one(
     name: str, corpus: Path, root: Path, shape: dict[str, Any], rows: Any, vocab: int, steps: int, warm: int
 ) -> dict[str, float]:
     if name == "reference":
-        return train_reference(rows, vocab, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"], steps, warm)
+        return train_reference(
+            rows, vocab, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"], steps, warm
+        )
     softmax, _, precision = name.partition("-")  # "adaptive-bf16": the adaptive head in bf16
     return _charlm_run(corpus, root / softmax, {**shape, "softmax": softmax}, precision or "fp32", steps, warm)
 
@@ -97,7 +99,11 @@ def read_speed(vocab: int, sentences: int, length: int) -> dict[str, Any]:
             lm.score(texts[:16], ngram_weight=0.0)  # warm-up
             took = _timed(lambda lm=lm: lm.score(texts, batch_size=64, ngram_weight=0.0))
             one = length / _timed(lambda lm=lm: lm.sample(length=length, seed=0, ngram_weight=0.0))
-            many = 64 * (length // 4) / _timed(lambda lm=lm: lm.sample(length=length // 4, num=64, seed=0, ngram_weight=0.0))
+            many = (
+                64
+                * (length // 4)
+                / _timed(lambda lm=lm: lm.sample(length=length // 4, num=64, seed=0, ngram_weight=0.0))
+            )
             out[softmax] = {"score_sentences_per_s": len(texts) / took, "sample_batch1_tokens_per_s": one,
                             "sample_batch64_tokens_per_s": many}  # fmt: skip
     out["sentences"], out["words_per_sentence"] = len(texts), 20
