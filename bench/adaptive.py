@@ -86,7 +86,7 @@ def read_speed(vocab: int, sentences: int, length: int) -> dict[str, Any]:
     from charlm.training.config import TrainConfig
     from charlm.training.loop import train
 
-    shape = {k: v for k, v in SHAPES["word"].items() if k not in ("seq_len", "batch_size")}
+    shape: dict[str, Any] = {k: v for k, v in SHAPES["word"].items() if k not in ("seq_len", "batch_size")}
     out: dict[str, Any] = {"vocab": vocab}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
