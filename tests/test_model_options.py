@@ -117,14 +117,15 @@ def test_bidirectional_model_has_a_backward_lm_sharing_the_embedding() -> None:
     assert {f"forward_lm.{k}" for k in forward_only.state_dict()} < set(model.state_dict())
     x, y = torch.randint(0, 9, (2, 6)), torch.randint(0, 9, (2, 6))
     logits, _ = model(x)
-    combined = training_loss(model, logits, x, y, torch.device("cpu"), "fp32")
+    combined = training_loss(model, model(x, targets=y)[0], x, y, torch.device("cpu"), "fp32")
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
     back, _ = model.backward_lm(y.flip(1))
     backward = nn.functional.cross_entropy(back.flatten(0, 1), x.flip(1).flatten())
     torch.testing.assert_close(combined, 0.5 * (loss + backward))
     logits, _ = forward_only(x)
     plain = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
-    torch.testing.assert_close(training_loss(forward_only, logits, x, y, torch.device("cpu"), "fp32"), plain)
+    head_loss = forward_only(x, targets=y)[0]
+    torch.testing.assert_close(training_loss(forward_only, head_loss, x, y, torch.device("cpu"), "fp32"), plain)
 
 
 def test_unknown_direction_is_one_line_error() -> None:

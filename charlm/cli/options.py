@@ -18,9 +18,10 @@ import typer
 
 from charlm.cli.boundary import error_line
 from charlm.cli.paths import ModelDir
-from charlm.cli.values import Choice, Device, Encoding, Int, Text
+from charlm.cli.values import Choice, Cutoffs, Device, Encoding, Int, Text
 from charlm.errors import CharlmError, CharlmWarning
 from charlm.io import ERRORS
+from charlm.models.softmax import ADAPTIVE_MIN_VOCAB, SOFTMAXES
 
 # The library's charlm.tokenizers.LEVELS, charlm.tokenizers.unk.UNK_POLICIES and
 # charlm.tokenizers.segment.SEGMENTS, spelled here so that parsing a command line does not import
@@ -68,6 +69,20 @@ MaxVocabOpt = Annotated[
 ]
 MinCountOpt = Annotated[int, typer.Option(parser=Int(1), help="Char/word: drop tokens seen fewer times.")]
 VocabSizeOpt = Annotated[int, typer.Option(parser=Int(3, 1_000_000), help="bpe/unigram: number of pieces.")]
+SoftmaxOpt = Annotated[
+    str,
+    typer.Option(
+        parser=Choice(SOFTMAXES),
+        help=f"Output layer: full, or adaptive (clustered softmax for word vocabularies of {ADAPTIVE_MIN_VOCAB:,}+ words: trains faster, every probability stays exact).",
+    ),
+]
+CutoffsOpt = Annotated[
+    str | None,
+    typer.Option(
+        parser=Cutoffs(),
+        help="--softmax adaptive: where the frequent-word shortlist and each rarer cluster end, e.g. 2000,10000 [default: at 75% and 90% of the training tokens].",
+    ),
+]
 EncodingOpt = Annotated[str, typer.Option(parser=Encoding(), help="Text encoding of the input file.")]
 ErrorsOpt = Annotated[str, typer.Option(parser=Choice(ERRORS), help="On undecodable bytes: strict, replace or ignore.")]
 SeedOpt = Annotated[int, typer.Option(parser=Int(0, SEED_MAX), help="Random seed.")]

@@ -148,6 +148,14 @@ def _segment(info: dict[str, Any]) -> str:
     return f", words cut by {seg['name']} {seg['version']}" if seg else ""
 
 
+def _softmax(model: dict[str, Any]) -> str:
+    """The head: full, or adaptive with where its clusters end."""
+    if model.get("softmax", "full") != "adaptive":
+        return "full"
+    ends = [*model.get("cutoffs", []), model.get("vocab_size")]
+    return "adaptive, clusters ending at " + ", ".join(f"{e:,}" for e in ends if isinstance(e, int))
+
+
 def info_table(info: dict[str, Any], as_json: bool = False) -> None:
     """What a model directory holds (a table, or one JSON object)."""
     if as_json:
@@ -165,6 +173,7 @@ def info_table(info: dict[str, Any], as_json: bool = False) -> None:
             f"{model.get('embed')}, dropout {model.get('dropout')}, tied {model.get('tie_weights')}",
         ),
         ("parameters", f"{info['parameters']:,}"),
+        ("softmax", _softmax(model)),
         ("tokenizer", f"{info.get('tokenizer', {}).get('kind')} ({model.get('vocab_size')} tokens){_segment(info)}"),
         ("training data", f"{data.get('corpus')} ({data.get('chars', 0):,} chars, {data.get('tokens', 0):,} tokens)"),
         (

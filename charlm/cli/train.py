@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from charlm.cli.options import (
+    CutoffsOpt,
     DeviceOpt,
     EncodingOpt,
     ErrorsOpt,
@@ -24,6 +25,7 @@ from charlm.cli.options import (
     MinCountOpt,
     SeedOpt,
     SegmentOpt,
+    SoftmaxOpt,
     VocabSizeOpt,
     friendly,
 )
@@ -131,6 +133,8 @@ def train(
             help="At each line end, reset that row's carried state to the start state with this probability, so the model learns to start lines the way score reads them (0 = off, 1 = every line from the start: rnnlm's -independent).",
         ),
     ] = 0.0,
+    softmax: SoftmaxOpt = "full",
+    cutoffs: CutoffsOpt = None,
     seq_len: Annotated[int, typer.Option(parser=Int(1, 1_000_000), help="Truncated BPTT length in tokens.")] = 128,
     batch_size: Annotated[int, typer.Option(parser=Int(1, 1_000_000), help="Parallel token streams per step.")] = 32,
     lr: Annotated[float, typer.Option(parser=Float(0.0, low_open=True), help="Peak AdamW learning rate.")] = 4e-3,

@@ -197,6 +197,19 @@ class SaveEvery(Value):
         return text
 
 
+class Cutoffs(Value):
+    """``--cutoffs``: increasing word counts, e.g. 2000,10000 (kept as text; the library parses it)."""
+
+    __name__ = "N[,N...]"
+    bad = ("bogus", "10000,2000", "1", "2000,,", "-5", "99999999999999999999999")
+
+    def parse(self, text: str) -> str:
+        from charlm.models.softmax import parse_cutoffs
+
+        parse_cutoffs(text)
+        return text
+
+
 class Encoding(Value):
     """A known *text* codec (hex, rot13, base64 ... are refused)."""
 

@@ -2,9 +2,14 @@
 
 ::
 
-    ids (B,T) --Embedding--> (B,T,E) --dropout--> core --> (B,T,H) --dropout--> [proj H->E] --Linear--> logits (B,T,V)
+    ids (B,T) --Embedding--> (B,T,E) --dropout--> core --> (B,T,H) --dropout--> [proj H->E] --head--> logits (B,T,V)
                                                    ^  |
                                           state ---+  +--> new state (carried across TBPTT windows)
+
+The head is a Linear (``--softmax full``) or an :class:`~charlm.models.adaptive.AdaptiveHead`; its
+seam is :meth:`LanguageModel.logits_from` (logits whose softmax is the model's distribution: the
+adaptive head's are its exact log-probabilities) and :meth:`LanguageModel.loss_from` (the training
+loss: the adaptive head's cheap cluster loss). Readers never ask which head a model has.
 
 A ``--direction both`` model is a :class:`BidirectionalLM`: two LanguageModels, one reading the
 stream forward and one reading it reversed, sharing the embedding (ELMo). Its ``forward`` is the
@@ -20,8 +25,10 @@ A state is a tensor or a (nested) tuple of tensors; :func:`charlm.models.state.m
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from charlm.models.adaptive import AdaptiveHead
 from charlm.models.attention import HistoryAttention
 from charlm.models.config import ModelConfig, State
 from charlm.models.dropout import LockedDropout, embedding_dropout
@@ -46,11 +53,14 @@ class LanguageModel(nn.Module):
         self.start = StartState(config.embed) if config.start_state == "learned" else None
         self._state_dims: list[int] | None = None
 
-    def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear]:
+    def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear | AdaptiveHead]:
         config = self.config
         # Tied weights share the (V,E) matrix, so a hidden state of another width is projected to E.
         proj = nn.Linear(out, config.embed) if config.tie_weights and out != config.embed else None
-        head = nn.Linear(config.embed if config.tie_weights else out, config.vocab_size)
+        dim = config.embed if config.tie_weights else out
+        if config.softmax == "adaptive":  # tied: its clusters read the embedding's rows (models/adaptive.py)
+            return proj, AdaptiveHead(dim, config.vocab_size, config.cutoffs, config.tie_weights)
+        head = nn.Linear(dim, config.vocab_size)
         if config.tie_weights:
             head.weight = self.embed.weight
         return proj, head
@@ -80,12 +90,37 @@ class LanguageModel(nn.Module):
         return y, state
 
     def logits_from(self, y: Tensor) -> Tensor:
-        """Logits ``(B,T,V)`` from :meth:`features`: ``forward`` is ``logits_from(features(...))``."""
+        """Logits ``(..,V)`` from :meth:`features` ``(..,D)``: ``forward`` is ``logits_from(features(...))``.
+
+        Their softmax is the model's next-token distribution; an adaptive head returns its exact
+        log-probabilities over the whole vocabulary (already normalised).
+        """
+        if isinstance(self.head, AdaptiveHead):
+            return self.head.log_prob(y, self.embed.weight if self.config.tie_weights else None)
         return self.head(y)
 
-    def forward(self, ids: Tensor, state: State = None, resets: Tensor | None = None) -> tuple[Tensor, State]:
+    def log_probs(self, y: Tensor) -> Tensor:
+        """The full next-token log-distribution ``(..,V)`` float32 from :meth:`features`."""
+        return F.log_softmax(self.logits_from(y).float(), dim=-1)
+
+    def loss_from(self, y: Tensor, targets: Tensor) -> Tensor:
+        """Mean training loss (nats/token) of ``targets (B,T)`` from features ``y (B,T,D)``.
+
+        The full head's cross-entropy; the adaptive head's cluster loss, which computes each tail
+        only for its own tokens (the same value as the full distribution's, at a fraction of the cost).
+        """
+        if isinstance(self.head, AdaptiveHead):
+            return self.head.loss(y, targets, self.embed.weight if self.config.tie_weights else None)
+        return F.cross_entropy(self.head(y).float().flatten(0, 1), targets.flatten())
+
+    def forward(
+        self, ids: Tensor, state: State = None, resets: Tensor | None = None, targets: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """``(logits (B,T,V), state)``; with ``targets (B,T)``, ``(mean training loss, state)`` (:meth:`loss_from`)."""
         y, state = self.features(ids, state, resets)  # (B,T,D)
-        return self.head(y), state  # (B,T,V)
+        if targets is not None:
+            return self.loss_from(y, targets), state  # () the head's cheap training loss
+        return self.logits_from(y), state  # (B,T,V)
 
     def start_state(self, batch: int) -> State:
         """The state every line starts from: None (zeros, for the core to fill in) or the learned one."""
@@ -117,14 +152,19 @@ class BidirectionalLM(nn.Module):
         self.forward_lm = LanguageModel(config)
         self.backward_lm = LanguageModel(config, embed=self.forward_lm.embed)
 
-    def forward(self, ids: Tensor, state: State = None, resets: Tensor | None = None) -> tuple[Tensor, State]:
-        return self.forward_lm(ids, state, resets)  # (B,T,V)
+    def forward(
+        self, ids: Tensor, state: State = None, resets: Tensor | None = None, targets: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        return self.forward_lm(ids, state, resets, targets)  # (B,T,V), or the forward half's loss
 
     def features(self, ids: Tensor, state: State = None) -> tuple[Tensor, State]:
         return self.forward_lm.features(ids, state)  # (B,T,D)
 
     def logits_from(self, y: Tensor) -> Tensor:
         return self.forward_lm.logits_from(y)  # (B,T,V)
+
+    def log_probs(self, y: Tensor) -> Tensor:
+        return self.forward_lm.log_probs(y)  # (B,T,V)
 
     @property
     def embed(self) -> nn.Embedding:

@@ -41,6 +41,13 @@ class ModelConfig:
     mogrify_rank: int = field(default=0, metadata=STRUCTURE)  # Mogrifier LSTM: rank of the gating matrices (0 = full)
     # issue 13 (absent from older config.json files: they start from zeros)
     start_state: str = field(default="zero", metadata=STRUCTURE)  # "learned": a trained start state (models/start.py)
+    # issue 9 (absent from older config.json files: they have the full softmax)
+    softmax: str = field(default="full", metadata=STRUCTURE)  # "adaptive": clustered head (models/adaptive.py)
+    cutoffs: tuple[int, ...] = field(default=(), metadata=STRUCTURE)  # adaptive: where the shortlist and tails end
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cutoffs, list):  # config.json stores the tuple as a list
+            object.__setattr__(self, "cutoffs", tuple(self.cutoffs))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

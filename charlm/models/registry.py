@@ -15,6 +15,7 @@ from typing import Any
 
 from charlm.errors import BadOption
 from charlm.models.config import DIRECTIONS, START_STATES, ModelConfig
+from charlm.models.softmax import check_softmax
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,11 @@ def _number(name: str, value: Any, low: float, high: float = math.inf, integer: 
         raise BadOption(f"--{name.replace('_', '-')} must be {'an integer ' if integer else ''}{bound} (got {value!r})")
 
 
-def validate_model(config: ModelConfig) -> None:
-    """Model options that are out of range or cannot work together: one clear line, before any work."""
+def validate_model(config: ModelConfig, vocab_known: bool = True) -> None:
+    """Model options that are out of range or cannot work together: one clear line, before any work.
+
+    ``vocab_known=False`` (a training config, before its tokenizer exists) skips what depends on the vocabulary.
+    """
     spec = get_arch(config.arch)
     for name in ("vocab_size", "layers", "hidden", "embed", "clock_modules"):
         _number(name, getattr(config, name), 1, integer=True)
@@ -94,3 +98,6 @@ def validate_model(config: ModelConfig) -> None:
     if config.wdrop and not spec.weight_drop:
         weighted = ", ".join(n for n, s in ARCHS.items() if s.weight_drop)
         raise BadOption(f"--wdrop works on {weighted} only (got --arch {config.arch})")
+    check_softmax(config.softmax, config.cutoffs, config.vocab_size if vocab_known else None)
+    if vocab_known and config.softmax == "adaptive" and not config.cutoffs:
+        raise BadOption("an adaptive softmax needs its --cutoffs (charlm train chooses them from the corpus)")

@@ -6,7 +6,7 @@ the same parameters and does one step with a few ``addmm`` calls instead::
 
     layer 0:  gates = table[id] + h0 @ W_hh0^T        table (V, G) = embed @ W_ih0^T + b_ih0 + b_hh0
     layer l:  gates = [x, h_l] @ [W_ih_l, W_hh_l]^T + b_l
-    head:     logits = head(proj(h_top))
+    head:     logits = model.logits_from(proj(h_top))   (the full or the adaptive head)
 
 ``precision="bf16"`` keeps bf16 copies of the recurrent weight matrices and multiplies in bf16
 (products rounded to bf16, then biases and the cell math in fp32): on CPUs with native bf16 the
@@ -99,7 +99,7 @@ class Stepper:
             new_c.append(c)
             x = h  # (B,H)
         y = self.model.proj(x) if self.model.proj is not None else x
-        logits = self.model.head(y)  # (B,V)
+        logits = self.model.logits_from(y)  # (B,V)
         return logits, _pack(new_h, new_c, self.kind)
 
 

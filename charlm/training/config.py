@@ -16,6 +16,7 @@ from typing import Any
 from charlm.errors import BadOption
 from charlm.models.config import ModelConfig
 from charlm.models.registry import validate_model
+from charlm.models.softmax import ADAPTIVE_MIN_VOCAB, parse_cutoffs, too_small
 from charlm.tokenizers.segment import check_segment
 
 DEFAULT_TIME_S = 600.0
@@ -63,6 +64,8 @@ class TrainConfig:
     mogrify_rounds: int = 5
     mogrify_rank: int = 0
     start_state: str = "zero"  # where a line starts: zeros, or a learned state (issue 13)
+    softmax: str = "full"  # full | adaptive: the clustered head for word vocabularies (issue 9)
+    cutoffs: tuple[int, ...] | None = None  # adaptive: cluster ends; None = chosen from the token frequencies
     # sentence starts (issue 13): reset each row's carried state at a line end with this probability
     reset_at_eos: float = 0.0
     # optimisation
@@ -92,13 +95,30 @@ class TrainConfig:
     ngram_order: int | None = field(default=None, metadata=RESUMABLE)  # n-gram at the end: None = per level, 0 = none
 
     def __post_init__(self) -> None:
+        if isinstance(self.cutoffs, list):  # config.json stores the tuple as a list
+            object.__setattr__(self, "cutoffs", tuple(self.cutoffs))
         try:
             self._validate()
         except TypeError:  # a value of the wrong kind (e.g. a string from a hand-edited config.json)
             raise BadOption(
                 "a training option has a value of the wrong kind; check the options or config.json"
             ) from None
-        validate_model(self.model_config(vocab_size=1))  # arch, shapes and model options, before any work
+        validate_model(self.model_config(vocab_size=1), vocab_known=False)  # model options, before any work
+        self._validate_softmax()
+
+    def _validate_softmax(self) -> None:
+        """``--softmax adaptive`` is for word vocabularies of a few thousand words and more."""
+        if self.softmax != "adaptive":
+            return
+        if self.level != "word":
+            raise BadOption(
+                f"--softmax adaptive is for --level word (got --level {self.level}): a char or subword "
+                "vocabulary is small enough for the full softmax"
+            )
+        if self.max_vocab is not None and self.max_vocab < ADAPTIVE_MIN_VOCAB:
+            raise BadOption(too_small(self.max_vocab))
+        if self.cutoffs and self.max_vocab is not None and self.cutoffs[-1] >= self.max_vocab:
+            raise BadOption(f"--cutoffs must stay below --max-vocab {self.max_vocab:,}")
 
     def _validate(self) -> None:
         for name in ("layers", "hidden", "embed", "seq_len", "batch_size", "eval_every", "log_every"):
@@ -132,7 +152,7 @@ class TrainConfig:
 
     def model_config(self, vocab_size: int) -> ModelConfig:
         """The model this run trains (every ModelConfig field has a TrainConfig field of the same name)."""
-        return ModelConfig.from_dict({**asdict(self), "vocab_size": vocab_size})
+        return ModelConfig.from_dict({**asdict(self), "vocab_size": vocab_size, "cutoffs": self.cutoffs or ()})
 
     @property
     def time_budget(self) -> float | None:
@@ -163,8 +183,9 @@ class TrainConfig:
 def option_values(options: Mapping[str, Any]) -> dict[str, Any]:
     """TrainConfig values from ``charlm train``'s options, named like the fields they set.
 
-    Paths become strings, ``time`` is a duration text (``10m``) and ``save_every`` is ``--save-every``'s
-    text (``200``, ``10m`` or ``200,10m``), which sets both ``save_every`` and ``save_every_s``.
+    Paths become strings, ``time`` is a duration text (``10m``), ``save_every`` is ``--save-every``'s
+    text (``200``, ``10m`` or ``200,10m``), which sets both ``save_every`` and ``save_every_s``, and
+    ``cutoffs`` is ``--cutoffs``' text (``2000,10000``).
     """
     known = {f.name for f in fields(TrainConfig)}
     values = {k: str(v) if isinstance(v, PurePath) else v for k, v in options.items() if k in known}
@@ -172,6 +193,8 @@ def option_values(options: Mapping[str, Any]) -> dict[str, Any]:
         values["time"] = parse_duration(values["time"]) if values["time"] else None
     if isinstance(values.get("save_every"), str):
         values["save_every"], values["save_every_s"] = parse_save_every(values["save_every"])
+    if isinstance(values.get("cutoffs"), str):
+        values["cutoffs"] = parse_cutoffs(values["cutoffs"])
     return values
 
 

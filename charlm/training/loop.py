@@ -170,11 +170,12 @@ class Trainer:
             group["lr"] = lr
         resets = run.resets.mask(x, ctx.tokenizer.eos_id, ctx.dist.world, ctx.dist.rows)  # (B,T) or None (P=0)
         with autocast(ctx.device, ctx.precision):
+            # The head's training loss (cross-entropy, or the adaptive softmax's cheap cluster loss).
             if resets is None:
-                logits, state = ctx.ddp(x, run.carried)  # (B,T,V)
+                loss, state = ctx.ddp(x, run.carried, targets=y)  # ()
             else:
-                logits, state = ctx.ddp(x, run.carried, resets)  # (B,T,V), rows start afresh where marked
-        loss = training_loss(run.model, logits, x, y, ctx.device, ctx.precision)  # both halves if bidirectional
+                loss, state = ctx.ddp(x, run.carried, resets, targets=y)  # (), rows start afresh where marked
+        loss = training_loss(run.model, loss, x, y, ctx.device, ctx.precision)  # both halves if bidirectional
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = ctx.config.clip if ctx.config.clip > 0 else math.inf

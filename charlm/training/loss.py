@@ -11,7 +11,6 @@ fresh state: its context lies in the *next* window, which TBPTT has not read yet
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.models.base import BidirectionalLM
@@ -19,13 +18,15 @@ from charlm.runtime import autocast
 
 
 def training_loss(
-    model: torch.nn.Module, logits: Tensor, x: Tensor, y: Tensor, device: torch.device, precision: str
+    model: torch.nn.Module, loss: Tensor, x: Tensor, y: Tensor, device: torch.device, precision: str
 ) -> Tensor:
-    """Mean cross-entropy (nats/token) of ``logits (B,T,V)`` against ``y (B,T)``; both halves for a bidirectional model."""
-    loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+    """The step's loss from the forward pass's ``loss`` (``model(x, targets=y)``); both halves for a bidirectional model.
+
+    The head computes it (:meth:`~charlm.models.base.LanguageModel.loss_from`): cross-entropy, or
+    the adaptive softmax's cluster loss.
+    """
     if not isinstance(model, BidirectionalLM):
         return loss
     with autocast(device, precision):
-        back, _ = model.backward_lm(y.flip(1))  # (B,T,V)
-        backward = F.cross_entropy(back.float().flatten(0, 1), x.flip(1).flatten())
+        backward, _ = model.backward_lm(y.flip(1), targets=x.flip(1))  # () mean nats of the reversed window
         return 0.5 * (loss + backward)

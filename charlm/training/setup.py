@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,6 +21,7 @@ from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.base import build_model
 from charlm.models.config import ModelConfig, State, structure_fields
+from charlm.models.softmax import check_softmax, choose_cutoffs
 from charlm.models.state import map_state
 from charlm.runtime import resolve_precision, seed_everything, set_threads
 from charlm.tokenizers import Tokenizer
@@ -82,11 +84,13 @@ def open_run(
         assert source is not None
         config = adopt_source(config, source)
     tokenizer = get_tokenizer(config, source)
+    check_softmax(config.softmax, config.cutoffs, tokenizer.vocab_size)  # before the corpus is encoded
     claimed = claim.path if claim is not None else resume_dir
     run_dir = Path(str(dist.from_main(claimed if dist.is_main else None)))
-    stream, val_data, val_ids, info, chars_per_token = _load_data(config, dist, tokenizer, run_dir, resume_dir)
+    loaded = _load_data(config, dist, tokenizer, run_dir, resume_dir)
+    stream, val_data, val_ids, info, chars_per_token, train_ids = loaded
     val_lines = line_batches(val_ids, tokenizer.eos_id, config.batch_size, (dist.rank, dist.world))
-    model_config = config.model_config(tokenizer.vocab_size)
+    model_config = run_model_config(config, tokenizer.vocab_size, train_ids, resume_dir)
     model = build_model(model_config).to(dist.device)
     ctx = RunContext(
         config,
@@ -132,10 +136,23 @@ def restore(ctx: RunContext, run: RunState, state: dict[str, Any], rollback: boo
         ) from None
 
 
+def run_model_config(config: TrainConfig, vocab: int, train_ids: Any, resume_dir: Path | None) -> ModelConfig:
+    """The model this run trains; an adaptive head without ``--cutoffs`` gets them from the token counts.
+
+    A resumed run keeps the cutoffs saved in its config.json (the same counts would choose them again).
+    """
+    model_config = config.model_config(vocab)
+    if model_config.softmax != "adaptive" or model_config.cutoffs:
+        return model_config
+    saved = ckpt.read_config(resume_dir).get("model", {}) if resume_dir is not None else {}
+    cutoffs = saved.get("cutoffs") or choose_cutoffs(np.bincount(np.asarray(train_ids), minlength=vocab)[:vocab])
+    return replace(model_config, cutoffs=tuple(cutoffs))
+
+
 def _load_data(
     config: TrainConfig, dist: distributed.Dist, tokenizer: Tokenizer, run_dir: Path, resume_dir: Path | None
-) -> tuple[WindowStream, Any, Any, dict[str, Any], float]:
-    """Token memmaps -> the (B, L) training stream and the validation rows."""
+) -> tuple[WindowStream, Any, Any, dict[str, Any], float, Any]:
+    """Token memmaps -> the (B, L) training stream, the validation rows, and all training ids."""
     if not dist.is_main:
         dist.barrier()  # rank 0 writes the token cache first; the others then reuse it
     data = prepare(config, tokenizer, run_dir, resuming=resume_dir is not None)
@@ -146,18 +163,18 @@ def _load_data(
     stream = WindowStream(dist.rows(rows), config.seq_len, device=dist.device)
     val_batch = max(1, min(config.batch_size, len(data.val) // (config.seq_len + 1) // world)) * world
     val_data = dist.rows(batchify(data.val, val_batch))  # (B_val, L_val)
-    return stream, val_data, data.val, data.info, data.val_chars_per_token
+    return stream, val_data, data.val, data.info, data.val_chars_per_token, data.train
 
 
 def adopt_source(config: TrainConfig, source: Path) -> TrainConfig:
     """Fine-tuning keeps the source model's shape and tokenizer; the optimizer starts afresh."""
     saved = ckpt.read_config(source)
-    model = saved["model"]
+    model = ModelConfig.from_dict(saved["model"])  # a field the source predates has its default (its structure then)
     return replace(
         config,
         level=saved.get("tokenizer", {}).get("kind", config.level),
         init_from=str(source),
-        **{k: model[k] for k in structure_fields() if k in model},
+        **{k: getattr(model, k) for k in structure_fields()},
     )
 
 
