@@ -181,6 +181,7 @@ def info_table(info: dict[str, Any], as_json: bool = False) -> None:
             "sentence starts",
             f"start state {model.get('start_state', 'zero')}, reset at line ends with p = {train.get('reset_at_eos', 0.0)}",
         ),
+        ("recipe", _recipe(train.get("recipe"))),
         ("best val loss", f"{fmt(summary.get('best_val_loss'), 4)} nats/token at step {summary.get('best_step')}"),
         (
             "best val bits/char",
@@ -196,6 +197,38 @@ def info_table(info: dict[str, Any], as_json: bool = False) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+
+
+def _recipe(recipe: Any) -> str:
+    """The recipe a model was trained with, what it set and why (``charlm info``)."""
+    if not isinstance(recipe, dict):
+        return "none (options given in full, or trained before recipes)"
+    taken = ", ".join(recipe.get("set") or []) or "nothing (every option given)"
+    return f"{recipe.get('name')} for {recipe.get('budget_min')} min on {recipe.get('device')}; set {taken}; why: {recipe.get('why')}"
+
+
+def recipes_table(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """The recipe table (``charlm recipes``): one row per recipe, or one JSON object per line."""
+    if as_json:
+        for row in rows:
+            print(json_text(row))
+        return
+    table = Table(title="recipes: charlm train takes the options you do not give from the row for its budget")
+    for col in ("recipe", "device", "level", "budget (min)", "steps/min", "sets", "why"):
+        table.add_column(col, justify="right" if col == "steps/min" else "left", overflow="fold")
+    for row in rows:
+        upto = "and more" if row["upto_min"] is None else f"to {row['upto_min']:g}"
+        sets = " ".join(f"{k}={v}" for k, v in row["values"].items())
+        table.add_row(
+            row["name"],
+            row["device"],
+            row["level"],
+            f"{row['from_min']:g} {upto}",
+            f"{row['steps_per_min']:g}",
+            sets,
+            row["why"],
+        )
+    _show(table)
 
 
 def bidirectional_table(scores: list[Any], as_json: bool) -> None:
