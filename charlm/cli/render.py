@@ -207,6 +207,13 @@ def _recipe(recipe: Any) -> str:
     return f"{recipe.get('name')} for {recipe.get('budget_min')} min on {recipe.get('device')}; set {taken}; why: {recipe.get('why')}"
 
 
+def _budget(low: float, high: float | None) -> str:
+    """A row's budget range in minutes: ``any``, ``under 5``, ``5 to 30`` or ``30 and more``."""
+    if high is None:
+        return "any" if low == 0 else f"{low:g} and more"
+    return f"under {high:g}" if low == 0 else f"{low:g} to {high:g}"
+
+
 def recipes_table(rows: list[dict[str, Any]], as_json: bool) -> None:
     """The recipe table (``charlm recipes``): one row per recipe, or one JSON object per line."""
     if as_json:
@@ -217,13 +224,12 @@ def recipes_table(rows: list[dict[str, Any]], as_json: bool) -> None:
     for col in ("recipe", "device", "level", "budget (min)", "steps/min", "sets", "why"):
         table.add_column(col, justify="right" if col == "steps/min" else "left", overflow="fold")
     for row in rows:
-        upto = "and more" if row["upto_min"] is None else f"to {row['upto_min']:g}"
         sets = " ".join(f"{k}={v}" for k, v in row["values"].items())
         table.add_row(
             row["name"],
             row["device"],
             row["level"],
-            f"{row['from_min']:g} {upto}",
+            _budget(row["from_min"], row["upto_min"]),
             f"{row['steps_per_min']:g}",
             sets,
             row["why"],
