@@ -33,6 +33,47 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+class ReferenceSteps:
+    """The plain loop as a contender that runs ``n`` more TBPTT steps over ``rows (B, L)`` on demand (fp32)."""
+
+    def __init__(
+        self,
+        rows: Tensor,
+        vocab: int,
+        embed: int,
+        hidden: int,
+        layers: int,
+        seq_len: int,
+        lr: float = 3e-3,
+        seed: int = 1234,
+    ) -> None:
+        torch.manual_seed(seed)
+        self.rows, self.seq_len = rows, seq_len
+        self.model = RefLSTM(vocab, embed, hidden, layers).to(rows.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
+        self.state: tuple[Tensor, Tensor] | None = None
+        self.pos = 0
+        self.loss = torch.zeros(())
+        self.tokens_per_step = rows.size(0) * seq_len
+
+    def __call__(self, steps: int) -> None:
+        rows, seq_len = self.rows, self.seq_len
+        for _ in range(steps):
+            if self.pos + seq_len + 1 > rows.size(1):
+                self.pos, self.state = 0, None
+            x, y = rows[:, self.pos : self.pos + seq_len], rows[:, self.pos + 1 : self.pos + seq_len + 1]  # (B,T)
+            self.pos += seq_len
+            logits, state = self.model(x, self.state)  # (B,T,V)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt.step()
+            self.state = (state[0].detach(), state[1].detach())
+            self.loss = loss.detach()
+        sync(rows.device)
+
+
 def train_reference(
     rows: Tensor,
     vocab: int,
@@ -46,28 +87,12 @@ def train_reference(
     seed: int = 1234,
 ) -> dict[str, float]:
     """Train ``steps`` TBPTT windows over ``rows (B, L)`` in fp32; tokens/s after ``warm`` steps."""
-    torch.manual_seed(seed)
-    model = RefLSTM(vocab, embed, hidden, layers).to(rows.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
-    state, pos, started, loss = None, 0, 0.0, torch.zeros(())
-    for step in range(steps):
-        if step == warm:
-            sync(rows.device)
-            started = time.perf_counter()
-        if pos + seq_len + 1 > rows.size(1):
-            pos, state = 0, None
-        x, y = rows[:, pos : pos + seq_len], rows[:, pos + 1 : pos + seq_len + 1]  # (B,T)
-        pos += seq_len
-        logits, state = model(x, state)  # (B,T,V)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state = (state[0].detach(), state[1].detach())
-    sync(rows.device)
+    ref = ReferenceSteps(rows, vocab, embed, hidden, layers, seq_len, lr, seed)
+    ref(warm)
+    started = time.perf_counter()
+    ref(steps - warm)
     elapsed = time.perf_counter() - started
-    return {"tokens_per_s": rows.size(0) * seq_len * (steps - warm) / elapsed, "train_loss": float(loss.detach())}
+    return {"tokens_per_s": ref.tokens_per_step * (steps - warm) / elapsed, "train_loss": float(ref.loss)}
 
 
 @torch.no_grad()

@@ -32,10 +32,12 @@ def _train_rows(report: dict[str, Any], kind: str) -> list[str]:
     label = f"{kind} {part['layers']}x{part['hidden']} (V={part['vocab']}, T={part['seq_len']}, B={part['batch_size']})"
     char = kind == "char"
     rows = [
-        _row(f"{label} reference fp32 tokens/s", part["reference"]["tokens_per_s"], ",.0f"),
-        _row(f"{label} charlm fp32 tokens/s", part["fp32"]["tokens_per_s"], ",.0f"),
-        _row(f"{label} charlm {fast} tokens/s", part[fast]["tokens_per_s"], ",.0f"),
+        *(
+            _speed_row(f"{label} {who} tokens/s", part[key])
+            for who, key in (("reference fp32", "reference"), ("charlm fp32", "fp32"), (f"charlm {fast}", fast))
+        ),
         _row(f"{label} charlm {fast} / reference fp32", part[fast]["ratio"], ".2f", 1.8 if char else None),
+        *_round_rows(part, fast),
         _row(f"{label} MFU charlm {fast} (of measured {fast} peak)", part[fast]["mfu"], ".1%", 0.65 if char else None),
         _row(f"{label} MFU reference fp32 (of measured fp32 peak)", part["reference"]["mfu"], ".1%"),
     ]
@@ -50,6 +52,25 @@ def _train_rows(report: dict[str, Any], kind: str) -> list[str]:
             )
         )
     return rows
+
+
+def _speed_row(name: str, part: dict[str, Any]) -> str:
+    """Median tokens/s of the interleaved rounds with its min-max (older reports: the best round)."""
+    if "min" not in part:
+        return _row(name, part["tokens_per_s"], ",.0f")
+    return f"| {name}, median (min-max) | {part['tokens_per_s']:,.0f} ({part['min']:,.0f}-{part['max']:,.0f}) | | |"
+
+
+def _round_rows(part: dict[str, Any], fast: str) -> list[str]:
+    """How the speeds were timed, and the spread of the per-round ratio (same round, same conditions)."""
+    if part.get("method") != "interleaved":
+        return []
+    rounds = part[fast]["round_ratio"]
+    return [
+        f"| ... per-round ratio, median (min-max) | {rounds['median']:.2f} ({rounds['min']:.2f}-{rounds['max']:.2f}) | | |",
+        f"| ... timed: {part['warmup_rounds']} warm-up + {part['rounds']} interleaved rounds x "
+        f"{part['steps_per_round']} steps per contender | | | |",
+    ]
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -73,8 +94,8 @@ def markdown(report: dict[str, Any]) -> str:
     if "val_nats" in q:
         lines.append(
             _row(
-                f"default recipe, tinyshakespeare val nats/char after {q['minutes']:g} min ({q['steps']} "
-                f"steps, {q['precision']})",
+                f"{q['recipe'].get('name', 'default recipe')}, tinyshakespeare val nats/char after "
+                f"{q['minutes']:g} min ({q['steps']} steps, {q['precision']})",
                 q["val_nats"],
                 ".3f",
                 QUALITY_TARGET.get(q["minutes"]),

@@ -1,7 +1,8 @@
 """Run the benchmark suite and write ``bench/results/<time>.json`` and ``bench/results/latest.md``.
 
 ``python -m bench.run`` (about 15 minutes on 2 cores; 10 of them are the quality-at-a-budget run)
-or ``python -m bench.run --quick`` (under 4 minutes: fewer steps, a 2-minute quality run).
+or ``python -m bench.run --quick`` (about 6 minutes: fewer rounds, a 2-minute quality run). Training
+speed is timed interleaved after a warm-up (:mod:`bench.interleave`): median and min-max per contender.
 Each measurement is a subprocess; its peak RSS comes from ``os.wait4``.
 """
 
@@ -22,7 +23,10 @@ from bench.report import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
+SHARED = next(  # ../shared from the main checkout or from a worktree below it
+    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), Path("../shared")
+)
+SHAKESPEARE = SHARED / "data" / "tinyshakespeare" / "input.txt"
 
 
 def child(argv: list[str], cwd: Path | None = None) -> dict[str, Any]:
@@ -58,7 +62,7 @@ def workload(name: str, *args: object) -> dict[str, Any]:
 
 
 def quality(minutes: float) -> dict[str, Any]:
-    """``charlm train input.txt --time Nm`` with every other option at its default."""
+    """``charlm train input.txt --time Nm`` with every other option at its default (the recipe for N minutes)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         run = child(
@@ -87,8 +91,21 @@ def quality(minutes: float) -> dict[str, Any]:
         "precision": summary["precision"],
         "parameters": summary["parameters"],
         "recipe": {
-            k: config["train"][k]
-            for k in ("layers", "hidden", "embed", "seq_len", "batch_size", "lr", "dropout", "schedule", "precision")
+            "name": (config["train"].get("recipe") or {}).get("name", "default recipe"),
+            **{
+                k: config["train"][k]
+                for k in (
+                    "layers",
+                    "hidden",
+                    "embed",
+                    "seq_len",
+                    "batch_size",
+                    "lr",
+                    "dropout",
+                    "schedule",
+                    "precision",
+                )
+            },
         },
         "wall_s": run["wall_s"],
         "peak_rss_mib": run["peak_rss_mib"],
@@ -149,7 +166,8 @@ def main() -> None:
     gpu = probe["cuda"]
     if not SHAKESPEARE.exists():
         raise SystemExit(f"bench: {SHAKESPEARE} is missing (tinyshakespeare is needed)")
-    rounds, char_steps, word_steps = (1, 8, 8) if args.quick else (2, 20, 20)
+    # rounds x steps per round for each contender of the train workloads, after their warm-up rounds
+    rounds, char_steps, word_steps = (5, 4, 4) if args.quick else (7, 8, 8)
     minutes = args.minutes or (2.0 if args.quick else 10.0)
     started = time.time()
     report: dict[str, Any] = {

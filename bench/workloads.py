@@ -1,8 +1,8 @@
 """One measurement per subprocess: ``python -m bench.workloads NAME [ARGS]`` prints one JSON line.
 
-``peak``: matmul GFLOP/s in fp32 and bf16. ``train``: charlm (fp32 and its fastest precision) and
-the plain reference, interleaved round by round, tokens/s, MFU and the validation loss after the
-same steps. ``score``: sentences/s for 1,000 sentences. ``sample``: tokens/s at batch 1 and 64.
+``peak``: matmul GFLOP/s in fp32 and bf16. ``train KIND ROUNDS STEPS``: charlm (fp32 and its fastest
+precision) and the plain reference, warmed up until stable and then interleaved round by round
+(:mod:`bench.interleave`): median tokens/s with min-max, MFU, and the validation loss after the same steps. ``score``: sentences/s for 1,000 sentences. ``sample``: tokens/s at batch 1 and 64.
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.reference import sample_reference, sync, train_reference
+from bench.reference import sample_reference, sync
 from charlm.runtime import pick_device, resolve_precision
 
 DEVICE = pick_device(os.environ.get("BENCH_DEVICE", "auto"))
 
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
+SHARED = next(  # ../shared from the main checkout or from a worktree below it
+    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), Path("../shared")
+)
+SHAKESPEARE = SHARED / "data" / "tinyshakespeare" / "input.txt"
 SHAPES = {  # vocab is fixed by the corpus (tinyshakespeare: 65 chars; synthetic Zipf text: 30,000 words)
     "char": {"level": "char", "layers": 2, "hidden": 512, "embed": 128, "seq_len": 128, "batch_size": 64},
     "word": {"level": "word", "layers": 2, "hidden": 650, "embed": 650, "seq_len": 35, "batch_size": 20},
@@ -81,44 +84,34 @@ def word_corpus(path: Path, vocab: int = 30_000, tokens: int = 200_000, seed: in
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _charlm_run(
-    corpus: Path, root: Path, shape: dict[str, Any], precision: str, steps: int, warm: int
-) -> dict[str, float]:
+def _charlm_config(corpus: Path, root: Path, shape: dict[str, Any], precision: str) -> Any:
+    """charlm's run for the speed test: the bench shape, no dropout, evaluation and saving out of the way."""
     from charlm.training.config import TrainConfig
-    from charlm.training.loop import train
 
-    stamps: list[float] = []
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("event") == "step":
-            sync(DEVICE)
-            stamps.append(time.perf_counter())
-
-    config = TrainConfig(
+    return TrainConfig(
         corpus=str(corpus),
         out=str(root / f"run-{precision}"),
         checkpoints=str(root / "ck"),
         force=True,
         dropout=0.0,
         warmup=2,
-        steps=steps,
-        eval_every=steps,
-        save_every=10**9,
+        steps=10**6,
+        eval_every=10**6,
+        save_every=10**6,
         device=str(DEVICE),
         precision=precision,
         **shape,
     )
-    result = train(config, on_event)
-    tokens = shape["batch_size"] * shape["seq_len"] * (steps - warm)
-    return {
-        "tokens_per_s": tokens / (stamps[-1] - stamps[warm - 1]),
-        "val_loss": result.best_val_loss,
-        "train_loss": result.train_loss,
-    }
 
 
-def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, Any]:
-    """Reference fp32, charlm fp32 and charlm's fastest precision, interleaved ``rounds`` times (best of)."""
+def train_speed(kind: str, rounds: int, steps: int, max_warm: int = 6) -> dict[str, Any]:
+    """Reference fp32, charlm fp32 and charlm's fastest precision: warmed up, then ``rounds`` interleaved rounds.
+
+    Each round times ``steps`` steps of every contender (bench/interleave.py); the report has each
+    one's median tokens/s with its min-max, and the ratio of medians against the reference.
+    """
+    from bench.interleave import CharlmSteps, interleave, ratios, spread, warm_up
+    from bench.reference import ReferenceSteps
     from charlm.tokenizers import build_tokenizer
     from charlm.training.windows import batchify, to_tensor
 
@@ -136,39 +129,44 @@ def train_speed(kind: str, rounds: int, steps: int, warm: int = 2) -> dict[str, 
         rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"]).to(DEVICE)  # (B,L)
         vocab = tokenizer.vocab_size
         peaks = peak()
-        runs: dict[str, list[dict[str, float]]] = {"reference": [], "fp32": [], fast: []}
-        for _ in range(rounds):
-            runs["reference"].append(
-                train_reference(
-                    rows, vocab, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"], steps, warm
-                )
-            )
-            for precision in ("fp32", fast):
-                runs[precision].append(_charlm_run(corpus, root, shape, precision, steps, warm))
+        ref = ReferenceSteps(rows, vocab, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"])
+        charlm = {p: CharlmSteps(_charlm_config(corpus, root, shape, p)) for p in dict.fromkeys(("fp32", fast))}
+        contenders = {"reference": (ref, ref.tokens_per_step), **{p: (c, c.tokens_per_step) for p, c in charlm.items()}}
+        try:
+            warm = warm_up(contenders, steps, max_warm=max_warm)
+            rates = interleave(contenders, rounds, steps)
+            losses = {p: c.val_loss() for p, c in charlm.items()}
+        finally:
+            for c in charlm.values():
+                c.close()
         peaks = {k: max(v, peak()[k]) for k, v in peaks.items()}
     flops = flops_per_token(vocab, shape["embed"], shape["hidden"], shape["layers"])
     out: dict[str, Any] = {
         "kind": kind,
         "device": str(DEVICE),
         "vocab": vocab,
-        "steps": steps,
+        "steps": steps * (warm + rounds),  # each contender's steps in all (the val loss is after these)
+        "steps_per_round": steps,
+        "warmup_rounds": warm,
         "rounds": rounds,
+        "method": "interleaved",
         "fast": fast,
         "flops_per_token": flops,
         "peak_gflops": peaks,
         **shape,
     }
-    # Best of the interleaved rounds: other work on the machine only ever slows a run down.
-    ref = max(r["tokens_per_s"] for r in runs["reference"])
-    for name, items in runs.items():
-        best = max(r["tokens_per_s"] for r in items)
+    compared = ratios(rates)
+    for name, values in rates.items():
         precision = "fp32" if name == "reference" else name
+        summary = spread(values)
         out[name] = {
-            "tokens_per_s": best,
-            "ratio": best / ref,
-            "all_tokens_per_s": [r["tokens_per_s"] for r in items],
-            "mfu": flops * best / (peaks[precision] * 1e9),
-            **{k: items[-1][k] for k in items[-1] if k != "tokens_per_s"},
+            "tokens_per_s": summary["median"],
+            **{k: summary[k] for k in ("min", "max", "rel_range")},
+            "all_tokens_per_s": values,
+            "ratio": compared[name]["ratio"],
+            "round_ratio": compared[name]["per_round"],
+            "mfu": flops * summary["median"] / (peaks[precision] * 1e9),
+            **({"val_loss": losses[name]} if name in losses else {"train_loss": float(ref.loss)}),
         }
     if fast != "fp32":
         out["val_loss_rel_diff"] = abs(out[fast]["val_loss"] / out["fp32"]["val_loss"] - 1.0)

@@ -59,6 +59,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("charlm tokenize corpus.txt --level word --max-vocab 20 --json", "the same as one JSON object"),
         ("charlm tokenize corpus.txt --level word --save tok", "write the fitted tokenizer to tok/"),
     ],
+    "recipes": [
+        ("charlm recipes --device cpu --level char", "what charlm train picks for each budget on a CPU, and why"),
+        ("charlm recipes --json", "every row, one JSON object per line"),
+    ],
     "info": [
         ("charlm info", "checkpoints/latest"),
         ("charlm info --model checkpoints/words --json", "everything as JSON"),

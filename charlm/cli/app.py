@@ -1,7 +1,7 @@
 """The ``charlm`` command line: the Typer app and the list of its commands.
 
 Every command is options -> one library call -> rendered output, defined in :mod:`charlm.cli.train`,
-:mod:`charlm.cli.sample`, :mod:`charlm.cli.score`, :mod:`charlm.cli.model`, :mod:`charlm.cli.predict`,
+:mod:`charlm.cli.recipes`, :mod:`charlm.cli.sample`, :mod:`charlm.cli.score`, :mod:`charlm.cli.model`, :mod:`charlm.cli.predict`,
 :mod:`charlm.cli.rescore` and :mod:`charlm.cli.diagnostics` and registered here, explicitly, in the
 order ``charlm --help`` lists them. Errors are one ``charlm: error:`` line on stderr and a non-zero
 exit (:mod:`charlm.cli.boundary`): 2 when the command line is wrong (an unknown option, a malformed
@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from charlm.cli import diagnostics, export, model, ngram, predict, rescore, sample, score, serve, train
+from charlm.cli import diagnostics, export, model, ngram, predict, recipes, rescore, sample, score, serve, train
 from charlm.cli.boundary import CharlmGroup
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "train": train.train,
     "plot": train.plot,
     "tokenize": train.tokenize,
+    "recipes": recipes.recipes,
     "info": model.info,
     "sample": sample.sample,
     "score": score.score,

@@ -190,6 +190,7 @@ def info_table(info: dict[str, Any], as_json: bool = False) -> None:
             "sentence starts",
             f"start state {model.get('start_state', 'zero')}, reset at line ends with p = {train.get('reset_at_eos', 0.0)}",
         ),
+        ("recipe", _recipe(train.get("recipe"))),
         ("best val loss", f"{fmt(summary.get('best_val_loss'), 4)} nats/token at step {summary.get('best_step')}"),
         (
             "best val bits/char",
@@ -205,6 +206,44 @@ def info_table(info: dict[str, Any], as_json: bool = False) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+
+
+def _recipe(recipe: Any) -> str:
+    """The recipe a model was trained with, what it set and why (``charlm info``)."""
+    if not isinstance(recipe, dict):
+        return "none (options given in full, or trained before recipes)"
+    taken = ", ".join(recipe.get("set") or []) or "nothing (every option given)"
+    return f"{recipe.get('name')} for {recipe.get('budget_min')} min on {recipe.get('device')}; set {taken}; why: {recipe.get('why')}"
+
+
+def _budget(low: float, high: float | None) -> str:
+    """A row's budget range in minutes: ``any``, ``under 5``, ``5 to 30`` or ``30 and more``."""
+    if high is None:
+        return "any" if low == 0 else f"{low:g} and more"
+    return f"under {high:g}" if low == 0 else f"{low:g} to {high:g}"
+
+
+def recipes_table(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """The recipe table (``charlm recipes``): one row per recipe, or one JSON object per line."""
+    if as_json:
+        for row in rows:
+            print(json_text(row))
+        return
+    table = Table(title="recipes: charlm train takes the options you do not give from the row for its budget")
+    for col in ("recipe", "device", "level", "budget (min)", "steps/min", "sets", "why"):
+        table.add_column(col, justify="right" if col == "steps/min" else "left", overflow="fold")
+    for row in rows:
+        sets = " ".join(f"{k}={v}" for k, v in row["values"].items())
+        table.add_row(
+            row["name"],
+            row["device"],
+            row["level"],
+            _budget(row["from_min"], row["upto_min"]),
+            f"{row['steps_per_min']:g}",
+            sets,
+            row["why"],
+        )
+    _show(table)
 
 
 def bidirectional_table(scores: list[Any], as_json: bool) -> None:

@@ -37,6 +37,7 @@ from charlm.models.registry import ARCHS, arch_help
 from charlm.training.config import SCHEDULES
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RECIPE = "[default: from the recipe]."
 Fraction = Float(0.0, 1.0, high_open=True)
 
 
@@ -68,18 +69,21 @@ def train(
         ),
     ] = None,
     level: LevelOpt = "char",
-    arch: Annotated[str, typer.Option(parser=Choice(ARCHS), help=arch_help())] = "lstm",
-    layers: Annotated[int, typer.Option(parser=Int(1, 100), help="Stacked recurrent layers.")] = 2,
-    hidden: Annotated[int, typer.Option(parser=Int(1, 65536), help="Hidden units per layer.")] = 512,
-    embed: Annotated[int, typer.Option(parser=Int(1, 65536), help="Embedding size.")] = 128,
+    arch: Annotated[str | None, typer.Option(parser=Choice(ARCHS), help=f"{arch_help()} {RECIPE}")] = None,
+    layers: Annotated[int | None, typer.Option(parser=Int(1, 100), help=f"Stacked recurrent layers {RECIPE}")] = None,
+    hidden: Annotated[int | None, typer.Option(parser=Int(1, 65536), help=f"Hidden units per layer {RECIPE}")] = None,
+    embed: Annotated[int | None, typer.Option(parser=Int(1, 65536), help=f"Embedding size {RECIPE}")] = None,
     dropout: Annotated[
-        float,
+        float | None,
         typer.Option(
             parser=Fraction,
-            help="Dropout on embeddings, between layers and before the head (0.2 suits 10-minute budgets; 0 for a few minutes, 0.3-0.5 for hours).",
+            help=f"Dropout on embeddings, between layers and before the head (0 for a few minutes, 0.2 for 10, 0.3-0.5 for hours) {RECIPE}",
         ),
-    ] = 0.2,
-    tie_weights: Annotated[bool, typer.Option("--tie-weights", help="Share input and output embeddings.")] = False,
+    ] = None,
+    tie_weights: Annotated[
+        bool | None,
+        typer.Option("--tie-weights/--no-tie-weights", help=f"Share input and output embeddings {RECIPE}"),
+    ] = None,
     residual: Annotated[bool, typer.Option("--residual", help="Residual connections between stacked layers.")] = False,
     direction: Annotated[
         str,
@@ -135,12 +139,18 @@ def train(
     ] = 0.0,
     softmax: SoftmaxOpt = "full",
     cutoffs: CutoffsOpt = None,
-    seq_len: Annotated[int, typer.Option(parser=Int(1, 1_000_000), help="Truncated BPTT length in tokens.")] = 128,
-    batch_size: Annotated[int, typer.Option(parser=Int(1, 1_000_000), help="Parallel token streams per step.")] = 32,
-    lr: Annotated[float, typer.Option(parser=Float(0.0, low_open=True), help="Peak AdamW learning rate.")] = 4e-3,
+    seq_len: Annotated[
+        int | None, typer.Option(parser=Int(1, 1_000_000), help=f"Truncated BPTT length in tokens {RECIPE}")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(parser=Int(1, 1_000_000), help=f"Parallel token streams per step {RECIPE}")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(parser=Float(0.0, low_open=True), help=f"Peak AdamW learning rate {RECIPE}")
+    ] = None,
     weight_decay: Annotated[
-        float, typer.Option(parser=Float(0.0), help="AdamW decoupled weight decay (0.2 suits 5-10 minute char runs).")
-    ] = 0.2,
+        float | None, typer.Option(parser=Float(0.0), help=f"AdamW decoupled weight decay {RECIPE}")
+    ] = None,
     schedule: Annotated[
         str,
         typer.Option(
@@ -148,7 +158,9 @@ def train(
             help="Learning-rate schedule: cosine (over the budget), constant, or plateau (halve after 2 evaluations without a new best).",
         ),
     ] = "cosine",
-    warmup: Annotated[int, typer.Option(parser=Int(0), help="Linear learning-rate warm-up steps.")] = 50,
+    warmup: Annotated[
+        int | None, typer.Option(parser=Int(0), help=f"Linear learning-rate warm-up steps {RECIPE}")
+    ] = None,
     clip: Annotated[float, typer.Option(parser=Float(0.0), help="Gradient-norm clipping threshold (0 = off).")] = 1.0,
     patience: Annotated[
         int | None,
@@ -214,6 +226,11 @@ def train(
 
     Ctrl-C saves a checkpoint and prints the command that resumes it; a killed run resumes from
     its last checkpoint with the same weights an uninterrupted run would have.
+
+    Options marked "from the recipe" that you do not give are chosen for the budget (--time, or
+    --steps/--epochs read at a nominal rate; 10 minutes if none) on this kind of device (CPU or
+    GPU) and tokenizer level: see charlm recipes. An option you give always wins; config.json and
+    charlm info name the recipe and why.
 
     Example: charlm train input.txt --time 5m
 

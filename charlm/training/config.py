@@ -93,6 +93,8 @@ class TrainConfig:
     threads: int | None = field(default=None, metadata=RESUMABLE)
     force: bool = field(default=False, metadata=RESUMABLE)
     ngram_order: int | None = field(default=None, metadata=RESUMABLE)  # n-gram at the end: None = per level, 0 = none
+    # the recipe `charlm train` took unset options from (charlm.training.recipes): name, why, budget, fields set
+    recipe: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.cutoffs, list):  # config.json stores the tuple as a list
@@ -149,6 +151,8 @@ class TrainConfig:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise BadOption(f"--reset-at-eos must be in [0, 1] (got {p!r})")
         check_segment(self.level, self.segment)
+        if self.recipe is not None and not isinstance(self.recipe, dict):
+            raise BadOption(f"the recipe record must be a mapping (got {self.recipe!r})")
 
     def model_config(self, vocab_size: int) -> ModelConfig:
         """The model this run trains (every ModelConfig field has a TrainConfig field of the same name)."""

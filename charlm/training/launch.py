@@ -2,7 +2,9 @@
 
 The command line hands its options over as they were parsed (named like the TrainConfig fields they
 set, :func:`charlm.training.config.option_values`) with the names the user typed; the library picks
-the run, refuses changes a resumed run cannot take, and trains. The result says whether this
+the run, refuses changes a resumed run cannot take, and trains. A new run takes the options the user
+left unset (``None``) from the recipe for its budget and device (:mod:`charlm.training.recipes`); a
+resumed run never picks one again: its config.json already holds every value. The result says whether this
 process reports (only rank 0 of a distributed run does).
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 from charlm.errors import BadOption
 from charlm.training.config import TrainConfig, option_values
 from charlm.training.loop import Callback, TrainResult, resume, train
+from charlm.training.recipes import apply_recipe, device_kind
 from charlm.training.resume import find_run
 
 
@@ -28,7 +31,7 @@ def launch(
         return resume(run, changes, callback)
     if values.get("corpus") is None:
         raise BadOption("give a CORPUS file to train on (or --resume to continue a run)")
-    return train(TrainConfig.from_dict(values), callback)
+    return train(TrainConfig.from_dict(apply_recipe(values, device_kind(values.get("device")))), callback)
 
 
 def resume_request(values: Mapping[str, Any], typed: Collection[str]) -> tuple[Path, dict[str, Any]]:

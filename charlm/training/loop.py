@@ -179,8 +179,10 @@ class Trainer:
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = ctx.config.clip if ctx.config.clip > 0 else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(run.model.parameters(), clip))  # norm before clipping
-        loss_value = ctx.dist.mean(loss).item()  # every rank must agree on skipping a bad step
+        norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), clip)  # norm before clipping (on device)
+        # The guard needs both numbers on the host: one transfer (one GPU sync) for the two, not one each.
+        # Every rank must agree on skipping a bad step, so the loss is the mean over ranks.
+        loss_value, grad_norm = torch.stack([ctx.dist.mean(loss).detach().float(), norm.float()]).tolist()
         why = run.guard.verdict(loss_value, grad_norm, run.train_loss, run.step >= ctx.config.warmup)
         run.step += 1
         run.tokens += y.numel() * ctx.dist.world  # global tokens (all ranks)
@@ -195,6 +197,14 @@ class Trainer:
             self.notice("skip", f"step {run.step}: {why}; update skipped")
         if run.guard.record(why is not None):
             self.rollback(why or "bad steps")
+
+    def step(self, started: float, base_elapsed: float, base_tokens: int) -> None:
+        """One step as the loop runs it: train, advance the run's clock, report (bench.interleave times this)."""
+        run = self.run
+        self.train_step()
+        run.elapsed = self.ctx.dist.agree(base_elapsed + time.perf_counter() - started)  # ranks stop together
+        event = self._step_event(run.tokens - base_tokens, run.elapsed - base_elapsed)
+        self.emit(event, log=run.step % self.ctx.config.log_every == 0)
 
     def _step_event(self, session_tokens: int, session_s: float) -> dict[str, Any]:
         run = self.run
@@ -272,10 +282,7 @@ class Trainer:
     def _loop(self, stop: StopSignals, started: float, base_elapsed: float, base_tokens: int) -> None:
         c, run, evaluated = self.ctx.config, self.run, False
         while self.progress() < 1.0:
-            self.train_step()
-            run.elapsed = self.ctx.dist.agree(base_elapsed + time.perf_counter() - started)  # ranks stop together
-            event = self._step_event(run.tokens - base_tokens, run.elapsed - base_elapsed)
-            self.emit(event, log=run.step % c.log_every == 0)
+            self.step(started, base_elapsed, base_tokens)
             evaluated = run.step % c.eval_every == 0
             if evaluated:
                 self.run_eval()

@@ -111,7 +111,11 @@ def open_run(
         assert source is not None
         best = source / ckpt.BEST
         ckpt.load_weights(model, best if best.exists() else source / ckpt.LAST, device=dist.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
+    # foreach: the multi-tensor AdamW, the same arithmetic as the per-parameter loop (bit for bit the same
+    # weights), faster on CPU (python -m bench.adamw_speed; docs/performance.md); a resumed run keeps its saved choice.
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay, foreach=True
+    )
     run = RunState(model, optimizer, stream, ResetDraws(config.reset_at_eos, config.seed))
     resumed = resume_dir is not None and (run_dir / ckpt.TRAINER_STATE).exists()
     if resumed:
