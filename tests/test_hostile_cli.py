@@ -435,6 +435,7 @@ BASE_ARGS = {
     "serve": ["--model", "base", "--port", "0"],
     "export": ["--out", "gridrun", "--model", "base"],
     "ngram build": ["--model", "base"],
+    "recipes": [],
     "ngram export": ["--arpa", "grid.arpa", "--model", "base"],
 }
 

@@ -65,7 +65,10 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tiny_model: Path) -> Iterator[Server]:
-    running = Server(tiny_model, "--batch-wait-ms", "50", "--max-samples", "2", "--max-sentences", "1000")
+    running = Server(
+        tiny_model, "--batch-wait-ms", "50", "--max-samples", "2", "--max-sentences", "1000",
+        "--max-sample-length", "1000000",
+    )  # fmt: skip
     yield running
     assert running.stop() == 0
     assert "Traceback" not in (running.proc.stderr.read() if running.proc.stderr else "")
@@ -201,7 +204,7 @@ def test_wrong_method_and_thousands_of_sentences_within_the_limit(server: Server
 
 
 def test_concurrent_samples_over_the_limit_get_429(server: Server) -> None:
-    body = {"prime": "the", "length": 2000}
+    body = {"prime": "the", "length": 1_000_000}  # long enough to be running still on a fast, quiet machine
     with (
         server.client.stream("POST", "/sample", json=body) as one,
         server.client.stream("POST", "/sample", json=body) as two,
