@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.reference import train_reference
-from bench.workloads import DEVICE, SHAPES, _charlm_run, _timed, flops_per_token, peak, word_corpus
+from bench.reference import sync, train_reference
+from bench.workloads import DEVICE, SHAPES, _timed, flops_per_token, peak, word_corpus
 from charlm.runtime import resolve_precision
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,6 +66,34 @@ def train_compare(vocab: int, rounds: int, steps: int, variants: list[str], warm
     if "full" in runs and "adaptive" in runs:
         out["adaptive_val_loss_rel_diff"] = out["adaptive"]["val_loss"] / out["full"]["val_loss"] - 1.0
     return out
+
+
+def _charlm_run(
+    corpus: Path, root: Path, shape: dict[str, Any], precision: str, steps: int, warm: int
+) -> dict[str, float]:
+    """One charlm training run of ``steps`` steps: tokens/s after ``warm`` steps, and its losses."""
+    from charlm.training.config import TrainConfig
+    from charlm.training.loop import train
+
+    stamps: list[float] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "step":
+            sync(DEVICE)
+            stamps.append(time.perf_counter())
+
+    config = TrainConfig(
+        corpus=str(corpus), out=str(root / f"run-{precision}"), checkpoints=str(root / "ck"), force=True,
+        dropout=0.0, warmup=2, steps=steps, eval_every=steps, save_every=10**9, device=str(DEVICE),
+        precision=precision, **shape,
+    )  # fmt: skip
+    result = train(config, on_event)
+    tokens = shape["batch_size"] * shape["seq_len"] * (steps - warm)
+    return {
+        "tokens_per_s": tokens / (stamps[-1] - stamps[warm - 1]),
+        "val_loss": result.best_val_loss,
+        "train_loss": result.train_loss,
+    }
 
 
 def _one(
