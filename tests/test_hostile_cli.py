@@ -221,10 +221,16 @@ def test_issue_cases_are_refused_cleanly(world: Path) -> None:
     """Every refusal of the table: the code, one line, the words, and no model directory touched."""
     (world / "two.txt").write_text("ab", encoding="utf-8")
     before = _models(world)
+    # Runs that train into the same --out take its lock, so a second one at the same moment is
+    # (rightly) refused as "being written by another run": those go one after another.
+    writers = [case for case in REFUSED if case[1][0] == "train" and "--out" in case[1]]
+    others = [case for case in REFUSED if case not in writers]
     with ThreadPoolExecutor(WORKERS) as pool:
-        runs = list(pool.map(lambda case: charlm(*case[1], cwd=world), REFUSED))
+        serial = pool.submit(lambda: [charlm(*case[1], cwd=world) for case in writers])
+        runs = list(pool.map(lambda case: charlm(*case[1], cwd=world), others))
+        runs = serial.result() + runs
     failures = []
-    for (name, _, code, words), ran in zip(REFUSED, runs, strict=True):
+    for (name, _, code, words), ran in zip(writers + others, runs, strict=True):
         try:
             assert_refused(ran, code, *words)
         except AssertionError as exc:
