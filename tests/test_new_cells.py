@@ -69,6 +69,20 @@ def test_scan_windows_chain_exactly(kind: str) -> None:
     assert torch.allclose(torch.cat([first, second], dim=1), whole, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_scan_under_bf16_autocast_stays_float32(kind: str) -> None:
+    """Training on CPU runs under bf16 autocast: the scan must not (its log-sums over a 128-token window
+    lose every digit in bf16, and training stalled at worse than unigram bits/char)."""
+    torch.manual_seed(6)
+    layer = MinRNN(16, 16, kind)
+    x = torch.randn(4, 128, 16) * 2
+    exact, _ = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed, _ = layer(x)
+    assert mixed.dtype == torch.float32
+    assert torch.allclose(mixed, exact, rtol=0.05, atol=0.05)  # the gates' matmul alone is in bf16
+
+
 def test_scan_matches_the_recurrence_by_hand() -> None:
     a = torch.tensor([[[0.5], [0.25], [1.0]]])  # (1,3,1)
     b = torch.tensor([[[1.0], [2.0], [0.5]]])

@@ -53,11 +53,17 @@ class MinRNN(nn.Module):
         self.gates = nn.Linear(input_size, (2 if kind == "gru" else 3) * hidden)
 
     def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``log a, log b`` of the recurrence for every step of ``x (B,T,I)``: 2 x (B,T,H)."""
+        """``log a, log b`` of the recurrence for every step of ``x (B,T,I)``: 2 x (B,T,H), at least float32.
+
+        Never in bf16/fp16, also under autocast: the scan sums ``log a`` over the window and exponentiates
+        differences of large sums, and bf16's 8-bit mantissa turns those into noise (training stalls).
+        """
+        k = self.gates(x)  # (B,T,G*H)
+        k = k.float() if k.dtype in (torch.bfloat16, torch.float16) else k
         if self.kind == "gru":
-            k_z, k_h = self.gates(x).chunk(2, dim=-1)
+            k_z, k_h = k.chunk(2, dim=-1)
             return -F.softplus(k_z), -F.softplus(-k_z) + _log_g(k_h)
-        k_f, k_i, k_h = self.gates(x).chunk(3, dim=-1)
+        k_f, k_i, k_h = k.chunk(3, dim=-1)
         diff = F.softplus(-k_f) - F.softplus(-k_i)  # log(i / f)
         return -F.softplus(diff), -F.softplus(-diff) + _log_g(k_h)
 
