@@ -14,6 +14,7 @@ existing directory; model directories exist.
 
 from __future__ import annotations
 
+import abc
 import math
 import re
 import sys
@@ -27,7 +28,7 @@ from charlm.errors import CharlmError
 INT_CAP = 10**12  # above any sensible count; keeps huge literals from reaching torch or the allocator
 
 
-class Value:
+class Value(abc.ABC):
     """A parser for one kind of option value, with examples of values it must refuse."""
 
     __name__ = "VALUE"
@@ -41,8 +42,9 @@ class Value:
         except CharlmError as exc:
             raise typer.BadParameter(str(exc)) from None
 
+    @abc.abstractmethod
     def parse(self, text: str) -> Any:
-        raise NotImplementedError
+        """The value ``text`` stands for; :class:`~charlm.errors.CharlmError` when it stands for none."""
 
 
 def _num(x: float) -> str:

@@ -56,6 +56,16 @@ class CacheConfig:
         return {"size": self.size, "theta": self.theta, "lambda": self.lam}
 
 
+def cache_config(size: int | None, theta: float | None, lam: float | None) -> CacheConfig | None:
+    """The settings ``--cache``/``--cache-theta``/``--cache-lambda`` ask for (``None``: no cache); tuning
+    the cache without a size is refused."""
+    if size is None:
+        if theta is not None or lam is not None:
+            raise BadOption("--cache-theta and --cache-lambda tune the cache; add --cache N")
+        return None
+    return CacheConfig(size, CACHE_THETA if theta is None else theta, CACHE_LAMBDA if lam is None else lam)
+
+
 def cache_probs(
     queries: Tensor, keys: Tensor, values: Tensor, allowed: Tensor, targets: Tensor, theta: float
 ) -> tuple[Tensor, Tensor]:

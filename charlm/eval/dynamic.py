@@ -139,6 +139,25 @@ class DynamicEval:
             p.copy_(self.theta0[name])
 
 
+def open_dynamic(
+    model: LanguageModel,
+    tokenizer: Tokenizer,
+    model_dir: Path,
+    dynamic: DynamicConfig | bool | None,
+    stats_file: str | Path | None = None,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+) -> DynamicEval | None:
+    """The dynamic evaluation ``dynamic`` asks for (True: the paper's settings; None/False: none), with
+    its statistics from ``stats_file`` or the model directory; ``--dynamic-stats`` alone is refused."""
+    if not dynamic:
+        if stats_file is not None:
+            raise BadOption("--dynamic-stats gives dynamic evaluation its statistics; add --dynamic")
+        return None
+    config = dynamic if isinstance(dynamic, DynamicConfig) else DynamicConfig()
+    return DynamicEval(model, gradient_stats(model, tokenizer, model_dir, stats_file, encoding, errors), config)
+
+
 def gradient_stats(
     model: LanguageModel,
     tokenizer: Tokenizer,

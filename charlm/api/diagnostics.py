@@ -1,0 +1,37 @@
+"""Gradient flow through time (:func:`gradflow`): how far back a loss still reaches, per architecture or model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from charlm.errors import BadOption
+from charlm.eval.gradflow import GradFlow, compare
+from charlm.eval.gradflow import plot as plot_gradflow
+from charlm.io import UTF8_HINT, read_text
+
+
+def gradflow(
+    archs: Sequence[str] = (),
+    models: Sequence[str | Path] = (),
+    text: str | Path | None = None,
+    length: int = 100,
+    batch: int = 16,
+    hidden: int = 128,
+    layers: int = 1,
+    seed: int = 0,
+    plot: str | Path | None = None,
+) -> list[GradFlow]:
+    """|dLoss_T/ds_t| against the distance T - t for random-weight ``archs`` and trained ``models``.
+
+    ``text`` is a file to read windows from (default: uniformly random tokens); with neither archs
+    nor models, rnn, lstm and gru are measured. ``plot``: also write the log-scale PNG there.
+    """
+    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
+        raise BadOption("--length must be at least 3 and --batch, --hidden, --layers at least 1")
+    names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])
+    content = read_text(text, hint=UTF8_HINT) if text is not None else None
+    results = compare(names, list(models), content, length, batch, hidden, layers, seed)
+    if plot is not None:
+        plot_gradflow(results, Path(plot))
+    return results
