@@ -120,6 +120,19 @@ def test_fill_blank_proposes_from_the_left_context(char_lm: Model) -> None:
         char_lm.fill_blank("no gap here")
 
 
+def test_fill_blank_prices_unknown_words_by_their_spelling(tiny_word_model: Path) -> None:
+    """Two candidates the word model lacks no longer tie at <unk>: each sentence scores as with unk="spell"."""
+    lm = load(tiny_word_model, device="cpu")
+    text, unknown = "the cat sat on the ___", ["mats", "qxzv"]
+    for word in unknown:
+        with pytest.raises(CharlmError):
+            lm.prepare(word, "error")  # both are unknown to the model
+    ranked = lm.fill_blank(text, unknown)
+    spelled = {w: lm.score(text.replace("___", w), unk="spell")[0].logprob for w in unknown}
+    assert [p.sentence_logprob for p in ranked] == pytest.approx([spelled[p.text] for p in ranked], abs=1e-5)
+    assert [p.text for p in ranked] == ["mats", "qxzv"] and spelled["mats"] > spelled["qxzv"] + 1.0
+
+
 def test_fill_blank_uses_both_directions() -> None:
     torch.manual_seed(1)
     tokenizer = CharTokenizer(list("abc "))

@@ -33,7 +33,7 @@ def predict(
         str | None,
         typer.Option(
             parser=Text(nonempty=True),
-            help="With --blank: comma-separated words to rank (else proposed from the left).",
+            help="With --blank: comma-separated words to rank (else proposed from the left); a word model prices those it lacks by their spelling.",
         ),
     ] = None,
     keep_unk: Annotated[bool, typer.Option("--keep-unk", help="Also propose <unk>.")] = False,

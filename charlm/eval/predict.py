@@ -23,7 +23,7 @@ import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -32,6 +32,9 @@ from charlm.eval.bidirectional import is_bidirectional, score_both_sentences
 from charlm.eval.score import score_sentences
 from charlm.eval.scorer_state import LMState, StateScorer
 from charlm.tokenizers.base import EOS
+
+if TYPE_CHECKING:
+    from charlm.ngram.spelling import Spelling
 
 BLANK = "___"
 
@@ -188,15 +191,18 @@ def predict_words(
     return _WordSearch(scorer, k, beam or max(2 * k, 10), max_tokens).run(state, fragment)
 
 
-def _sentence_logprobs(scorer: StateScorer, texts: Sequence[str], both: torch.nn.Module | None) -> list[float]:
-    """Whole-sentence log-probabilities (the mean of both directions for a --direction both model)."""
+def _sentence_logprobs(
+    scorer: StateScorer, texts: Sequence[str], both: torch.nn.Module | None, spelling: Spelling | None = None
+) -> list[float]:
+    """Whole-sentence log-probabilities (the mean of both directions for a --direction both model);
+    ``spelling`` prices each unknown word of a word model by its spelling, as ``score --unk spell``."""
     tok = scorer.tokenizer
     if both is not None and is_bidirectional(both):
         if scorer.mix is not None:
             raise CharlmError("a --direction both model has no n-gram to mix; use --ngram-weight 0")
         by_text = {s.text: s.mean for s in score_both_sentences(both, tok, texts)}
         return [by_text[t] for t in texts]
-    return [s.logprob for s in score_sentences(scorer.model, tok, texts, ngram=scorer.mix)]
+    return [s.logprob for s in score_sentences(scorer.model, tok, texts, ngram=scorer.mix, spelling=spelling)]
 
 
 def fill_blank(
@@ -206,8 +212,12 @@ def fill_blank(
     k: int = 10,
     propose: int = 30,
     both: torch.nn.Module | None = None,
+    spelling: Spelling | None = None,
 ) -> list[Prediction]:
     """Words for the ``___`` in ``text``, best first by the whole sentence's log-probability.
+
+    ``spelling`` (word models) prices a candidate the vocabulary lacks as ``<unk>`` times the
+    probability of its spelling, so unknown candidates do not all tie (:mod:`charlm.ngram.spelling`).
 
     Each result's ``logprob`` is its share among the words ranked (a softmax over the sentence
     scores, so the shares sum to 1); ``sentence_logprob`` is the sentence's own log-probability,
@@ -224,7 +234,7 @@ def fill_blank(
     if not words:
         raise CharlmError("no words to put in the gap; give --candidates a,b,c")
     sentences = [text.replace(BLANK, w) for w in words]
-    totals = _sentence_logprobs(scorer, sentences, both)
+    totals = _sentence_logprobs(scorer, sentences, both, spelling)
     norm = float(torch.logsumexp(torch.tensor(totals, dtype=torch.float64), 0))
     ranked = sorted(zip(words, totals, strict=True), key=lambda wt: -wt[1])
     return [Prediction(w, t - norm, t) for w, t in ranked[: k if not candidates else len(ranked)]]
