@@ -15,6 +15,8 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import charlm
+from bench.recipe_sweep import reference_speed
+from bench.workloads import peak
 from charlm.eval.dynamic import DynamicConfig
 
 SHARED = next(
@@ -25,7 +27,21 @@ ARCHS = ("lstm", "lstm-mogrifier", "mingru", "minlstm")
 
 
 def cells(args: argparse.Namespace) -> list[str]:
-    rows = ["| arch | parameters | steps | best val bits/char | tokens/s | seconds |", "|---|---|---|---|---|---|"]
+    vocab = len(set(args.corpus.read_text(encoding="utf-8")))
+    shape = {"layers": args.layers, "hidden": args.hidden, "embed": args.embed, "batch_size": args.batch_size,
+             "seq_len": args.seq_len}  # fmt: skip
+    ref = reference_speed(shape, vocab)
+    machine = (
+        f"machine: fp32 matmul peak {peak()['fp32']:,.0f} GFLOP/s; the plain fp32 reference LSTM of this shape "
+        f"{ref['reference_tokens_per_s']:,.0f} tokens/s (spread {ref['reference_spread']:,.0f} over 3 rounds)"
+    )
+    print(machine, flush=True)
+    rows = [
+        machine,
+        "",
+        "| arch | parameters | steps | best val bits/char | tokens/s | seconds |",
+        "|---|---|---|---|---|---|",
+    ]
     for arch in args.archs:
         with TemporaryDirectory() as tmp:
             started = time.perf_counter()
@@ -57,7 +73,7 @@ def dynamic(args: argparse.Namespace) -> list[str]:
         ("dynamic + cache", {"dynamic": config, "dynamic_stats": args.stats, "cache": args.cache}),
     ):
         started = time.perf_counter()
-        result = lm.eval(args.text, **options)  # type: ignore[arg-type]
+        result = lm.eval(args.text, ngram_weight=args.ngram_weight, **options)  # type: ignore[arg-type]
         rows.append(f"| {name} | {result.bpc:.4f} | {result.ppl:.2f} | {time.perf_counter() - started:.0f} |")
         print(rows[-1], flush=True)
     return rows
@@ -85,6 +101,7 @@ def main() -> None:
     d.add_argument("--lam", type=float, default=DynamicConfig().lam)
     d.add_argument("--segment", type=int, default=DynamicConfig().segment)
     d.add_argument("--cache", type=int, default=2000)
+    d.add_argument("--ngram-weight", default="auto", help="the model's n-gram: auto (as trained), 0 (network alone)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rows = cells(args) if args.what == "cells" else dynamic(args)

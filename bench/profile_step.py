@@ -18,8 +18,7 @@ from typing import Any
 from torch.profiler import ProfilerActivity, profile
 
 from bench.interleave import CharlmSteps, Contender
-from bench.reference import ReferenceSteps
-from bench.workloads import DEVICE, SHAKESPEARE, SHAPES, _charlm_config
+from bench.workloads import DEVICE, SHAPES, _charlm_config, reference_on_corpus
 
 
 def per_op(contender: Contender, steps: int) -> tuple[float, dict[str, float]]:
@@ -49,19 +48,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
     shape: dict[str, Any] = {**SHAPES["char"], "batch_size": args.batch, "hidden": args.hidden}
-    from charlm.tokenizers import build_tokenizer
-    from charlm.training.windows import batchify, to_tensor
-
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        corpus = root / "corpus.txt"
-        text = SHAKESPEARE.read_text(encoding="utf-8")
-        corpus.write_text(text, encoding="utf-8")
-        tokenizer = build_tokenizer("char", text)
-        rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"]).to(DEVICE)  # (B,L)
-        ref = ReferenceSteps(
-            rows, tokenizer.vocab_size, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"]
-        )
+        corpus, ref = reference_on_corpus(root, shape)
         charlm = CharlmSteps(_charlm_config(corpus, root, shape, args.precision))
         try:
             ref(args.warm)

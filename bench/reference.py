@@ -48,7 +48,7 @@ class ReferenceSteps:
         seed: int = 1234,
     ) -> None:
         torch.manual_seed(seed)
-        self.rows, self.seq_len = rows, seq_len
+        self.rows, self.seq_len, self.vocab = rows, seq_len, vocab
         self.model = RefLSTM(vocab, embed, hidden, layers).to(rows.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
         self.state: tuple[Tensor, Tensor] | None = None

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.interleave import CharlmSteps, interleave, ratios, spread, warm_up
-from bench.reference import ReferenceSteps
-from bench.workloads import DEVICE, SHAKESPEARE, SHAPES, _charlm_config
+from bench.workloads import SHAPES, _charlm_config, reference_on_corpus
 
 
 def main() -> None:
@@ -28,21 +27,11 @@ def main() -> None:
     parser.add_argument("--max-warm", type=int, default=3)
     parser.add_argument("--precisions", default="fp32,bf16")
     args = parser.parse_args()
-    from charlm.tokenizers import build_tokenizer
-    from charlm.training.windows import batchify, to_tensor
-
     shape: dict[str, Any] = SHAPES["char"]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        corpus = root / "corpus.txt"
-        text = SHAKESPEARE.read_text(encoding="utf-8")
-        corpus.write_text(text, encoding="utf-8")
-        tokenizer = build_tokenizer("char", text)
-        rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"]).to(DEVICE)  # (B,L)
-        ref = ReferenceSteps(
-            rows, tokenizer.vocab_size, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"]
-        )
+        corpus, ref = reference_on_corpus(root, shape)
         contenders: dict[str, tuple[Any, int]] = {"reference": (ref, ref.tokens_per_step)}
         runs = []
         for precision in args.precisions.split(","):

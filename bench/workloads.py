@@ -104,6 +104,25 @@ def _charlm_config(corpus: Path, root: Path, shape: dict[str, Any], precision: s
     )
 
 
+def reference_on_corpus(root: Path, shape: dict[str, Any]) -> tuple[Path, Any]:
+    """The bench corpus for ``shape`` written to ``root/corpus.txt`` (tinyshakespeare for char, a
+    synthetic Zipf corpus for word) and the plain fp32 reference stepping over it."""
+    from bench.reference import ReferenceSteps
+    from charlm.tokenizers import build_tokenizer
+    from charlm.training.windows import batchify, to_tensor
+
+    corpus = root / "corpus.txt"
+    if shape["level"] == "char":
+        corpus.write_text(SHAKESPEARE.read_text(encoding="utf-8"), encoding="utf-8")
+    else:
+        word_corpus(corpus)
+    text = corpus.read_text(encoding="utf-8")
+    tokenizer = build_tokenizer(shape["level"], text)
+    rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"]).to(DEVICE)  # (B,L)
+    ref = ReferenceSteps(rows, tokenizer.vocab_size, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"])
+    return corpus, ref
+
+
 def train_speed(kind: str, rounds: int, steps: int, max_warm: int = 6) -> dict[str, Any]:
     """Reference fp32, charlm fp32 and charlm's fastest precision: warmed up, then ``rounds`` interleaved rounds.
 
@@ -111,25 +130,14 @@ def train_speed(kind: str, rounds: int, steps: int, max_warm: int = 6) -> dict[s
     one's median tokens/s with its min-max, and the ratio of medians against the reference.
     """
     from bench.interleave import CharlmSteps, interleave, ratios, spread, warm_up
-    from bench.reference import ReferenceSteps
-    from charlm.tokenizers import build_tokenizer
-    from charlm.training.windows import batchify, to_tensor
 
     shape = SHAPES[kind]
     fast = resolve_precision("auto", DEVICE)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        corpus = root / "corpus.txt"
-        if kind == "char":
-            corpus.write_text(SHAKESPEARE.read_text(encoding="utf-8"), encoding="utf-8")
-        else:
-            word_corpus(corpus)
-        text = corpus.read_text(encoding="utf-8")
-        tokenizer = build_tokenizer(shape["level"], text)
-        rows = batchify(to_tensor(tokenizer.encode_array(text)), shape["batch_size"]).to(DEVICE)  # (B,L)
-        vocab = tokenizer.vocab_size
+        corpus, ref = reference_on_corpus(root, shape)
+        vocab = ref.vocab
         peaks = peak()
-        ref = ReferenceSteps(rows, vocab, shape["embed"], shape["hidden"], shape["layers"], shape["seq_len"])
         charlm = {p: CharlmSteps(_charlm_config(corpus, root, shape, p)) for p in dict.fromkeys(("fp32", fast))}
         contenders = {"reference": (ref, ref.tokens_per_step), **{p: (c, c.tokens_per_step) for p, c in charlm.items()}}
         try:
