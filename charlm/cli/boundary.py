@@ -8,21 +8,22 @@ Exit codes (docs/reliability-hostile.md):
 * 2 the command line is wrong: an unknown option, a missing argument, a malformed or out-of-range
   value, options that cannot go together (Typer's usage errors and :class:`charlm.errors.BadOption`);
 * 130 interrupted by Ctrl-C or SIGTERM (SIGTERM is turned into the same interrupt from the first
-  moment, so temp files are removed and a training run says how to resume or rerun).
+  moment, so temp files are removed and a training run says how to resume or rerun). The signal is
+  also remembered (:mod:`charlm.interrupts`): one whose exception a library swallowed still ends the
+  command, at the next point that begins or commits work, or here, with 130.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 from typing import Any
 
 import typer
 from typer._click import exceptions as click_errors
 from typer.core import TyperGroup
+
+from charlm import interrupts
 
 USAGE = 2
 INTERRUPTED = 130
@@ -32,10 +33,6 @@ def error_line(message: str) -> str:
     """``charlm: error: <message>`` on one line (newlines inside a message become spaces)."""
     flat = " ".join(str(message).split())
     return f"charlm: error: {flat}"
-
-
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def _usage_message(exc: click_errors.UsageError) -> str:
@@ -60,7 +57,11 @@ def _exit_code(call: Any) -> int:
     except (typer.Abort, KeyboardInterrupt):
         print(error_line("interrupted"), file=sys.stderr)
         return INTERRUPTED
-    return code if isinstance(code, int) else 0
+    code = code if isinstance(code, int) else 0
+    if code == 0 and interrupts.pending() is not None:  # a signal whose KeyboardInterrupt a library swallowed
+        print(error_line("interrupted"), file=sys.stderr)
+        return INTERRUPTED
+    return code
 
 
 class CharlmGroup(TyperGroup):
@@ -79,6 +80,6 @@ class CharlmGroup(TyperGroup):
 
         if not standalone_mode:
             return call()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _sigterm)  # from the first moment, SIGTERM stops like Ctrl-C
-        sys.exit(_exit_code(call))
+        with interrupts.caught():  # from the first moment, SIGTERM stops like Ctrl-C, and neither is lost
+            code = _exit_code(call)
+        sys.exit(code)

@@ -251,6 +251,8 @@ class Trainer:
                 f"free space, then: {resume_command(ctx.run_dir)}"
             ) from None
         except KeyboardInterrupt:
+            if ctx.claim is not None and ctx.claim.staging is not None:
+                raise  # no checkpoint committed yet: the claim says nothing was written (StartInterrupted)
             raise CharlmError(
                 f"interrupted at step {run.step}; the last checkpoint is intact; resume with: "
                 f"{resume_command(ctx.run_dir)}",

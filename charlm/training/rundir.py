@@ -4,7 +4,9 @@
 * ``MetricsLog`` appends one JSON object per line (flushed, so a kill loses at most a half line,
   which readers skip) and refreshes loss.png at evaluations, at most every ``PLOT_EVERY_S``.
 * ``StopSignals`` turns the first Ctrl-C (SIGINT) or SIGTERM into a request the loop honours after
-  the current step (save, then exit); a second one interrupts at once.
+  the current step (save, then exit); a second one interrupts at once. A signal that came during
+  start-up and whose KeyboardInterrupt was swallowed on the way (:mod:`charlm.interrupts`) stops the
+  run as it enters the loop, before its first checkpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from charlm import interrupts
 from charlm.io import append_line
 
 PLOT_EVERY_S = 10.0
@@ -72,6 +75,7 @@ class StopSignals:
         self.signum = signum
 
     def __enter__(self) -> StopSignals:
+        interrupts.check()  # a start-up signal whose KeyboardInterrupt a library swallowed
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNAL_NAMES:
                 self._old[sig] = signal.signal(sig, self._handle)
