@@ -157,19 +157,58 @@ def read_text(
     encoding: str = "utf-8",
     errors: str = "strict",
     hint: str = "pass --encoding NAME or --errors replace",
+    limit: int | None = None,
 ) -> str:
-    """A whole text file as one string (BOM dropped, CRLF normalised), with the reader's checks."""
+    """A whole text file as one string (BOM dropped, CRLF normalised), with the reader's checks.
+
+    ``limit``: refuse, before reading, a file of more bytes (what is read whole into memory is bounded).
+    """
+    if limit is not None and check_text_file(path) > limit:
+        raise CharlmError(
+            f"{path} holds {check_text_file(path):,} bytes, over the {limit:,} this reads; give a smaller file"
+        )
     return "".join(iter_chunks(path, encoding, errors, hint=hint))
 
 
 UTF8_HINT = "save it as UTF-8 (e.g. iconv -t utf-8)"
+SMALL_FILE = 256 << 20  # a prime, an n-best list, references: read whole into memory, so bounded
+STREAM_LIMIT_ENV = "CHARLM_MAX_STREAM_BYTES"
+
+
+def stream_limit() -> int:
+    """Bytes read from a pipe, a FIFO or standard input at most (``$CHARLM_MAX_STREAM_BYTES``, default 1 GiB)."""
+    text = os.environ.get(STREAM_LIMIT_ENV, "")
+    return int(text) if text.isdigit() and int(text) > 0 else 1 << 30
+
+
+def over_stream_limit(name: str, limit: int) -> CharlmError:
+    return CharlmError(
+        f"{name} sends more than {limit:,} bytes, charlm's limit for a pipe or FIFO "
+        f"(${STREAM_LIMIT_ENV}); save it to a file and give the file"
+    )
+
+
+def copy_stream(src: BinaryIO, write: Any, name: str, nul_ok: bool = False) -> int:
+    """Copy ``src`` in chunks through ``write`` up to :func:`stream_limit` bytes; refuse NUL bytes at once
+    unless ``nul_ok`` (a FIFO spooled for a reader that knows the encoding: UTF-16 holds NUL bytes)."""
+    limit, done = stream_limit(), 0
+    while True:
+        chunk = src.read(CHUNK_BYTES)
+        if not chunk:
+            return done
+        if not nul_ok and b"\x00" in chunk:
+            raise CharlmError(f"{name} looks like binary data (it contains NUL bytes); give UTF-8 text")
+        done += len(chunk)
+        if done > limit:
+            raise over_stream_limit(name, limit)
+        write(chunk)
 
 
 def read_stream(stream: BinaryIO, name: str = "stdin") -> str:
-    """Read a byte stream (stdin) once, with the same checks as a file: UTF-8, no NUL; may be blank."""
-    data = stream.read()
-    if b"\x00" in data:
-        raise CharlmError(f"{name} looks like binary data (it contains NUL bytes); give UTF-8 text")
+    """Read a byte stream (stdin) once, with the same checks as a file: UTF-8, no NUL; may be blank; bounded."""
+    parts: list[bytes] = []
+    copy_stream(stream, parts.append, name)
+    data = b"".join(parts)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -288,25 +327,3 @@ def exchange_dirs(a: Path, b: Path) -> None:
     os.rename(a, b)
     os.rename(aside, a)
     fsync_dir(b.parent)
-
-
-MODEL_MARKERS = ("config.json", "model.safetensors", "last.safetensors", "trainer_state.pt", "tokenizer.json")
-
-
-def is_model_dir(directory: str | Path) -> bool:
-    """Whether ``directory`` holds a model's files (what no command but ``train --force`` may overwrite)."""
-    directory = Path(directory)
-    return directory.is_dir() and any((directory / name).exists() for name in MODEL_MARKERS)
-
-
-def refuse_model_dir(directory: str | Path, option: str) -> None:
-    """Refuse to write into a directory that holds a model."""
-    if is_model_dir(directory):
-        raise CharlmError(f"{directory} holds a model; {option} would overwrite its files; choose another directory")
-
-
-def refuse_model_file(path: str | Path, option: str) -> None:
-    """Refuse to write a file inside a model directory (its metrics, weights or plot)."""
-    path = Path(path)
-    if is_model_dir(path.parent):
-        raise CharlmError(f"{path.parent} holds a model; {option} writes elsewhere (choose a path outside it)")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from charlm.errors import BadOption
-from charlm.eval.gradflow import GradFlow, compare
-from charlm.eval.gradflow import plot as plot_gradflow
+from charlm.eval.gradflow import GradFlow, compare, render
 from charlm.io import UTF8_HINT, read_text
+from charlm.plot import PNG
+from charlm.writer import claim_file
+
+GRADFLOW_PNG = replace(PNG, option="--plot")
 
 
 def gradflow(
@@ -30,8 +35,12 @@ def gradflow(
     if length < 3 or batch < 1 or hidden < 1 or layers < 1:
         raise BadOption("--length must be at least 3 and --batch, --hidden, --layers at least 1")
     names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])
-    content = read_text(text, hint=UTF8_HINT) if text is not None else None
-    results = compare(names, list(models), content, length, batch, hidden, layers, seed)
-    if plot is not None:
-        plot_gradflow(results, Path(plot))
+    sources = [*models, *([text] if text is not None else [])]
+    # The plot is claimed before any measuring (charlm.writer): never inside a model, never over a non-PNG.
+    with claim_file(plot, GRADFLOW_PNG, sources) if plot is not None else contextlib.nullcontext() as target:
+        content = read_text(text, hint=UTF8_HINT) if text is not None else None
+        results = compare(names, list(models), content, length, batch, hidden, layers, seed)
+        if target is not None:
+            data = render(results)
+            target.write(lambda fh: fh.write(data))
     return results

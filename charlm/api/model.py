@@ -78,9 +78,11 @@ class Model(Component):
         run's validation ids, per line and streamed. Returns what ``ngram.json`` records.
         """
         from charlm.training.ngram import build_run_ngram
+        from charlm.writer import locked
 
         refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
-        meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
+        with locked(self.directory):  # not while a training run writes the directory
+            meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
         self.__dict__.pop("_mixes", None)
         return meta
 

@@ -34,12 +34,17 @@ def export(
         ),
     ] = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print model.json and the check's errors as JSON.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier export in --out (as a whole; never other files).")
+    ] = False,
 ) -> None:
     """Export a model to ONNX: window.onnx (ids, state -> logits, state), step.onnx (one token), model.json.
 
     The tokenizer and a model.json describing every input and output are written beside the graphs,
     so onnxruntime and numpy alone can score and sample. Each graph is checked against torch with
     onnxruntime before it is written; architectures that do not export are refused with the reason.
+    --out must be new, empty or an earlier export (replaced with --force); the files are staged
+    beside it and swapped in together.
 
     Example: charlm export --model checkpoints/latest --format onnx --out exported/
     """
@@ -49,7 +54,7 @@ def export(
     need("onnxruntime", "export")
     from charlm.export.onnx import export_onnx
 
-    info = export_onnx(model, out, quantize=quantize)
+    info = export_onnx(model, out, quantize=quantize, force=force)
     if as_json:
         print(json_text({k: v for k, v in info.items() if k not in ("vocab", "text")}))
         return

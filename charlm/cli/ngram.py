@@ -86,7 +86,12 @@ def _report(meta: dict[str, Any]) -> None:
 
 @friendly
 def export(
-    arpa: Annotated[Path, typer.Option("--arpa", parser=OutFile(), help="ARPA file to write.")],
+    arpa: Annotated[
+        Path,
+        typer.Option(
+            "--arpa", parser=OutFile(), help="ARPA file to write (new, or an earlier ARPA file; never a model's file)."
+        ),
+    ],
     model: ModelOpt = None,
 ) -> None:
     """Write the model's n-gram as an ARPA file (log10; </s> is <eos>; spaces in tokens escaped as \\s).
@@ -94,7 +99,11 @@ def export(
     Example: charlm ngram export --arpa model.arpa --model checkpoints/latest
     """
     from charlm.api import load
+    from charlm.checkpoint import resolve_model_dir
+    from charlm.ngram.arpa import ARPA
+    from charlm.writer import check_target
 
+    check_target(arpa, ARPA, sources=[resolve_model_dir(model)])  # before loading: never a model's own file
     done = load(model, device="cpu").export_arpa(arpa)
     print(f"wrote {done['path']}: {done['order']}-gram, {sum(done['ngrams']):,} n-grams")
 

@@ -97,14 +97,14 @@ def sample(
     Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
     """
     from charlm.api import load
-    from charlm.io import UTF8_HINT, read_text
+    from charlm.io import SMALL_FILE, UTF8_HINT, read_text
 
     if prime and prime_file is not None:
         raise BadOption("give either --prime or --prime-file, not both")
     if beam is not None and (top_k is not None or top_p is not None):
         raise BadOption("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
     lm = load(model, device=device)
-    start = read_text(prime_file, hint=UTF8_HINT) if prime_file is not None else prime
+    start = read_text(prime_file, hint=UTF8_HINT, limit=SMALL_FILE) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
     show = _Shown(num, live, show_logprob)
     options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)

@@ -313,6 +313,9 @@ def tokenize(
     encoding: EncodingOpt = "utf-8",
     errors: ErrorsOpt = "strict",
     segment: SegmentOpt = "auto",
+    force: Annotated[
+        bool, typer.Option("--force", help="With --save: replace a tokenizer saved there earlier (never other files).")
+    ] = False,
 ) -> None:
     """Fit a tokenizer on CORPUS and show vocabulary size, token count, unknown rate, frequent tokens.
 
@@ -321,19 +324,20 @@ def tokenize(
     Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
     from charlm.inputs import resolve_inputs
-    from charlm.io import json_text, read_text, refuse_model_dir
-    from charlm.tokenizers import build_tokenizer, describe
+    from charlm.io import json_text, read_text
+    from charlm.tokenizers import SAVED, build_tokenizer, describe, save_tokenizer
+    from charlm.writer import check_target
 
+    sources = [c for c in corpus if str(c) != "-" and not c.is_dir()]  # the input files (a folder's are *.txt)
     if save is not None:
-        refuse_model_dir(save, "--save")  # before any work: a model's tokenizer is never overwritten
+        check_target(save, SAVED, force, sources)  # before any work: a model's tokenizer is never overwritten
     with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
         text = read_text(path, codec, on_error)
     tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
     stats, frequent = describe(tokenizer, text, top)
     stats["corpus"] = " ".join(str(c) for c in corpus)
     if save is not None:
-        save.mkdir(parents=True, exist_ok=True)
-        tokenizer.save(save)
+        save_tokenizer(tokenizer, save, force, sources)
     if as_json:
         print(json_text({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}))
         return

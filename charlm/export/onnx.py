@@ -7,6 +7,9 @@
     out/model.json    inputs/outputs, state shapes (batch axis), vocabulary, <eos>/<unk> ids
     out/tokenizer.json (and tokenizer.model for sentencepiece), config.json: copied from the model
 
+``out`` is claimed like every output (:mod:`charlm.writer`): written in a staging directory beside it
+and swapped in as a whole, so an export never mixes with an earlier one, and a kill leaves one or the other.
+
 A core's state is flattened to a list of tensors; a fresh state is all zeros (checked at export
 time), so another runtime only needs ``numpy.zeros`` of the shapes in ``model.json``. Every export
 is verified with onnxruntime against torch on a batch size and length other than the traced ones;
@@ -18,6 +21,7 @@ refused with the reason. ``quantize="int8"`` writes dynamically quantised graphs
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -38,6 +42,7 @@ from charlm.io import write_json_atomic
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
 from charlm.tokenizers import Tokenizer
+from charlm.writer import Kind, claim_dir
 
 FORMATS = ("onnx",)
 QUANTIZE = ("none", "int8")
@@ -240,13 +245,47 @@ def describe(model: LanguageModel, tokenizer: Tokenizer, specs: list[dict[str, A
     }
 
 
+def _is_export(directory: Path) -> bool:
+    """Whether ``directory`` holds an earlier export (its model.json says so)."""
+    try:
+        return json.loads((directory / "model.json").read_text(encoding="utf-8")).get("format") == "charlm-onnx"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+EXPORT = Kind(
+    "an ONNX export",
+    "--out",
+    files=frozenset({"window.onnx", "step.onnx", "model.json", "tokenizer.json", "tokenizer.model", CONFIG}),
+    marker=_is_export,
+)
+
+
 def export_onnx(
-    model_dir: str | Path | None, out: str | Path, quantize: str = "none", tolerance: float = TOLERANCE
+    model_dir: str | Path | None,
+    out: str | Path,
+    quantize: str = "none",
+    tolerance: float = TOLERANCE,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Export ``model_dir`` into the directory ``out``; returns ``model.json``'s content plus ``errors``."""
+    """Export ``model_dir`` into the directory ``out``; returns ``model.json``'s content plus ``errors``.
+
+    ``out`` is claimed first (:mod:`charlm.writer`): a model directory, a directory of other files or
+    (without ``force``) an earlier export are refused before anything is loaded; the files are written
+    into a staging directory beside it, which replaces ``out`` as a whole once every graph checks out.
+    """
     if quantize not in QUANTIZE:
         raise BadOption(f"unknown --quantize {quantize!r}; use one of {', '.join(QUANTIZE)}")
     source = resolve_model_dir(model_dir)
+    with claim_dir(out, EXPORT, force, sources=[source]) as staging:
+        info, errors = _export_into(source, staging, quantize, tolerance)
+    return {**info, "errors": errors, "out": str(out)}
+
+
+def _export_into(
+    source: Path, target: Path, quantize: str, tolerance: float
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Write the graphs (each checked against torch), the tokenizer, config.json and model.json into ``target``."""
     model, tokenizer, _ = load_model(source, "cpu")
     arch = model.config.arch
     if not isinstance(model, LanguageModel):  # a --direction both model (BidirectionalLM)
@@ -255,35 +294,30 @@ def export_onnx(
         template, specs = describe_state(model)
     except CharlmError as exc:
         raise CharlmError(f"cannot export --arch {arch}: {exc}") from None
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
     errors: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(dir=target) as tmp:
-        for name in GRAPHS:
-            path = Path(tmp) / f"{name}.onnx"
-            try:
-                _export_graph(model, template, specs, name == "step", path)
-                errors[name] = verify(model, specs, path, name == "step")
-            except torch.onnx.OnnxExporterError as exc:  # e.g. an operator ONNX has no counterpart for
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise CharlmError(f"cannot export --arch {arch} ({name} graph): {reason}") from None
-            except CharlmError as exc:
-                raise CharlmError(f"cannot export --arch {arch} ({name} graph): {exc}") from None
-            if not errors[name] <= tolerance:
-                raise CharlmError(
-                    f"cannot export --arch {arch}: onnxruntime's {name} logits differ from torch's by "
-                    f"{errors[name]:.3g} (> {tolerance:g})"
-                )
-            if quantize == "int8":
-                quantize_int8(path, path)
-        for name in GRAPHS:
-            shutil.move(str(Path(tmp) / f"{name}.onnx"), target / f"{name}.onnx")
+    for name in GRAPHS:
+        path = target / f"{name}.onnx"
+        try:
+            _export_graph(model, template, specs, name == "step", path)
+            errors[name] = verify(model, specs, path, name == "step")
+        except torch.onnx.OnnxExporterError as exc:  # e.g. an operator ONNX has no counterpart for
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CharlmError(f"cannot export --arch {arch} ({name} graph): {reason}") from None
+        except CharlmError as exc:
+            raise CharlmError(f"cannot export --arch {arch} ({name} graph): {exc}") from None
+        if not errors[name] <= tolerance:
+            raise CharlmError(
+                f"cannot export --arch {arch}: onnxruntime's {name} logits differ from torch's by "
+                f"{errors[name]:.3g} (> {tolerance:g})"
+            )
+        if quantize == "int8":
+            quantize_int8(path, path)
     for extra in ("tokenizer.json", "tokenizer.model", CONFIG):
         if (source / extra).exists():
             shutil.copyfile(source / extra, target / extra)
     info = describe(model, tokenizer, specs, quantize)
     write_json_atomic(target / "model.json", info)
-    return {**info, "errors": errors, "out": str(target)}
+    return info, errors
 
 
 def quantize_int8(source: Path, target: Path) -> None:
@@ -291,12 +325,12 @@ def quantize_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.disable(logging.WARNING)  # its advice to pre-process models is for convolutional vision graphs
+    staged = target.with_name(f".{target.name}.int8.tmp")  # beside the target: inside the export's staging
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            staged = Path(tmp) / "q.onnx"
-            quantize_dynamic(
-                str(source), str(staged), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "MatMul", "Gemm"]
-            )
-            shutil.move(str(staged), target)
+        quantize_dynamic(
+            str(source), str(staged), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "MatMul", "Gemm"]
+        )
+        os.replace(staged, target)
     finally:
+        staged.unlink(missing_ok=True)
         logging.disable(logging.NOTSET)

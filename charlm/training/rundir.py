@@ -52,9 +52,9 @@ class MetricsLog:
         now = time.perf_counter()
         if not force and now - self.last_plot < PLOT_EVERY_S:
             return
-        from charlm.plot import plot_runs
+        from charlm.plot import write_run_plot
 
-        plot_runs([self.run], self.run / PLOT_FILE, title=f"{self.run.name}: loss (nats/token)")
+        write_run_plot(self.run, title=f"{self.run.name}: loss (nats/token)")
         self.last_plot = time.perf_counter()
 
 
