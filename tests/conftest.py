@@ -7,6 +7,8 @@ form :func:`tiny_args`, overriding only what it tests, so the size of "tiny" is 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,27 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_word_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small word LSTM (100 steps); never modified."""
     return _trained(tmp_path_factory.mktemp("tinyword"), level="word", hidden=32, embed=16, seq_len=8, steps=100)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory nothing can be written into (holding one file, ``kept``), for root too.
+
+    chmod does not stop root, so as root the directory is made immutable (``chattr +i``) instead;
+    where neither works the test is skipped.
+    """
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "kept").write_text("kept")
+    root = os.geteuid() == 0
+    if root and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("running as root without chattr: no directory is read-only here")
+    if not root:
+        folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        else:
+            folder.chmod(0o755)
