@@ -245,6 +245,8 @@ def line_starts(path: str | Path, size: int, rows: int, encoding: str = "utf-8")
     """``rows + 1`` byte offsets, each at the start of a line, cutting the file into near-equal parts.
 
     Files in encodings where a newline byte can sit inside another character (UTF-16, UTF-32) are not cut.
+    Each cut looks at most :data:`CHUNK_BYTES` ahead for its newline (no newline there: no cut, so fewer
+    parts), so a file of one endless line (or of NUL bytes) costs ``rows`` bounded reads, not the file.
     """
     if not ascii_compatible(encoding):
         rows = 1
@@ -252,8 +254,9 @@ def line_starts(path: str | Path, size: int, rows: int, encoding: str = "utf-8")
     with open(path, "rb") as fh:
         for r in range(1, rows):
             fh.seek(max(size * r // rows - 1, cuts[-1]))
-            fh.readline()  # to just after the next newline
-            cuts.append(max(fh.tell(), cuts[-1]))
+            line = fh.readline(CHUNK_BYTES)  # to just after the next newline, if it is near
+            if line.endswith(b"\n"):
+                cuts.append(max(fh.tell(), cuts[-1]))
     return sorted(set([*cuts, size]))
 
 

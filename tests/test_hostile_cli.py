@@ -33,34 +33,12 @@ from charlm.cli.app import COMMANDS, app
 from charlm.cli.values import Value
 from tests.conftest import TINY_TEXT
 from tests.hostile import CHARLM, ENV, Ran, assert_ok, assert_refused, charlm, digest
+from tests.hostile import train_tiny as _train
 
 pytestmark = pytest.mark.slow
 WORKERS = 4
 T = ["--hidden", "8", "--embed", "4", "--layers", "1", "--seq-len", "8", "--batch-size", "2", "--device", "cpu"]
 T += ["--precision", "fp32", "--eval-every", "1"]
-
-
-def _train(root: Path, name: str, level: str = "char") -> Path:
-    from charlm.training.config import TrainConfig
-    from charlm.training.loop import train
-
-    config = TrainConfig(
-        corpus=str(root / "small.txt"),
-        out=str(root / name),
-        checkpoints=str(root / "checkpoints"),
-        level=level,
-        hidden=16,
-        embed=8,
-        layers=1,
-        seq_len=8,
-        batch_size=2,
-        steps=3,
-        eval_every=3,
-        device="cpu",
-        precision="fp32",
-        dropout=0.0,
-    )
-    return train(config).run_dir
 
 
 @pytest.fixture(scope="module")

@@ -136,11 +136,17 @@ def _sample_one(
         show.samples(lm, given, options)
 
 
+PROMPT_BYTES = 1 << 20  # one line typed (or piped) at the sample -i prompt
+
+
 def _prompts() -> Iterator[str]:
     """Lines typed at the prompt (shown on stderr), until end of input."""
     while True:
         print("prime> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.buffer.readline().decode("utf-8", "surrogateescape")
+        raw = sys.stdin.buffer.readline(PROMPT_BYTES + 1)
+        if len(raw) > PROMPT_BYTES:  # an endless line is not read into memory
+            raise CharlmError(f"a prompt line of over {PROMPT_BYTES:,} bytes; give shorter primes (or --prime-file)")
+        line = raw.decode("utf-8", "surrogateescape")
         if not line:
             print(file=sys.stderr)
             return

@@ -175,7 +175,10 @@ def eval_(
     precision: PrecisionOpt = "fp32",
     progress: Annotated[
         bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB]."),
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar on stderr [default: files over 2 MiB, when stderr is a terminal].",
+        ),
     ] = None,
     encoding: EncodingOpt = "utf-8",
     errors: ErrorsOpt = "strict",
@@ -275,5 +278,8 @@ def eval_(
 
 
 def _big(file: Path) -> bool:
-    """Whether a file is large enough for a progress bar by default."""
-    return file.is_file() and file.stat().st_size >= PROGRESS_BYTES
+    """Whether a file is large enough for a progress bar by default (on a terminal: elsewhere a bar is noise,
+    and its last refresh left a blank line before an error)."""
+    from charlm.cli.render import err
+
+    return err.is_terminal and file.is_file() and file.stat().st_size >= PROGRESS_BYTES
