@@ -35,7 +35,7 @@ from charlm.errors import CharlmError
 from charlm.io import write_atomic, write_bytes_atomic, write_json_atomic
 from charlm.models.base import AnyLM, build_model
 from charlm.models.config import ModelConfig
-from charlm.models.registry import validate_model
+from charlm.models.options import validate_model
 from charlm.tokenizers import Tokenizer, load_tokenizer
 
 FORMAT_VERSION = 1

@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
+from charlm.cli.declared import default, option
 from charlm.cli.options import ModelOpt, friendly
 from charlm.cli.paths import OutDir
 from charlm.cli.serve import need
-from charlm.cli.values import Choice
 from charlm.errors import BadOption
 from charlm.io import json_text
 
@@ -25,14 +25,8 @@ def export(
         Path, typer.Option("--out", "-o", parser=OutDir(), help="Directory for the exported files (created).")
     ],
     model: ModelOpt = None,
-    format: Annotated[str, typer.Option("--format", parser=Choice(("onnx",)), help="Export format: onnx.")] = "onnx",
-    quantize: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(("none", "int8")),
-            help="none, or int8: dynamic int8 weights for the recurrent and output matrices.",
-        ),
-    ] = "none",
+    format: Annotated[str, option("format")] = default("format"),
+    quantize: Annotated[str, option("quantize")] = default("quantize"),
     as_json: Annotated[bool, typer.Option("--json", help="Print model.json and the check's errors as JSON.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an earlier export in --out (as a whole; never other files).")
@@ -52,9 +46,15 @@ def export(
         raise BadOption(f"unknown --format {format!r}; use onnx")
     need("onnx", "export")
     need("onnxruntime", "export")
-    from charlm.export.onnx import export_onnx
+    from charlm.api import load
+    from charlm.checkpoint import resolve_model_dir
+    from charlm.export.onnx import EXPORT
+    from charlm.writer import check_target
 
-    info = export_onnx(model, out, quantize=quantize, force=force)
+    check_target(
+        out, EXPORT, force, sources=[resolve_model_dir(model)]
+    )  # before loading: never a model, never foreign files
+    info = load(model, device="cpu").export_onnx(out, quantize=quantize, force=force)
     if as_json:
         print(json_text({k: v for k, v in info.items() if k not in ("vocab", "text")}))
         return

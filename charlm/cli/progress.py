@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from charlm.cli.render import err, fmt
 
 if TYPE_CHECKING:
-    from charlm.training.events import Event
+    from charlm.api import Event
 
 
 class TrainProgress:
