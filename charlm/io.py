@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 
 CHUNK_BYTES = 1 << 20
 ERRORS = ("strict", "replace", "ignore")
@@ -45,6 +45,8 @@ def check_codec(encoding: str, errors: str) -> codecs.CodecInfo:
 
 def check_text_file(path: str | Path) -> int:
     """The size in bytes of ``path`` after refusing a missing, directory or unreadable path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise BadOption(f"a file path is needed here (got {type(path).__name__})")
     path = Path(path)
     if not path.exists():
         raise CharlmError(f"{path}: no such file; check the path")

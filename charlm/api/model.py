@@ -130,7 +130,7 @@ class Model(FileScoring, Component):
         return apply_unk_policy(self.tokenizer, check("prime", text), check("unk", unk or self.options.unk))
 
     def _texts(self, texts: str | Sequence[str], unk: str) -> list[str]:
-        items = check("sentences", [texts] if isinstance(texts, str) else list(texts))
+        items = check("sentences", [texts] if isinstance(texts, str) else texts)  # a list (or tuple) of texts
         prepared = [self.prepare(t, unk) for t in items]
         for n, (text, read) in enumerate(zip(items, prepared, strict=True), 1):
             if text.strip() and not read.strip():  # refused like an empty sentence, on every surface

@@ -7,6 +7,8 @@ Exit codes (docs/reliability-hostile.md):
   a full disk), or the work failed (diverged, out of memory);
 * 2 the command line is wrong: an unknown option, a missing argument, a malformed or out-of-range
   value, options that cannot go together (Typer's usage errors and :class:`charlm.errors.BadOption`);
+* 141 the reader of stdout went away (``charlm score --json | head -c 10``): quiet, no message, the
+  code a Unix tool killed by SIGPIPE gets (so ``set -o pipefail`` still sees the output was cut);
 * 130 interrupted by Ctrl-C or SIGTERM (SIGTERM is turned into the same interrupt from the first
   moment, so temp files are removed and a training run says how to resume or rerun). The signal is
   also remembered (:mod:`charlm.interrupts`): one whose exception a library swallowed still ends the
@@ -15,6 +17,7 @@ Exit codes (docs/reliability-hostile.md):
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +30,18 @@ from charlm import interrupts
 
 USAGE = 2
 INTERRUPTED = 130
+PIPE_CLOSED = 141  # 128 + SIGPIPE
+
+
+def closed_pipe() -> int:
+    """stdout's reader has gone: point stdout at /dev/null (so the exit's flush is silent); 141."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return PIPE_CLOSED
 
 
 def error_line(message: str) -> str:
@@ -57,6 +72,12 @@ def _exit_code(call: Any) -> int:
     except (typer.Abort, KeyboardInterrupt):
         print(error_line("interrupted"), file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:
+        return closed_pipe()
+    try:
+        sys.stdout.flush()  # what the command printed last, while a closed pipe can still be told apart
+    except BrokenPipeError:
+        return closed_pipe()
     code = code if isinstance(code, int) else 0
     if code == 0 and interrupts.pending() is not None:  # a signal whose KeyboardInterrupt a library swallowed
         print(error_line("interrupted"), file=sys.stderr)
