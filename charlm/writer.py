@@ -42,15 +42,13 @@ WEIGHTS = ("model.safetensors", "last.safetensors", "trainer_state.pt")
 @dataclass(frozen=True)
 class Kind:
     """What a command writes: a directory of known ``files`` (``marker`` says one holds an earlier
-    output), or one file that starts with one of ``magic``. ``in_model``: it belongs inside a model
-    directory (the model's own n-gram), so a model directory is its place, not a refusal."""
+    output), or one file that starts with one of ``magic``; ``option`` names it in messages."""
 
     what: str
     option: str
     files: frozenset[str] = field(default_factory=frozenset)
     marker: Callable[[Path], bool] | None = None
     magic: tuple[bytes, ...] = ()
-    in_model: bool = False
 
     @property
     def directory(self) -> bool:
@@ -127,13 +125,13 @@ def check_target(path: str | Path, kind: Kind, force: bool = False, sources: Seq
     """Refuse ``path`` as ``kind``'s output in one line, or return it resolved (symlinks followed). Writes nothing."""
     path = Path(path)
     real = path.resolve()
-    _check_sources(path, real, sources)
     home = model_home(real if kind.directory else real.parent)
-    if home is not None and not kind.in_model:
+    if home is not None:
         where = "is" if home == real else "is inside"
         raise CharlmError(
             f"{path} {where} the model directory {home}; {kind.option} never writes into a model; choose a path outside it"
         )
+    _check_sources(path, real, sources)
     if kind.directory:
         _check_directory(path, real, kind, force)
     else:

@@ -108,7 +108,7 @@ REFUSED: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ),
     ("A3 --force 1-char corpus", ["train", "one.txt", "--out", "base", "--force", *T], 1, ("1 in all",)),
     ("A4 plot onto metrics.jsonl", ["plot", "base", "--out", "base/metrics.jsonl"], 2, (".png",)),
-    ("A4 plot onto the model's loss.png", ["plot", "base", "--out", "base/loss.png"], 2, ("holds a model",)),
+    ("A4 plot onto the model's loss.png", ["plot", "base", "--out", "base/loss.png"], 1, ("model directory",)),
     ("B9 train --encoding hex", ["train", "small.txt", "--encoding", "hex"], 2, ("text encoding",)),
     ("B9 eval --encoding rot13", ["eval", "small.txt", "--model", "base", "--encoding", "rot13"], 2, ()),
     ("B11 score lone surrogate", ["score", "ab\udcffc", "--model", "base"], 2, ("UTF-8",)),

@@ -74,7 +74,7 @@ def test_b1_b2_b3_export_never_writes_over_a_model_user_files_or_its_source(worl
     before, mine = _models(world), digest(userproj)
     assert_refused(charlm("export", "--model", "base", "--out", "word", cwd=world), 1, "model directory")
     assert_refused(charlm("export", "--model", "base", "--out", "userproj", cwd=world), 1, "userproj")
-    assert_refused(charlm("export", "--model", "base", "--out", "base", cwd=world), 1, "inputs")
+    assert_refused(charlm("export", "--model", "base", "--out", "base", cwd=world), 1, "model directory")
     assert_refused(charlm("export", "--model", "base", "--out", "userproj", "--force", cwd=world), 1, "userproj")
     assert _models(world) == before and digest(userproj) == mine
     assert not _leftovers(world)
