@@ -21,6 +21,7 @@ from typing import Any, cast
 import torch
 
 from charlm import checkpoint as ckpt
+from charlm import interrupts
 from charlm.errors import CharlmError
 from charlm.models.base import BidirectionalLM
 from charlm.models.state import detach_state
@@ -237,6 +238,7 @@ class Trainer:
     def fit(self) -> TrainResult:
         ctx, run = self.ctx, self.run
         run.model.train()
+        interrupts.check()  # a start-up signal a library swallowed: stop before announcing the run
         self._start_event()
         started, base_elapsed, base_tokens = time.perf_counter(), run.elapsed, run.tokens
         self.last_save = started
