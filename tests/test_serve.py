@@ -177,10 +177,10 @@ HOSTILE: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("empty eval", "/eval", {"json": {"text": ""}}, 400, "empty"),
     ("eval wrong type", "/eval", {"json": {"text": None}}, 422, "text"),
     ("negative length", "/sample", {"json": {"length": -1}}, 422, "length"),
-    ("huge length", "/sample", {"json": {"length": 10**9}}, 422, "length: must be in"),  # the declared bound
-    ("huge seed", "/sample", {"json": {"seed": 10**30}}, 422, "seed"),
-    ("bad temperature", "/sample", {"json": {"temperature": -2}}, 422, "temperature"),
-    ("bad top_p", "/sample", {"json": {"top_p": 7}}, 422, "top_p"),
+    ("huge length", "/sample", {"json": {"length": 10**9}}, 422, "length: must be in [1, 1_000_000]"),
+    ("huge seed", "/sample", {"json": {"seed": 10**30}}, 422, "seed: must be in"),
+    ("bad temperature", "/sample", {"json": {"temperature": -2}}, 422, "temperature: must be in"),
+    ("bad top_p", "/sample", {"json": {"top_p": 7}}, 422, "top_p: must be in (0, 1]"),
     ("too many samples", "/sample", {"json": {"num": 1000}}, 422, "--max-sample-num"),
     ("unknown path", "/nothing", {"json": {}}, 404, "Not Found"),
 ]
