@@ -47,13 +47,9 @@ def export(
     need("onnx", "export")
     need("onnxruntime", "export")
     from charlm.api import load
-    from charlm.checkpoint import resolve_model_dir
-    from charlm.export.onnx import EXPORT
-    from charlm.writer import check_target
+    from charlm.api.outputs import check_export_target
 
-    check_target(
-        out, EXPORT, force, sources=[resolve_model_dir(model)]
-    )  # before loading: never a model, never foreign files
+    check_export_target(out, model, force)  # before loading: never a model, never foreign files
     info = load(model, device="cpu").export_onnx(out, quantize=quantize, force=force)
     if as_json:
         print(json_text({k: v for k, v in info.items() if k not in ("vocab", "text")}))

@@ -88,11 +88,9 @@ def export(
     Example: charlm ngram export --arpa model.arpa --model checkpoints/latest
     """
     from charlm.api import load
-    from charlm.checkpoint import resolve_model_dir
-    from charlm.ngram.arpa import ARPA
-    from charlm.writer import check_target
+    from charlm.api.outputs import check_arpa_target
 
-    check_target(arpa, ARPA, sources=[resolve_model_dir(model)])  # before loading: never a model's own file
+    check_arpa_target(arpa, model)  # before loading: never a model's own file
     done = load(model, device="cpu").export_arpa(arpa)
     print(f"wrote {done['path']}: {done['order']}-gram, {sum(done['ngrams']):,} n-grams")
 

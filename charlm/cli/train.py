@@ -209,14 +209,13 @@ def tokenize(
     Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
     from charlm.api import tokenize as fit
+    from charlm.api.outputs import check_tokenizer_target
     from charlm.inputs import resolve_inputs
     from charlm.io import json_text, read_text
-    from charlm.tokenizers import SAVED
-    from charlm.writer import check_target
 
     sources = [c for c in corpus if str(c) != "-" and not c.is_dir()]  # the input files (a folder's are *.txt)
     if save is not None:
-        check_target(save, SAVED, force, sources)  # before any work: a model's tokenizer is never overwritten
+        check_tokenizer_target(save, force, sources)  # before any work: a model's tokenizer is never overwritten
     with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
         text = read_text(path, codec, on_error)
     stats, frequent = fit(text, level, max_vocab, min_count, vocab_size, segment, top, save, force, sources)
