@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from charlm.errors import CharlmError
+from charlm.layout import MODEL_MARKERS  # the files that make a directory a model
 
 CHUNK_BYTES = 1 << 20
 ERRORS = ("strict", "replace", "ignore")
@@ -288,9 +289,6 @@ def exchange_dirs(a: Path, b: Path) -> None:
     os.rename(a, b)
     os.rename(aside, a)
     fsync_dir(b.parent)
-
-
-MODEL_MARKERS = ("config.json", "model.safetensors", "last.safetensors", "trainer_state.pt", "tokenizer.json")
 
 
 def is_model_dir(directory: str | Path) -> bool:

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
 # its own layer inside its own package (models.base -> models.cells).
 LAYERS = {
     "charlm.errors": 0,
+    "charlm.layout": 0,
     "charlm.inputs": 2,
     "charlm.io": 1,
     "charlm.runtime": 1,
