@@ -10,11 +10,12 @@ DEMO   := data/shakespeare.txt
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt holds the exact versions (pyproject.toml only lower bounds): the same install everywhere.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 $(DEMO): | install
@@ -32,9 +33,11 @@ lint: install
 	$(BIN)/ruff format --check charlm tests bench docs
 	$(BIN)/mypy
 
-# docs/cli.md is generated from the commands' --help; tests/test_docs.py fails when it is stale.
+# docs/cli.md is generated from the commands' --help, and the tables between "generated" markers in
+# the other pages from the code and bench/results; tests/test_docs.py fails when any is stale.
 docs: install
 	$(BIN)/python docs/gen_cli.py
+	$(BIN)/python docs/gen_tables.py
 
 test: install lint
 	$(BIN)/python -m pytest -q

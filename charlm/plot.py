@@ -1,6 +1,6 @@
 """Loss curves from metrics.jsonl: one run's loss.png, or several runs overlaid for comparison.
 
-matplotlib (Agg backend, no display needed) is imported only when a plot is drawn, and PNGs are
+matplotlib (the ``plot`` extra; Agg backend, no display needed) is imported only when a plot is drawn, and PNGs are
 written atomically like every other file of a run directory.
 """
 
@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, need
 from charlm.io import write_atomic
 
 Curve = tuple[list[int], list[float]]
@@ -43,6 +43,7 @@ def read_curves(run: Path) -> tuple[Curve, Curve]:
 
 def plot_runs(runs: Sequence[Path], out: Path, title: str | None = None) -> Path:
     """Draw train (thin) and validation (bold) loss curves of ``runs`` into ``out`` (PNG)."""
+    need("matplotlib", "plot", "drawing loss curves")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from charlm.errors import BadOption
+from charlm.errors import BadOption, need
 from charlm.eval.gradflow import GradFlow, compare
 from charlm.eval.gradflow import plot as plot_gradflow
 from charlm.io import UTF8_HINT, read_text
@@ -29,6 +29,8 @@ def gradflow(
     """
     if length < 3 or batch < 1 or hidden < 1 or layers < 1:
         raise BadOption("--length must be at least 3 and --batch, --hidden, --layers at least 1")
+    if plot is not None:
+        need("matplotlib", "plot", "the gradient-flow plot")  # before the work, not after it
     names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])
     content = read_text(text, hint=UTF8_HINT) if text is not None else None
     results = compare(names, list(models), content, length, batch, hidden, layers, seed)

@@ -13,9 +13,8 @@ import typer
 
 from charlm.cli.options import ModelOpt, friendly
 from charlm.cli.paths import OutDir
-from charlm.cli.serve import need
 from charlm.cli.values import Choice
-from charlm.errors import BadOption
+from charlm.errors import BadOption, need
 from charlm.io import json_text
 
 

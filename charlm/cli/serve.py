@@ -12,15 +12,7 @@ import typer
 
 from charlm.cli.options import ModelOpt, friendly
 from charlm.cli.values import Device, Float, Int, Text
-from charlm.errors import CharlmError
-
-
-def need(module: str, extra: str) -> None:
-    """Refuse with one line when an optional dependency is missing, naming the extra that installs it."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise CharlmError(f"this command needs {module}, which is not installed: pip install 'charlm[{extra}]'")
+from charlm.errors import need
 
 
 @friendly
@@ -70,7 +62,7 @@ def serve(
     ] = None,
     device: Annotated[str, typer.Option(parser=Device(), help="cpu or cuda (each worker loads its own copy).")] = "cpu",
 ) -> None:
-    """Serve a model over HTTP: POST /score, /eval, /sample; GET /info, /health; the API page at /docs.
+    """Serve a model over HTTP: POST /score, /eval, /predict, /sample; GET /info, /health; the API page at /docs.
 
     Concurrent /score requests are gathered into micro-batches (--max-batch, --batch-wait-ms); every
     request is checked against the limits and gets a JSON error naming the problem. Binds to loopback
