@@ -1,4 +1,4 @@
-"""One core to build on (issue 15): the library does what the commands do, and the bidirectional wrapper.
+"""One core to build on: the library does what the commands do, and the bidirectional wrapper.
 
 - ``unk=`` on Model.score / rank / sample / beam / score_both (no longer only in the CLI);
 - ``Model.score_file`` (``score --file``) honours batch size, encoding, errors; cache options checked
@@ -263,6 +263,7 @@ def test_the_library_decides_what_a_resume_continues_and_changes(tmp_path: Path)
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_a_run_emits_exactly_the_declared_event_keys_and_says_it_reports(tmp_path: Path) -> None:
     from charlm.training.events import EVENTS
     from charlm.training.launch import launch
