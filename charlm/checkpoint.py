@@ -32,7 +32,7 @@ from charlm.layout import BEST, CONFIG, LAST, TRAINER_STATE
 from charlm.layout import DYNAMIC_STATS as DYNAMIC_STATS  # re-exported: training writes it, eval reads it
 from charlm.models.base import AnyLM, build_model
 from charlm.models.config import ModelConfig
-from charlm.models.registry import validate_model
+from charlm.models.options import validate_model
 from charlm.tokenizers import Tokenizer, load_tokenizer
 
 FORMAT_VERSION = 1

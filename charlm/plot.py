@@ -12,13 +12,14 @@ from pathlib import Path
 
 from charlm.errors import CharlmError, need
 from charlm.io import write_atomic
+from charlm.layout import METRICS
 
 Curve = tuple[list[int], list[float]]
 
 
 def read_curves(run: Path) -> tuple[Curve, Curve]:
     """(train steps, train losses), (eval steps, validation losses) of a run; skips damaged lines."""
-    path = Path(run) / "metrics.jsonl"
+    path = Path(run) / METRICS
     if not path.is_file():
         raise CharlmError(f"{run} has no metrics.jsonl; give a run directory written by charlm train")
     train: Curve = ([], [])

@@ -49,7 +49,7 @@ def test_score_takes_the_unknown_token_policy(bigram: charlm.Model) -> None:
     assert replaced.text == "axb" and replaced.oov == 1
     with pytest.raises(CharlmError, match="not in the model's vocabulary: 'x'"):
         bigram.score(["ab", "axb"], unk="error")
-    with pytest.raises(CharlmError, match="unknown --unk"):
+    with pytest.raises(CharlmError, match=r"--unk .drop. is not one of"):
         bigram.score("ab", unk="drop")
     assert bigram.rank(["axb", "b"], unk="skip").scores[0].text in ("ab", "b")
 
@@ -115,7 +115,7 @@ def test_neighbors_analogy_and_gradflow_from_the_api(tmp_path: Path) -> None:
     found = lm.neighbors("the", 3)
     assert len(found) == 3 and found == neighbors(lm.module.forward_lm, lm.tokenizer, "the", 3)
     assert not {"we", "you", "the"} & {n.word for n in lm.analogy("we", "you", "the", k=2)}
-    with pytest.raises(CharlmError, match="-k must be at least 1"):
+    with pytest.raises(CharlmError, match="-k must be in"):
         lm.neighbors("the", 0)
     plot = tmp_path / "g.png"
     results = charlm.gradflow(["rnn"], length=5, batch=2, hidden=4, plot=plot)
@@ -237,7 +237,9 @@ def _saved_run(tmp_path: Path) -> Path:
     run.mkdir()
     corpus = tmp_path / "c.txt"
     corpus.write_text("abc\n", encoding="utf-8")
-    config = TrainConfig(corpus=str(corpus), out=str(run), hidden=32, steps=10)
+    from charlm.training.recipes import with_recipe
+
+    config = with_recipe(TrainConfig(corpus=str(corpus), out=str(run), hidden=32, steps=10))
     ckpt.write_config(run, {"model": config.model_config(5).to_dict(), "train": config.to_dict()})
     (run / ckpt.TRAINER_STATE).write_bytes(b"")  # resumable: a run with a checkpoint (nothing-lost's A2 check)
     return run

@@ -1,5 +1,6 @@
-"""The shape of charlm/: imports point one way (cli -> api -> training | eval -> models, tokenizers -> io,
-errors) and no module imports itself back through others, lazily or not."""
+"""The shape of charlm/: imports point one way (cli, serve -> api -> training | eval -> options -> models,
+tokenizers -> io, values -> errors), no module imports itself back through others, lazily or not, and the
+surfaces (the command line and the service) reach the library through charlm.api alone."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ LAYERS = {
     "charlm.layout": 0,
     "charlm.inputs": 2,
     "charlm.io": 1,
+    "charlm.values": 1,
+    "charlm.opt": 1.2,  # Opt, over values
+    "charlm.durations": 1.2,  # kinds of option value and Opt (one rule for every surface)
     "charlm.runtime": 1,
     "charlm.models": 2,
     "charlm.tokenizers": 2,
+    "charlm.options": 3,  # every option declared once (above models: it names their choices)
     "charlm.checkpoint": 3,
     "charlm.ngram": 3,
     "charlm.plot": 3,
     "charlm.training": 4,
     "charlm.eval": 4,
-    "charlm.export": 5,  # beside api: reads a model directory through checkpoint
+    "charlm.export": 4.5,  # below api (Model.export_onnx): reads a model directory through checkpoint
     "charlm.api": 5,
     "charlm.serve": 6,  # above api, like cli
     "charlm.cli": 7,
@@ -109,3 +114,23 @@ def test_no_import_cycles() -> None:
 def test_cycle_finder_finds_a_planted_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})
     assert not _cycles({"a": {"b"}, "b": {"c"}, "d": {"a"}})
+
+
+# What the command line and the service may import besides themselves: the API, the option
+# declarations, and the plumbing below every layer (errors, text reading, threads).
+SURFACE_MAY_IMPORT = ("charlm.api", "charlm.serve", "charlm.options", "charlm.values", "charlm.opt", "charlm.errors", "charlm.io", "charlm.inputs",
+                      "charlm.runtime")  # fmt: skip
+
+
+def test_surfaces_reach_the_library_through_the_api() -> None:
+    """cli/ and serve/ call Model and charlm.train, never eval/, training/, models/ ... directly."""
+    around = []
+    for module, targets in _graph().items():
+        if not module.startswith(("charlm.cli", "charlm.serve")):
+            continue
+        surface = ".".join(module.split(".")[:2])
+        for target in targets:
+            if target.startswith(surface) or target.startswith(SURFACE_MAY_IMPORT):
+                continue
+            around.append(f"{module} -> {target}")
+    assert not around, f"a surface reaching around charlm.api: {sorted(around)}"

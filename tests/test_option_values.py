@@ -6,60 +6,64 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 import typer
 
-from charlm.cli import options
 from charlm.cli.paths import InputFile, OutPng
-from charlm.cli.values import Choice, Float, Int, Temperature, Text
+from charlm.durations import parse_duration, parse_save_every
 from charlm.errors import BadOption, CharlmError
 from charlm.io import exchange_dirs, json_text, read_stream, strict_payload
 from charlm.training.claim import Claim, RunLock, check_target, holds_model
-from charlm.training.config import TrainConfig, parse_duration, parse_save_every
+from charlm.training.config import TrainConfig
+from charlm.values import Choice, Float, Int, Temperature, Text
 
 
-def test_cli_copies_of_library_constants_agree() -> None:
-    from charlm.cli.score import NORMALIZE as CLI_NORMALIZE
+def test_declared_choices_agree_with_the_library() -> None:
     from charlm.eval.score import NORMALIZE
+    from charlm.io import ERRORS
+    from charlm.options import train, use
+    from charlm.options.scoring import Precision, Unk
     from charlm.tokenizers import LEVELS
     from charlm.tokenizers.segment import SEGMENTS
     from charlm.tokenizers.unk import UNK_POLICIES
 
-    assert options.LEVELS == LEVELS and options.UNK_POLICIES == UNK_POLICIES and CLI_NORMALIZE == NORMALIZE
-    assert options.SEGMENTS == SEGMENTS
+    assert train.LEVELS == LEVELS and use.UNK_POLICIES == UNK_POLICIES and use.NORMALIZE == NORMALIZE
+    assert train.SEGMENTS == SEGMENTS and train.ERRORS == ERRORS
+    assert get_args(Unk) == UNK_POLICIES and get_args(Precision) == use.PRECISIONS
 
 
 @pytest.mark.parametrize(
     ("value", "text"),
     [(Int(1, 10), "5"), (Float(0.0, 1.0, high_open=True), "0.5"), (Choice(("a", "b")), "b"), (Temperature(), "0")],
 )
-def test_good_values_parse(value: object, text: str) -> None:
-    assert value(text) is not None  # type: ignore[operator]
+def test_good_values_parse(value: Any, text: str) -> None:
+    assert value.parse(text) is not None
 
 
 @pytest.mark.parametrize(
     "value", [Int(1, 10), Int(0), Float(0.0, low_open=True), Float(0.0, 1.0, high_open=True), Temperature()]
 )
-def test_every_declared_bad_value_is_refused(value: object) -> None:
-    for bad in value.bad:  # type: ignore[attr-defined]
-        with pytest.raises(typer.BadParameter):
-            value(bad)  # type: ignore[operator]
+def test_every_declared_bad_value_is_refused(value: Any) -> None:
+    for bad in value.bad:
+        with pytest.raises(BadOption):
+            value.parse(bad)
 
 
 def test_numbers_are_finite_and_capped() -> None:
-    with pytest.raises(typer.BadParameter, match="finite"):
-        Float(0.0)("nan")
-    with pytest.raises(typer.BadParameter, match="whole number"):
-        Int(0)("\u00b2")
-    with pytest.raises(typer.BadParameter):
-        Int(0)("99999999999999999999999")
+    with pytest.raises(BadOption, match="finite"):
+        Float(0.0).parse("nan")
+    with pytest.raises(BadOption, match="whole number"):
+        Int(0).parse("\u00b2")
+    with pytest.raises(BadOption):
+        Int(0).parse("99999999999999999999999")
 
 
 def test_text_refuses_undecodable_bytes_from_argv() -> None:
-    with pytest.raises(typer.BadParameter, match="UTF-8"):
-        Text()(os.fsdecode(b"ab\xffc"))
-    assert Text()("日本語") == "日本語"
+    with pytest.raises(BadOption, match="UTF-8"):
+        Text().parse(os.fsdecode(b"ab\xffc"))
+    assert Text().parse("日本語") == "日本語"
 
 
 def test_input_file_spools_a_pipe_once(tmp_path: Path) -> None:

@@ -130,9 +130,9 @@ def test_cli_records_the_recipe_and_resume_keeps_it(
     assert (fresh["recipe"]["name"], fresh["dropout"]) == ("cpu-char-1m-v2", 0.4)  # a new run: the new table
 
 
-def test_info_of_a_model_without_a_recipe(tiny_model: Path) -> None:
+def test_a_library_run_records_its_recipe_like_the_command_line(tiny_model: Path) -> None:
     result = runner.invoke(app, ["info", "--model", str(tiny_model)])
-    assert result.exit_code == 0 and "recipe" in result.output and "none" in result.output
+    assert result.exit_code == 0 and "recipe" in result.output and "cpu-char-1m" in result.output
 
 
 @pytest.mark.trains

@@ -35,6 +35,7 @@ from charlm.models.registry import ARCHS
 from charlm.training.config import TrainConfig
 from charlm.training.lines import evaluate_lines, line_batches
 from charlm.training.loop import resume, train
+from charlm.training.recipes import with_recipe
 from charlm.training.resume import resumed_config
 from tests.conftest import TINY_TEXT
 
@@ -133,7 +134,7 @@ def test_resets_are_exactly_resumable_after_a_kill(corpus: Path, tmp_path: Path)
 def test_reset_probability_is_checked() -> None:
     with pytest.raises(CharlmError, match="--reset-at-eos must be in"):
         TrainConfig(corpus="x", reset_at_eos=1.5)
-    with pytest.raises(CharlmError, match="unknown --start-state"):
+    with pytest.raises(CharlmError, match=r"--start-state .random. is not one of"):
         TrainConfig(corpus="x", start_state="random")
 
 
@@ -278,10 +279,10 @@ def test_models_and_runs_from_before_keep_their_zero_start(tmp_path: Path, corpu
             assert lm.forward_lm.start is None
     run = tmp_path / "old"
     run.mkdir()
-    saved = TrainConfig(corpus=str(corpus)).to_dict()
+    saved = with_recipe(TrainConfig(corpus=str(corpus))).to_dict()
     for added in ("start_state", "reset_at_eos"):
         saved.pop(added)  # a run saved before sentence-start options existed
-    model = TrainConfig(corpus=str(corpus)).model_config(5).to_dict()
+    model = with_recipe(TrainConfig(corpus=str(corpus))).model_config(5).to_dict()
     model.pop("start_state")  # a model saved before start states existed (config.json's model section is validated)
     (run / ckpt.CONFIG).write_text(json.dumps({"format_version": 1, "model": model, "train": saved}))
     (run / ckpt.TRAINER_STATE).write_bytes(b"")  # resumable: a run with a checkpoint

@@ -18,6 +18,7 @@ from charlm.eval.predict import Prediction, fill_blank, predict_tokens, predict_
 from charlm.eval.rescore import CharlmScorer, SentenceScorer, Weights, load_scorer
 from charlm.eval.rescore_run import RescoreResult, rescore_nbest
 from charlm.eval.scorer_state import LMState, StateScorer
+from charlm.options import ScoringOptions, check, check_all
 
 if TYPE_CHECKING:
     from charlm.eval.mix import NgramMix
@@ -43,23 +44,28 @@ class Component:
         @property
         def spelling(self) -> Spelling: ...
 
-        def ngram_mix(self, weight: str | float = "auto", ngram: str | Path | None = None) -> NgramMix | None: ...
+        def mix(self, options: ScoringOptions) -> NgramMix | None: ...
+
+        def scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions: ...
 
     @property
     def scorer(self) -> StateScorer:
-        """The stateful scorer :meth:`begin` and friends use: the model's default mixture (``auto``), as in :meth:`score`.
+        """The stateful scorer :meth:`begin` and friends use: the model's options (``auto`` mixture by default), as :meth:`score`.
 
-        A path through it sums to ``score(text)``; ``state_scorer(0)`` is the network alone.
+        A path through it sums to ``score(text)``; ``state_scorer(ngram_weight=0)`` is the network alone.
         """
-        return self.state_scorer("auto")
+        return self.state_scorer()
 
-    def state_scorer(self, ngram_weight: str | float = "auto", ngram: str | Path | None = None) -> StateScorer:
-        """A stateful scorer whose distributions mix in the n-gram (:meth:`ngram_mix`; per-line weights).
+    def state_scorer(self, options: ScoringOptions | None = None, **given: Any) -> StateScorer:
+        """A stateful scorer whose distributions mix in the n-gram of the scoring options (per-line weights).
 
         Its ``begin``/``advance``/``end``/``next_logprobs``/``advance_many`` are those of :meth:`begin`
-        and friends, over the mixture; with weight 0 (or no n-gram under ``auto``) it is :attr:`scorer`.
+        and friends, over the mixture; with weight 0 (or no n-gram under ``auto``) it is the network alone.
+        A first positional argument that is not a :class:`ScoringOptions` is the n-gram weight (old form).
         """
-        mix = self.ngram_mix(ngram_weight, ngram)
+        if options is not None and not isinstance(options, ScoringOptions):
+            given["ngram_weight"], options = options, None
+        mix = self.mix(self.scoring(options, **given))
         scorers: dict[int, StateScorer] = self.__dict__.setdefault("_scorers", {})
         if id(mix) not in scorers:
             scorers[id(mix)] = StateScorer(self.forward_lm, self.tokenizer, mix)
@@ -71,15 +77,16 @@ class Component:
         k: int = 10,
         words: bool = False,
         keep_unk: bool = False,
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
+        options: ScoringOptions | None = None,
+        **given: Any,
     ) -> list[Prediction]:
         """The ``k`` most probable next tokens after ``prefix`` (``words=True``: next words), best first.
 
-        ``ngram_weight``/``ngram`` mix in an n-gram (:meth:`ngram_mix`): the next-token distribution,
-        and for ``words`` the beam, are the mixture's.
+        The scoring options' n-gram is mixed in: the next-token distribution, and for ``words`` the
+        beam, are the mixture's.
         """
-        scorer = self.state_scorer(ngram_weight, ngram)
+        check_all("predict", {"prefix": prefix, "k": k, "words": words, "keep_unk": keep_unk})
+        scorer = self.state_scorer(options, **given)
         if words:
             return predict_words(scorer, prefix, k)
         return predict_tokens(scorer, prefix, k, keep_unk)
@@ -89,17 +96,20 @@ class Component:
         text: str,
         candidates: Sequence[str] = (),
         k: int = 10,
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
+        options: ScoringOptions | None = None,
+        **given: Any,
     ) -> list[Prediction]:
         """Words for the ``___`` in ``text``, ranked by the whole sentence's probability (mixed as :meth:`score`).
 
-        A word model prices a candidate it does not know by its spelling (``score(unk="spell")``), so
-        unknown candidates are ranked among themselves instead of tying at ``<unk>``.
+        ``candidates`` is a list of words (none: the model proposes them). A word model prices a
+        candidate it does not know by its spelling (``score(unk="spell")``), so unknown candidates
+        are ranked among themselves instead of tying at ``<unk>``.
         """
+        check_all("predict", {"prefix": text, "k": k})
+        words = check("candidates", list(candidates) if isinstance(candidates, tuple) else candidates)
         both = self.module if self.bidirectional else None
         spelling = self.spelling if self.tokenizer.kind == "word" and both is None else None
-        return fill_blank(self.state_scorer(ngram_weight, ngram), text, candidates, k, both=both, spelling=spelling)
+        return fill_blank(self.state_scorer(options, **given), text, words, k, both=both, spelling=spelling)
 
     def begin(self) -> LMState:
         """The state at the start of a sentence (after ``<eos>``), KenLM-style; see :meth:`advance`.
@@ -126,29 +136,33 @@ class Component:
         """:meth:`advance` for many (state, text) pairs in one batched run."""
         return self.scorer.advance_many(states, texts)
 
-    def as_rescorer(self, ngram_weight: str | float = "auto", ngram: str | Path | None = None) -> SentenceScorer:
+    def as_rescorer(self, options: ScoringOptions | None = None, **given: Any) -> SentenceScorer:
         """This model as one language model of an n-best rescoring (its n-gram mixed in as :meth:`score` does)."""
         spelling = self.spelling if self.tokenizer.kind == "word" else None  # unknown words priced by spelling
-        return CharlmScorer(
-            self.forward_lm, self.tokenizer, self.path.name, self.ngram_mix(ngram_weight, ngram), spelling
-        )
+        mix = self.mix(self.scoring(options, **given))
+        return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name, mix, spelling)
 
     def rescore(
         self,
         nbest: str | Path,
-        weight: float = 1.0,
+        weight: float | None = None,
         length_penalty: float = 0.0,
-        oov_weight: float = 0.0,
+        oov_weight: float | None = None,
         others: Sequence[Component | SentenceScorer] = (),
-        ngram_weight: str | float = "auto",
+        ngram_weight: str | float | None = None,
         ngram: str | Path | None = None,
         **tuning: Any,
     ) -> RescoreResult:
         """Re-rank an n-best list with this model (and ``others``); ``tuning`` as :func:`rescore`.
 
-        ``ngram_weight``/``ngram`` apply to every model given as a :class:`Model` (see :func:`rescore`).
+        ``weight`` (default 1) and ``oov_weight`` (default 0) apply to every model.
+
+        ``ngram_weight``/``ngram`` (default: each model's scoring options) apply to every model given
+        as a :class:`Model` (see :func:`rescore`).
         """
-        weights = Weights((weight,) * (1 + len(others)), length_penalty, (oov_weight,) * (1 + len(others)))
+        check_all("rescore", {"weight": weight, "length_penalty": length_penalty, "oov_weight": oov_weight})
+        count = 1 + len(others)
+        weights = Weights((1.0 if weight is None else weight,) * count, length_penalty, (oov_weight or 0.0,) * count)
         return rescore(nbest, [self, *others], weights, ngram_weight=ngram_weight, ngram=ngram, **tuning)
 
 
@@ -161,7 +175,7 @@ def rescore(
     refs: str | Path | None = None,
     tune_oov: bool = True,
     progress: Progress | None = None,
-    ngram_weight: str | float = "auto",
+    ngram_weight: str | float | None = None,
     ngram: str | Path | None = None,
 ) -> RescoreResult:
     """Re-rank ``nbest`` with several language models (loaded models, scorers or model directories).
@@ -169,15 +183,16 @@ def rescore(
     With ``tune_on`` (a development n-best list) and ``tune_refs`` the weights are tuned there first
     to minimise WER; with ``refs`` the test WER before and after is measured. Each charlm model's
     log-probability mixes in its n-gram as ``score`` does per line (``ngram_weight``: auto, 0 or a
-    weight; ``ngram``: an ARPA file instead of each model's own, so only with one model).
+    weight, default each loaded model's own options and ``auto`` for directories; ``ngram``: an ARPA
+    file instead of each model's own, so only with one model).
     """
     charlm_models = [m for m in models if isinstance(m, (Component, str, Path))]
     if ngram is not None and len(charlm_models) > 1:
         raise CharlmError("--ngram names one ARPA file for one model; give a single --model with it")
     scorers = [
-        m.as_rescorer(ngram_weight, ngram)
+        m.as_rescorer(ngram_weight=ngram_weight, ngram=ngram)
         if isinstance(m, Component)
-        else load_scorer(m, ngram_weight=ngram_weight, ngram=ngram)
+        else load_scorer(m, ngram_weight="auto" if ngram_weight is None else ngram_weight, ngram=ngram)
         if isinstance(m, (str, Path))
         else m
         for m in models

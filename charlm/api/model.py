@@ -5,33 +5,29 @@ from :class:`charlm.api.component.Component`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from charlm.api.component import Component
+from charlm.api.files import FileScoring
+from charlm.api.info import ModelInfo
 from charlm.checkpoint import load_model, resolve_model_dir
-from charlm.errors import BadOption, CharlmError
+from charlm.errors import CharlmError
 from charlm.eval.beam import Beam, beam_search
 from charlm.eval.bidirectional import (
-    BidirectionalScore,
     is_bidirectional,
     refuse_sampling,
-    score_both,
-    score_both_sentences,
 )
-from charlm.eval.cache import cache_config
-from charlm.eval.corpus import CorpusScore, Progress, eval_file
-from charlm.eval.dynamic import DynamicConfig, open_dynamic
 from charlm.eval.mix import NgramMix, resolve
 from charlm.eval.neighbors import Neighbor
 from charlm.eval.neighbors import analogy as solve_analogy
 from charlm.eval.neighbors import neighbors as nearest
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
-from charlm.io import read_text
 from charlm.models.base import BidirectionalLM, LanguageModel
+from charlm.options import ScoringOptions, check, check_all
 from charlm.runtime import pick_device
 from charlm.tokenizers.unk import apply_unk_policy
 
@@ -39,14 +35,33 @@ if TYPE_CHECKING:
     from charlm.ngram.spelling import Spelling
 
 
-class Model(Component):
-    """A trained language model with its tokenizer, ready to use."""
+class Model(FileScoring, Component):
+    """A trained language model with its tokenizer, ready to use.
 
-    def __init__(self, path: str | Path | None = None, device: str = "auto") -> None:
-        self.device = pick_device(device)
+    ``options`` (:class:`~charlm.options.ScoringOptions`: unknown-token policy, n-gram mixture,
+    precision, batch size) apply to every method; a call may change them for itself, with
+    ``options=ScoringOptions(...)`` or single keywords (``unk="spell"``), or :meth:`using` gives a
+    view of the same model with other options.
+    """
+
+    def __init__(
+        self, path: str | Path | None = None, device: str = "auto", options: ScoringOptions | None = None
+    ) -> None:
+        self.device = pick_device(check("device", device))
         self.module, self.tokenizer, self.config = load_model(path, self.device)
         self.path = Path(path) if path else Path("checkpoints/latest")
         self.directory = resolve_model_dir(path)  # the resolved model directory (checkpoints/latest followed)
+        self.options = options if options is not None else ScoringOptions()
+
+    def using(self, options: ScoringOptions | None = None, **given: Any) -> Model:
+        """This model (the same weights, loaded once) with other scoring options."""
+        view = copy.copy(self)
+        view.options = self.options.merged(options, **given)
+        return view
+
+    def scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions:
+        """The options a call runs with: the model's, then ``options``, then single keywords."""
+        return self.options.merged(options, **given)
 
     def ngram_mix(self, weight: str | float = "auto", ngram: str | Path | None = None) -> NgramMix | None:
         """The n-gram mixture ``ngram_weight``/``ngram`` ask for (None: the network alone), loaded once.
@@ -59,6 +74,10 @@ class Model(Component):
         if key not in mixes:
             mixes[key] = resolve(self.directory, weight, self.tokenizer, self.forward_lm.config.vocab_size, ngram)
         return mixes[key]
+
+    def mix(self, options: ScoringOptions) -> NgramMix | None:
+        """The n-gram mixture of ``options`` (:meth:`ngram_mix`)."""
+        return self.ngram_mix(options.ngram_weight, options.ngram)
 
     @property
     def spelling(self) -> Spelling:
@@ -79,6 +98,7 @@ class Model(Component):
         """
         from charlm.training.ngram import build_run_ngram
 
+        check("order", order)
         refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
         meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
         self.__dict__.pop("_mixes", None)
@@ -90,43 +110,64 @@ class Model(Component):
 
         return export_model_arpa(self.directory, self.tokenizer, Path(path))
 
-    def prepare(self, text: str, unk: str = "replace") -> str:
-        """``text`` as the model reads it under the unknown-token policy ``unk``.
+    def export_onnx(self, out: str | Path, quantize: str = "none") -> dict[str, Any]:
+        """Export to ONNX graphs that onnxruntime runs without torch (:mod:`charlm.export.onnx`)."""
+        from charlm.export.onnx import export_onnx
+
+        return export_onnx(self.directory, out, quantize=check("quantize", quantize))
+
+    def prepare(self, text: str, unk: str | None = None) -> str:
+        """``text`` as the model reads it under the unknown-token policy ``unk`` (default: the model's).
 
         replace: unknown characters/words become ``<unk>`` (text unchanged); skip: they are removed;
-        error: raise :class:`~charlm.errors.CharlmError` naming them.
+        error: raise :class:`~charlm.errors.CharlmError` naming them; spell: unchanged (priced when scored).
         """
-        return apply_unk_policy(self.tokenizer, text, unk)
+        return apply_unk_policy(self.tokenizer, check("prime", text), check("unk", unk or self.options.unk))
 
     def _texts(self, texts: str | Sequence[str], unk: str) -> list[str]:
-        return [self.prepare(t, unk) for t in ([texts] if isinstance(texts, str) else texts)]
+        items = check("sentences", [texts] if isinstance(texts, str) else list(texts))
+        prepared = [self.prepare(t, unk) for t in items]
+        for n, (text, read) in enumerate(zip(items, prepared, strict=True), 1):
+            if text.strip() and not read.strip():  # refused like an empty sentence, on every surface
+                raise CharlmError(
+                    f"sentence {n} ({text[:40]!r}) is empty once --unk skip drops what the model does not know"
+                )
+        return prepared
 
     def score(
         self,
         texts: str | Sequence[str],
         normalize: str = "total",
         per_token: bool = False,
-        batch_size: int = 64,
-        precision: str = "fp32",
-        unk: str = "replace",
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
+        options: ScoringOptions | None = None,
+        **given: Any,
     ) -> list[SentenceScore]:
         """Score sentences from a fresh state (``<eos>`` counted, start not), in input order.
 
         Each result carries ``rank`` (1 = best) and ``score`` under ``normalize``: total (nats),
-        token (nats per token) or char (nats per character). ``precision="bf16"`` is faster on
-        CPUs with bf16 support and approximate. ``unk`` is the unknown-token policy (:meth:`prepare`).
+        token (nats per token) or char (nats per character). The scoring options (``unk``,
+        ``ngram_weight``, ``ngram``, ``precision``, ``batch_size``) are the model's unless given.
         A ``--direction both`` model is scored by its forward half here; :meth:`score_both` gives both.
-        ``ngram_weight``/``ngram`` mix in an n-gram (:meth:`ngram_mix`).
         """
-        items = self._texts(texts, unk)
-        mix = self.ngram_mix(ngram_weight, ngram)
+        check_all("score", {"normalize": normalize, "per_token": per_token})
+        opts = self.scoring(options, **given)
+        items = self._texts(texts, opts.unk)
         scores = score_sentences(
-            self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=batch_size, precision=precision,
-            ngram=mix, spelling=self.spelling if unk == "spell" else None,
+            self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=opts.sentences_batch(),
+            precision=opts.precision, ngram=self.mix(opts), spelling=self.spelling if opts.unk == "spell" else None,
         )  # fmt: skip
         return rank(scores, normalize)
+
+    def rank(
+        self,
+        texts: Sequence[str],
+        normalize: str = "total",
+        per_token: bool = False,
+        options: ScoringOptions | None = None,
+        **given: Any,
+    ) -> Ranking:
+        """The sentences best first under ``normalize``, with the margin between the best two."""
+        return ranking(self.score(texts, normalize, per_token, options, **given), normalize)
 
     @property
     def forward_lm(self) -> LanguageModel:
@@ -138,108 +179,10 @@ class Model(Component):
         """Whether this is a ``--direction both`` model (score it with :meth:`score_both`)."""
         return is_bidirectional(self.module)
 
-    def score_both(
-        self,
-        texts: str | Sequence[str] = (),
-        file: str | Path | None = None,
-        encoding: str = "utf-8",
-        errors: str = "strict",
-        unk: str = "replace",
-    ) -> list[BidirectionalScore]:
-        """A ``--direction both`` model's forward, backward and mean log-probabilities.
-
-        Sentences (each from a fresh state, ``<eos>`` counted, best mean first), or with ``file`` the
-        whole file's text as one stream.
-        """
-        if file is not None:
-            text = read_text(file, encoding, errors)
-            return [replace(score_both(self.module, self.tokenizer, text, whole_file=True), text=str(file))]
-        if unk == "spell":
-            raise BadOption(
-                "--unk spell scores left to right; score a --direction both model with replace, skip or error"
-            )
-        return score_both_sentences(self.module, self.tokenizer, self._texts(texts, unk))
-
-    def rank(
-        self,
-        texts: Sequence[str],
-        normalize: str = "total",
-        per_token: bool = False,
-        batch_size: int = 64,
-        precision: str = "fp32",
-        unk: str = "replace",
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
-    ) -> Ranking:
-        """The sentences best first under ``normalize``, with the margin between the best two."""
-        scores = self.score(texts, normalize, per_token, batch_size, precision, unk, ngram_weight, ngram)
-        return ranking(scores, normalize)
-
-    def eval(
-        self,
-        path: str | Path,
-        independent: bool = False,
-        batch_size: int = 32,
-        precision: str = "fp32",
-        encoding: str = "utf-8",
-        errors: str = "strict",
-        progress: Progress | None = None,
-        cache: int | None = None,
-        cache_theta: float | None = None,
-        cache_lambda: float | None = None,
-        dynamic: DynamicConfig | bool | None = None,
-        dynamic_stats: str | Path | None = None,
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
-    ) -> CorpusScore:
-        """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
-
-        The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
-        ``batch_size`` parallel rows; ``progress(bytes_done, bytes_total)`` is called as it goes.
-        ``cache=N`` mixes a neural cache of each row's last N steps into the streamed scores
-        (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache`` (defaults
-        0.3 and 0.1); tuning them without ``cache`` is refused.
-        ``dynamic`` (True for the paper's settings, or a :class:`DynamicConfig`) adapts the weights to the
-        text as it is read (:mod:`charlm.eval.dynamic`), with gradient statistics from the model directory
-        or measured on ``dynamic_stats`` (a training text file); the weights are restored afterwards.
-        ``ngram_weight``/``ngram`` mix in an n-gram first (:meth:`ngram_mix`); cache and dynamic act on the mixture.
-        """
-        adapt = open_dynamic(self.forward_lm, self.tokenizer, self.directory, dynamic, dynamic_stats, encoding, errors)
-        mix = self.ngram_mix(ngram_weight, ngram)
-        try:
-            return eval_file(
-                self.forward_lm, self.tokenizer, path, independent=independent, batch_size=batch_size,
-                precision=precision, encoding=encoding, errors=errors, progress=progress,
-                cache=cache_config(cache, cache_theta, cache_lambda), dynamic=adapt, ngram=mix,
-            )  # fmt: skip
-        finally:
-            if adapt is not None:
-                adapt.restore()
-
-    def score_file(
-        self,
-        path: str | Path,
-        batch_size: int = 32,
-        precision: str = "fp32",
-        encoding: str = "utf-8",
-        errors: str = "strict",
-        progress: Progress | None = None,
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
-    ) -> CorpusScore | list[BidirectionalScore]:
-        """A whole file as one text (``charlm score --file``): exactly :meth:`eval` (streamed), or for a
-        ``--direction both`` model its forward, backward and mean log-probabilities (:meth:`score_both`)."""
-        if self.bidirectional:
-            return self.score_both(file=path, encoding=encoding, errors=errors)
-        return self.eval(
-            path, batch_size=batch_size, precision=precision, encoding=encoding, errors=errors, progress=progress,
-            ngram_weight=ngram_weight, ngram=ngram,
-        )  # fmt: skip
-
     def sample(
         self,
         prime: str = "",
-        length: int = 200,
+        length: int = 500,
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
@@ -248,10 +191,8 @@ class Model(Component):
         until_eos: bool = False,
         stop: str | Sequence[str] = (),
         on_token: TokenCallback | None = None,
-        precision: str = "fp32",
-        unk: str = "replace",
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
+        options: ScoringOptions | None = None,
+        **given: Any,
     ) -> list[Sample]:
         """Generate ``num`` continuations of ``prime`` (one batch); ``on_token(row, text)`` streams them.
 
@@ -260,65 +201,52 @@ class Model(Component):
         the policy for unknown characters/words in the prime (:meth:`prepare`); each sample's
         ``prime`` is the prime as the model read it.
         """
-        refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         stops = [stop] if isinstance(stop, str) else list(stop)
+        check_all("sample", {"length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+                             "num": num, "seed": seed, "until_eos": until_eos, "stop": stops})  # fmt: skip
+        opts = self.scoring(options, **given)
+        refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         return sample(
-            self.forward_lm,
-            self.tokenizer,
-            self.prepare(prime, unk),
-            length,
-            temperature,
-            top_k,
-            top_p,
-            num,
-            seed,
-            until_eos,
-            on_token,
-            stops,
-            precision,
-            self.ngram_mix(ngram_weight, ngram),
-        )
+            self.forward_lm, self.tokenizer, self.prepare(prime, opts.unk), length, temperature, top_k, top_p, num,
+            seed, until_eos, on_token, stops, opts.precision, self.mix(opts),
+        )  # fmt: skip
 
     def beam(
         self,
         prime: str = "",
         width: int = 5,
-        length: int = 100,
+        length: int = 500,
         until_eos: bool = False,
         normalize: bool = False,
-        unk: str = "replace",
-        ngram_weight: str | float = "auto",
-        ngram: str | Path | None = None,
+        options: ScoringOptions | None = None,
+        **given: Any,
     ) -> list[Beam]:
         """The ``width`` most probable continuations of ``prime`` by beam search, best first (mixed as :meth:`sample`)."""
+        check_all("sample", {"beam": width, "length": length, "until_eos": until_eos})
+        opts = self.scoring(options, **given)
         refuse_sampling(self.module)
-        mix = self.ngram_mix(ngram_weight, ngram)
-        return beam_search(
-            self.forward_lm, self.tokenizer, self.prepare(prime, unk), width, length, until_eos, normalize, mix
-        )
+        prime = self.prepare(prime, opts.unk)
+        return beam_search(self.forward_lm, self.tokenizer, prime, width, length, until_eos, normalize, self.mix(opts))
 
     def neighbors(self, word: str, k: int = 10) -> list[Neighbor]:
         """The ``k`` words whose input embeddings are nearest (cosine) to ``word``'s (word-level models)."""
-        _check_k(k)
+        check_all("neighbors", {"word": word, "k": k})
         return nearest(self.forward_lm, self.tokenizer, word, k)
 
     def analogy(self, a: str, b: str, c: str, k: int = 10) -> list[Neighbor]:
         """``a`` is to ``b`` as ? is to ``c``: the ``k`` words nearest ``a - b + c`` (3CosAdd)."""
-        _check_k(k)
-        return solve_analogy(self.forward_lm, self.tokenizer, a, b, c, k=k)
+        check_all("neighbors", {"word": a, "k": k})
+        return solve_analogy(self.forward_lm, self.tokenizer, a, check("word", b), check("word", c), k=k)
 
-    def info(self) -> dict[str, Any]:
-        """What is inside the model directory."""
-        info = {"path": str(self.path), "parameters": self.module.num_parameters(), **self.config}
+    def info(self) -> ModelInfo:
+        """What is inside the model directory (:class:`ModelInfo`; ``to_dict()`` is ``charlm info --json``)."""
         segmenter = getattr(self.tokenizer, "segmenter", None)  # word level on Chinese: jieba, version, dictionary
-        return {**info, "segment": segmenter.to_json()} if segmenter is not None else info
+        return ModelInfo(
+            path=str(self.path), parameters=self.module.num_parameters(), config=dict(self.config),
+            segment=segmenter.to_json() if segmenter is not None else None,
+        )  # fmt: skip
 
 
-def _check_k(k: int) -> None:
-    if k < 1:
-        raise CharlmError(f"-k must be at least 1 (got {k})")
-
-
-def load(path: str | Path | None = None, device: str = "auto") -> Model:
-    """Load a model directory (default: checkpoints/latest)."""
-    return Model(path, device)
+def load(path: str | Path | None = None, device: str = "auto", options: ScoringOptions | None = None) -> Model:
+    """Load a model directory (default: checkpoints/latest); ``options`` apply to every call."""
+    return Model(path, device, options)

@@ -12,24 +12,15 @@ from typing import Annotated
 
 import typer
 
-from charlm.cli.options import SEED_MAX, JsonOpt, ModelOpt, friendly
+from charlm.cli.declared import argument, default, option
+from charlm.cli.options import JsonOpt, ModelOpt, friendly
 from charlm.cli.paths import InputFile, ModelDir, OutPng
-from charlm.cli.values import Choice, Int, Text
 from charlm.errors import BadOption
-from charlm.models.registry import ARCHS
 
 
 @friendly
 def gradflow(
-    arch: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--arch",
-            "-a",
-            parser=Choice(ARCHS),
-            help="Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].",
-        ),
-    ] = None,
+    arch: Annotated[list[str] | None, option("gradflow.arch")] = default("gradflow.arch"),
     model: Annotated[
         list[Path] | None,
         typer.Option(
@@ -40,13 +31,11 @@ def gradflow(
         Path | None,
         typer.Option(parser=InputFile(), help="Real text to read [default: uniformly random tokens]."),
     ] = None,
-    length: Annotated[
-        int, typer.Option(parser=Int(3, 100_000), help="Window length T: distances 1 .. T-1 are measured.")
-    ] = 100,
-    batch: Annotated[int, typer.Option(parser=Int(1, 100_000), help="Windows averaged over.")] = 16,
-    hidden: Annotated[int, typer.Option(parser=Int(1, 65536), help="Hidden units of the --arch models.")] = 128,
-    layers: Annotated[int, typer.Option(parser=Int(1, 100), help="Layers of the --arch models.")] = 1,
-    seed: Annotated[int, typer.Option(parser=Int(0, SEED_MAX), help="Random seed (weights and window positions).")] = 0,
+    length: Annotated[int, option("gradflow.length")] = default("gradflow.length"),
+    batch: Annotated[int, option("gradflow.batch")] = default("gradflow.batch"),
+    hidden: Annotated[int, option("gradflow.hidden")] = default("gradflow.hidden"),
+    layers: Annotated[int, option("gradflow.layers")] = default("gradflow.layers"),
+    seed: Annotated[int, option("gradflow.seed")] = default("gradflow.seed"),
     plot: Annotated[Path, typer.Option(parser=OutPng(), help="Where to write the PNG plot.")] = Path("gradflow.png"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -67,15 +56,10 @@ def gradflow(
 
 @friendly
 def neighbors(
-    word: Annotated[
-        str | None, typer.Argument(parser=Text(nonempty=True), help="Word whose nearest neighbours to list.")
-    ] = None,
+    word: Annotated[str | None, argument("word")] = default("word"),
     model: ModelOpt = None,
-    k: Annotated[int, typer.Option("-k", parser=Int(1, 1_000_000), help="How many neighbours.")] = 10,
-    analogy: Annotated[
-        tuple[str, str, str] | None,
-        typer.Option(parser=Text(nonempty=True), help="A B C: A is to B as ? is to C (nearest to A - B + C)."),
-    ] = None,
+    k: Annotated[int, option("neighbors.k")] = default("neighbors.k"),
+    analogy: Annotated[tuple[str, str, str] | None, option("analogy")] = default("analogy"),
     as_json: JsonOpt = False,
 ) -> None:
     """Nearest words by cosine similarity of a word-level model's input embeddings, or an analogy.

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
+from charlm.cli.declared import default, option
 from charlm.cli.options import ModelOpt, friendly
 from charlm.cli.paths import OutDir
-from charlm.cli.values import Choice
 from charlm.errors import BadOption, need
 from charlm.io import json_text
 
@@ -24,14 +24,8 @@ def export(
         Path, typer.Option("--out", "-o", parser=OutDir(), help="Directory for the exported files (created).")
     ],
     model: ModelOpt = None,
-    format: Annotated[str, typer.Option("--format", parser=Choice(("onnx",)), help="Export format: onnx.")] = "onnx",
-    quantize: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(("none", "int8")),
-            help="none, or int8: dynamic int8 weights for the recurrent and output matrices.",
-        ),
-    ] = "none",
+    format: Annotated[str, option("format")] = default("format"),
+    quantize: Annotated[str, option("quantize")] = default("quantize"),
     as_json: Annotated[bool, typer.Option("--json", help="Print model.json and the check's errors as JSON.")] = False,
 ) -> None:
     """Export a model to ONNX: window.onnx (ids, state -> logits, state), step.onnx (one token), model.json.
@@ -46,9 +40,9 @@ def export(
         raise BadOption(f"unknown --format {format!r}; use onnx")
     need("onnx", "export")
     need("onnxruntime", "export")
-    from charlm.export.onnx import export_onnx
+    from charlm.api import load
 
-    info = export_onnx(model, out, quantize=quantize)
+    info = load(model, device="cpu").export_onnx(out, quantize=quantize)
     if as_json:
         print(json_text({k: v for k, v in info.items() if k not in ("vocab", "text")}))
         return

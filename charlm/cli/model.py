@@ -18,4 +18,4 @@ def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     from charlm.api import load
     from charlm.cli.render import info_table
 
-    info_table(load(model, device="cpu").info(), as_json)
+    info_table(load(model, device="cpu").info().to_dict(), as_json)

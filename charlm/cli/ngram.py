@@ -12,19 +12,11 @@ from typing import Annotated, Any
 
 import typer
 
+from charlm.cli.declared import default, option
 from charlm.cli.options import JsonOpt, ModelOpt, friendly
 from charlm.cli.paths import InputFile, OutFile
-from charlm.cli.values import Int, NgramWeight
 
-NgramWeightOpt = Annotated[
-    str,
-    typer.Option(
-        "--ngram-weight",
-        parser=NgramWeight(),
-        help="Mix the model's n-gram in: p = (1 - w) p_network + w p_ngram. auto = the weights tuned at build "
-        "time (network alone if the model has no n-gram); 0 = the network alone; a number in [0, 1].",
-    ),
-]
+NgramWeightOpt = Annotated[str, option("ngram_weight")]  # parsed to "auto" or a float
 NgramFileOpt = Annotated[
     Path | None,
     typer.Option(
@@ -47,10 +39,7 @@ app = typer.Typer(
 @friendly
 def build(
     model: ModelOpt = None,
-    order: Annotated[
-        int | None,
-        typer.Option(parser=Int(1, 20), help="n-gram order [default: 6 for char, 5 for word, 4 for subword models]."),
-    ] = None,
+    order: Annotated[int | None, option("order")] = default("order"),
     as_json: JsonOpt = False,
 ) -> None:
     """Count the model's training tokens into an n-gram and tune its mixing weight on validation.

@@ -7,39 +7,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
-
+from charlm.cli.declared import argument, default, option
 from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, JsonOpt, ModelOpt, friendly
-from charlm.cli.values import Int, Text
 from charlm.errors import BadOption
+from charlm.options import ScoringOptions
+from charlm.values import split_words
 
 
 @friendly
 def predict(
-    prefix: Annotated[
-        str, typer.Argument(parser=Text(), help="Text the prediction continues (with --blank: a sentence with ___).")
-    ],
+    prefix: Annotated[str, argument("prefix")],
     model: ModelOpt = None,
-    k: Annotated[int, typer.Option("--k", "-k", parser=Int(1, 100_000), help="How many proposals to show.")] = 10,
-    words: Annotated[
-        bool,
-        typer.Option("--words", help="Char/subword model: whole next words (a beam to a space, punctuation or <eos>)."),
-    ] = False,
-    blank: Annotated[
-        bool, typer.Option("--blank", help="Fill the ___ in PREFIX, ranked by the whole sentence's probability.")
-    ] = False,
-    candidates: Annotated[
-        str | None,
-        typer.Option(
-            parser=Text(nonempty=True),
-            help="With --blank: comma-separated words to rank (else proposed from the left); a word model prices those it lacks by their spelling.",
-        ),
-    ] = None,
-    keep_unk: Annotated[bool, typer.Option("--keep-unk", help="Also propose <unk>.")] = False,
+    k: Annotated[int, option("k")] = default("k"),
+    words: Annotated[bool, option("words")] = default("words"),
+    blank: Annotated[bool, option("blank")] = default("blank"),
+    candidates: Annotated[str | None, option("candidates")] = None,
+    keep_unk: Annotated[bool, option("keep_unk")] = default("keep_unk"),
     as_json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    ngram_weight: NgramWeightOpt = "auto",
+    device: DeviceOpt = default("device"),
+    ngram_weight: NgramWeightOpt = default("ngram_weight"),
     ngram: NgramFileOpt = None,
 ) -> None:
     """The k most probable next tokens (or --words) after PREFIX, read from the start of a sentence.
@@ -58,13 +45,12 @@ def predict(
 
     if candidates is not None and not blank:
         raise BadOption("--candidates goes with --blank (and a ___ in the text)")
-    lm = load(model, device=device)
+    lm = load(model, device=device, options=ScoringOptions.of(ngram_weight=ngram_weight, ngram=ngram))
     if blank:
-        options = [c for c in (candidates or "").split(",") if c.strip()]
-        predictions_table(
-            lm.fill_blank(prefix, options, k, ngram_weight, ngram), f"words for the gap in {prefix!r}", as_json
-        )
+        options = split_words(candidates) if candidates is not None else []
+        found = lm.fill_blank(prefix, options, k)
+        predictions_table(found, f"words for the gap in {prefix!r}", as_json)
         return
     unit = "words" if words else "tokens"
-    found = lm.predict(prefix, k, words=words, keep_unk=keep_unk, ngram_weight=ngram_weight, ngram=ngram)
+    found = lm.predict(prefix, k, words=words, keep_unk=keep_unk)
     predictions_table(found, f"next {unit} after {prefix!r}", as_json)

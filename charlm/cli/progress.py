@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from charlm.cli.render import err, fmt
 
 if TYPE_CHECKING:
-    from charlm.training.events import Event
+    from charlm.api import Event
 
 
 LINE_EVERY_S = 10.0  # off a terminal: a line at every evaluation, and between them at most this often

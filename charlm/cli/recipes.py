@@ -7,21 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
-
-from charlm.cli.options import LEVELS, JsonOpt, friendly
-from charlm.cli.values import Choice
+from charlm.cli.declared import default, option
+from charlm.cli.options import JsonOpt, friendly
 
 
 @friendly
 def recipes(
-    device: Annotated[
-        str | None, typer.Option(parser=Choice(("cpu", "cuda")), help="Only this kind of device [default: both].")
-    ] = None,
-    level: Annotated[
-        str | None,
-        typer.Option(parser=Choice(LEVELS), help="Only the rows this level uses (bpe and unigram use char's)."),
-    ] = None,
+    device: Annotated[str | None, option("recipes.device")] = default("recipes.device"),
+    level: Annotated[str | None, option("recipes.level")] = default("recipes.level"),
     as_json: JsonOpt = False,
 ) -> None:
     """List the training recipes: per device kind, level and budget, the options charlm train takes from them and why.
@@ -32,7 +25,7 @@ def recipes(
 
     Example: charlm recipes --device cpu --level char
     """
+    from charlm.api import recipes as rows
     from charlm.cli.render import recipes_table
-    from charlm.training.recipes import table
 
-    recipes_table(table(device, level), as_json)
+    recipes_table(rows(device, level), as_json)

@@ -272,7 +272,7 @@ def gradflow_table(results: Sequence[Any], length: int, plot: str, as_json: bool
     if as_json:
         print(json_text({"plot": plot, "results": [r.to_dict() for r in results]}))
         return
-    from charlm.eval.gradflow import DISTANCES
+    from charlm.api import DISTANCES
 
     shown = [d for d in DISTANCES if d < length]
     table = Table(

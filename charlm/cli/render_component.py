@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from charlm.api import Prediction, RescoreResult
 from charlm.cli.render import err, fmt, out
-from charlm.eval.predict import Prediction
-from charlm.eval.rescore_run import RescoreResult
 from charlm.io import json_text
 
 

@@ -11,13 +11,11 @@ from typing import Annotated
 
 import typer
 
+from charlm.cli.declared import default, option
 from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
 from charlm.cli.options import DeviceOpt, JsonOpt, friendly
 from charlm.cli.paths import InputFile, ModelDir
-from charlm.cli.values import Float
 from charlm.errors import BadOption
-
-WEIGHT = Float(-1e6, 1e6)  # a log-linear weight: any sign
 
 
 def _per_model(values: list[float] | None, models: int, default: float, name: str) -> tuple[float, ...]:
@@ -46,17 +44,9 @@ def rescore(
             "--model", "-m", parser=ModelDir(), help="Model directory (repeatable) [default: checkpoints/latest]."
         ),
     ] = None,
-    weight: Annotated[
-        list[float] | None,
-        typer.Option(parser=WEIGHT, help="Weight of each model's log-probability (repeatable; one for all)."),
-    ] = None,
-    length_penalty: Annotated[float, typer.Option(parser=WEIGHT, help="Added per word of the hypothesis.")] = 0.0,
-    oov_weight: Annotated[
-        list[float] | None,
-        typer.Option(
-            parser=WEIGHT, help="Added per token a model maps to <unk> (repeatable; a word model needs it negative)."
-        ),
-    ] = None,
+    weight: Annotated[list[float] | None, option("weight")] = None,
+    length_penalty: Annotated[float, option("length_penalty")] = default("length_penalty"),
+    oov_weight: Annotated[list[float] | None, option("oov_weight")] = None,
     tune: Annotated[
         Path | None,
         typer.Option(parser=InputFile(), help="Development n-best list: tune the weights there to minimise WER."),
@@ -73,8 +63,8 @@ def rescore(
     ] = None,
     no_oov: Annotated[bool, typer.Option("--no-tune-oov", help="Do not tune the OOV weights.")] = False,
     as_json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    ngram_weight: NgramWeightOpt = "auto",
+    device: DeviceOpt = default("device"),
+    ngram_weight: NgramWeightOpt = default("ngram_weight"),
     ngram: NgramFileOpt = None,
 ) -> None:
     """Re-rank n-best hypotheses: new score = decoder total + weight x logprob + length penalty x words.
@@ -88,10 +78,9 @@ def rescore(
 
     Example: charlm rescore test.nbest -m word-model -m char-model --tune dev.nbest --tune-refs dev.refs --refs test.refs
     """
-    from charlm.api import load
+    from charlm.api import Weights, load
     from charlm.api import rescore as run
     from charlm.cli.render_component import rescore_output, rescore_summary
-    from charlm.eval.rescore import Weights
 
     if nbest is None and tune is not None and tune_refs is None:
         tune_refs, refs = refs, None  # tune only: --refs belongs to the --tune list

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from charlm.cli.boundary import error_line
+from charlm.cli.declared import default, option
 from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
-from charlm.cli.options import SEED_MAX, DeviceOpt, ModelOpt, UnkOpt, friendly
+from charlm.cli.options import DeviceOpt, ModelOpt, UnkOpt, friendly
 from charlm.cli.paths import InputFile
-from charlm.cli.values import Choice, Float, Int, Temperature, Text, check_text_arg
+from charlm.cli.values import check_text_arg
 from charlm.errors import BadOption, CharlmError
+from charlm.options import ScoringOptions
 
 if TYPE_CHECKING:
     from charlm.api import Model
@@ -29,47 +31,23 @@ if TYPE_CHECKING:
 @friendly
 def sample(
     model: ModelOpt = None,
-    temp: Annotated[
-        float, typer.Option("--temp", "-t", parser=Temperature(), help="Softmax temperature; 0 = greedy.")
-    ] = 1.0,
-    length: Annotated[
-        int,
-        typer.Option(
-            "--length", "-n", parser=Int(1, 1_000_000), help="Tokens to generate (the cap with --until-eos/--stop)."
-        ),
-    ] = 500,
-    prime: Annotated[str, typer.Option(parser=Text(), help="Text the sample continues.")] = "",
+    temp: Annotated[float, option("temperature")] = default("temperature"),
+    length: Annotated[int, option("length")] = default("length"),
+    prime: Annotated[str, option("prime")] = default("prime"),
     prime_file: Annotated[
         Path | None, typer.Option(parser=InputFile(), help="Read the prime from this file instead.")
     ] = None,
-    seed: Annotated[int | None, typer.Option(parser=Int(0, SEED_MAX), help="Random seed for an exact repeat.")] = None,
-    num: Annotated[
-        int,
-        typer.Option(
-            parser=Int(1, 10_000), help="Number of samples (drawn as one batch); with --beam, hypotheses shown."
-        ),
-    ] = 1,
-    top_k: Annotated[int | None, typer.Option(parser=Int(1), help="Sample from the k most likely tokens only.")] = None,
-    top_p: Annotated[
-        float | None,
-        typer.Option(parser=Float(0.0, 1.0, low_open=True), help="Nucleus sampling: smallest set with this mass."),
-    ] = None,
-    until_eos: Annotated[
-        bool, typer.Option("--until-eos", help="Stop each sample at the end of its line/sentence.")
-    ] = False,
-    stop: Annotated[
-        list[str] | None, typer.Option(parser=Text(nonempty=True), help="Stop just before this string (repeatable).")
-    ] = None,
+    seed: Annotated[int | None, option("sample.seed")] = default("sample.seed"),
+    num: Annotated[int, option("num")] = default("num"),
+    top_k: Annotated[int | None, option("top_k")] = default("top_k"),
+    top_p: Annotated[float | None, option("top_p")] = default("top_p"),
+    until_eos: Annotated[bool, option("until_eos")] = default("until_eos"),
+    stop: Annotated[list[str] | None, option("stop")] = None,
     show_logprob: Annotated[
         bool, typer.Option("--show-logprob", help="Print each sample's log-probability (nats) under the model.")
     ] = False,
-    beam: Annotated[
-        int | None,
-        typer.Option(parser=Int(1, 1000), help="Beam search of this width for the most probable continuation."),
-    ] = None,
-    length_norm: Annotated[
-        bool, typer.Option("--length-norm", help="Beam with --until-eos: rank by log-prob per token.")
-    ] = False,
+    beam: Annotated[int | None, option("beam")] = default("beam"),
+    length_norm: Annotated[bool, option("beam.normalize")] = default("beam.normalize"),
     interactive: Annotated[
         bool, typer.Option("--interactive", "-i", help="Prompt loop: each line you type primes a new sample.")
     ] = False,
@@ -77,16 +55,10 @@ def sample(
         bool | None,
         typer.Option("--stream/--no-stream", help="Print tokens as they come [default: on a terminal, one sample]."),
     ] = None,
-    unk: UnkOpt = "replace",
-    device: DeviceOpt = "auto",
-    precision: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(("fp32", "bf16")),
-            help="fp32 (exact, default) or bf16 (bf16 weight matrices: faster at large --num on CPUs with bf16, approximate; a --seed repeats only within one precision).",
-        ),
-    ] = "fp32",
-    ngram_weight: NgramWeightOpt = "auto",
+    unk: UnkOpt = default("unk"),
+    device: DeviceOpt = default("device"),
+    precision: Annotated[str, option("sample.precision")] = default("sample.precision"),
+    ngram_weight: NgramWeightOpt = default("ngram_weight"),
     ngram: NgramFileOpt = None,
 ) -> None:
     """Generate text, drawing each token from softmax(logits / temp); never emits <unk>.
@@ -103,13 +75,13 @@ def sample(
         raise BadOption("give either --prime or --prime-file, not both")
     if beam is not None and (top_k is not None or top_p is not None):
         raise BadOption("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
-    lm = load(model, device=device)
+    scoring = ScoringOptions.of(unk=unk, ngram_weight=ngram_weight, ngram=ngram, precision=precision)
+    lm = load(model, device=device, options=scoring)
     start = read_text(prime_file, hint=UTF8_HINT) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
     show = _Shown(num, live, show_logprob)
     options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)
-    options.update(seed=seed, until_eos=until_eos, stop=stop or [], precision=precision, unk=unk)
-    options.update(ngram_weight=ngram_weight, ngram=ngram)
+    options.update(seed=seed, until_eos=until_eos, stop=stop or [])
     search = (beam, length, until_eos, length_norm)
     if not interactive:
         _sample_one(lm, show, start, search, options)
@@ -128,9 +100,7 @@ def _sample_one(
     beam, length, until_eos, length_norm = search
     check_text_arg(given)
     if beam is not None:
-        found = lm.beam(
-            given, beam, length, until_eos, length_norm, options["unk"], options["ngram_weight"], options["ngram"]
-        )
+        found = lm.beam(given, beam, length, until_eos, length_norm)
         show.beams(found, beam)
     else:
         show.samples(lm, given, options)
@@ -161,7 +131,7 @@ class _Shown:
             sys.stdout.flush()
 
         if self.live:  # the prime first, as the model reads it, then the tokens as they come
-            sys.stdout.write(lm.prepare(given, options["unk"]))
+            sys.stdout.write(lm.prepare(given))
         samples = lm.sample(given, on_token=on_token if self.live else None, **options)
         for n, s in enumerate(samples, 1):
             detail = f"logprob {s.logprob:.3f} nats over {s.tokens} tokens, ppl {s.ppl:.3f}, ended at {s.ended}"

@@ -15,17 +15,28 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from charlm.cli.declared import argument, default, option
 from charlm.cli.ngram import NgramFileOpt, NgramWeightOpt
-from charlm.cli.options import DeviceOpt, EncodingOpt, ErrorsOpt, JsonOpt, ModelOpt, PrecisionOpt, UnkOpt, friendly
+from charlm.cli.options import (
+    BatchSizeOpt,
+    DeviceOpt,
+    EncodingOpt,
+    ErrorsOpt,
+    JsonOpt,
+    ModelOpt,
+    PrecisionOpt,
+    UnkOpt,
+    friendly,
+)
 from charlm.cli.paths import InputFile
-from charlm.cli.values import Choice, Float, Int, Text, stdin_is_piped
+from charlm.cli.values import stdin_is_piped
 from charlm.errors import BadOption, CharlmError
+from charlm.options import ScoringOptions
 
 if TYPE_CHECKING:
     from charlm.api import Model
 
 PROGRESS_BYTES = 2 << 20
-NORMALIZE = ("total", "token", "char")  # charlm.eval.score.NORMALIZE, without importing torch
 
 
 def _sentences(sentences: list[str] | None, lines: Path | None, encoding: str, errors: str) -> list[str]:
@@ -40,24 +51,9 @@ def _sentences(sentences: list[str] | None, lines: Path | None, encoding: str, e
     return [t for t in texts if t.strip()]
 
 
-def _refuse_emptied(lm: Model, texts: list[str], unk: str) -> None:
-    """A sentence that --unk skip empties is refused like an empty one."""
-    if unk != "skip":
-        return
-    from charlm.tokenizers.unk import apply_unk_policy
-
-    for n, text in enumerate(texts, 1):
-        if not apply_unk_policy(lm.tokenizer, text, unk).strip():
-            raise CharlmError(
-                f"sentence {n} ({text[:40]!r}) is empty once --unk skip drops what the model does not know"
-            )
-
-
 @friendly
 def score(
-    sentences: Annotated[
-        list[str] | None, typer.Argument(parser=Text(), help="Sentences to score (or one per line on stdin).")
-    ] = None,
+    sentences: Annotated[list[str] | None, argument("sentence")] = None,
     model: ModelOpt = None,
     lines: Annotated[
         Path | None,
@@ -72,27 +68,16 @@ def score(
             help="Score a whole file as one text (state carried): charlm eval FILE; both ways for --direction both.",
         ),
     ] = None,
-    per_token: Annotated[bool, typer.Option("--per-token", help="Also show each token's log-probability.")] = False,
-    normalize: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(NORMALIZE), help="Rank by total log-prob, per token, or per char: total|token|char."
-        ),
-    ] = "total",
+    per_token: Annotated[bool, option("per_token")] = default("per_token"),
+    normalize: Annotated[str, option("normalize")] = default("normalize"),
     as_json: JsonOpt = False,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            parser=Int(1, 1_000_000),
-            help="Sentences per padded batch [default: 64]; with --file, parallel rows [32].",
-        ),
-    ] = None,
-    precision: PrecisionOpt = "fp32",
-    encoding: EncodingOpt = "utf-8",
-    errors: ErrorsOpt = "strict",
-    unk: UnkOpt = "replace",
-    device: DeviceOpt = "auto",
-    ngram_weight: NgramWeightOpt = "auto",
+    batch_size: BatchSizeOpt = default("batch_size"),
+    precision: PrecisionOpt = default("precision"),
+    encoding: EncodingOpt = default("encoding"),
+    errors: ErrorsOpt = default("errors"),
+    unk: UnkOpt = default("unk"),
+    device: DeviceOpt = default("device"),
+    ngram_weight: NgramWeightOpt = default("ngram_weight"),
     ngram: NgramFileOpt = None,
 ) -> None:
     """Score sentences (ranked, best first, with the margin between the best two) or a whole file.
@@ -108,6 +93,9 @@ def score(
     from charlm.api import load
     from charlm.cli.render import bidirectional_table, json_lines, scores_table
 
+    opts = ScoringOptions.of(
+        unk=unk, ngram_weight=ngram_weight, ngram=ngram, precision=precision, batch_size=batch_size
+    )
     if file is not None:
         if sentences or lines is not None:
             raise BadOption("--file scores a whole file; give sentences or --lines separately")
@@ -116,42 +104,27 @@ def score(
                 "--unk skip/error apply to sentences; --file scores the text as it is "
                 "(unknown tokens count as <unk>; see ppl_no_oov)"
             )
-        lm = load(model, device=device)
-        _score_file(lm, file, batch_size or 32, precision, encoding, errors, as_json, ngram_weight, ngram)
+        _score_file(load(model, device=device, options=opts), file, encoding, errors, as_json)
         return
     texts = _sentences(sentences, lines, encoding, errors)
     if not texts:
         raise CharlmError("nothing to score: give sentences as arguments, on stdin, with --lines, or a --file")
-    lm = load(model, device=device)
-    _refuse_emptied(lm, texts, unk)
+    lm = load(model, device=device, options=opts)
     if lm.bidirectional:  # --direction both: forward, backward, mean
-        bidirectional_table(lm.score_both(texts, unk=unk), as_json)
+        bidirectional_table(lm.score_both(texts), as_json)
     elif as_json:  # in input order
-        json_lines(lm.score(texts, normalize, per_token, batch_size or 64, precision, unk, ngram_weight, ngram))
+        json_lines(lm.score(texts, normalize, per_token))
     else:
-        ranked = lm.rank(texts, normalize, per_token, batch_size or 64, precision, unk, ngram_weight, ngram)
-        scores_table(ranked, per_token)
+        scores_table(lm.rank(texts, normalize, per_token), per_token)
 
 
-def _score_file(
-    lm: Model,
-    file: Path,
-    batch_size: int,
-    precision: str,
-    encoding: str,
-    errors: str,
-    as_json: bool,
-    ngram_weight: str = "auto",
-    ngram: Path | None = None,
-) -> None:
+def _score_file(lm: Model, file: Path, encoding: str, errors: str, as_json: bool) -> None:
     """``score --file``: :meth:`Model.score_file` (eval, or both ways) with a progress bar on big files."""
     from charlm.cli.progress import EvalProgress
     from charlm.cli.render import file_score
 
     with EvalProgress(str(file), enabled=_big(file) and not lm.bidirectional) as bar:
-        result = lm.score_file(
-            file, batch_size, precision, encoding, errors, progress=bar, ngram_weight=ngram_weight, ngram=ngram
-        )
+        result = lm.score_file(file, encoding, errors, progress=bar)
     file_score(result, as_json)
 
 
@@ -165,62 +138,28 @@ def eval_(
         ),
     ],
     model: ModelOpt = None,
-    independent: Annotated[
-        bool, typer.Option("--independent", help="Score each line from a fresh state (else state carried).")
-    ] = False,
+    independent: Annotated[bool, option("independent")] = default("independent"),
     as_json: JsonOpt = False,
-    batch_size: Annotated[
-        int, typer.Option(parser=Int(1, 1_000_000), help="Parallel rows (streamed) or lines per batch (--independent).")
-    ] = 32,
-    precision: PrecisionOpt = "fp32",
+    batch_size: BatchSizeOpt = default("batch_size"),
+    precision: PrecisionOpt = default("precision"),
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB]."),
     ] = None,
-    encoding: EncodingOpt = "utf-8",
-    errors: ErrorsOpt = "strict",
-    cache: Annotated[
-        int | None,
-        typer.Option(
-            parser=Int(1, 1_000_000),
-            help="Neural cache (Grave et al. 2017): mix in a pointer over each row's last N tokens (streamed only).",
-        ),
-    ] = None,
-    cache_theta: Annotated[
-        float | None,
-        typer.Option(
-            parser=Float(0.0, 1e4),
-            help="Cache sharpness: p_cache ~ exp(theta h_t . h_i); best value depends on the model (README) [default: 0.3].",
-        ),
-    ] = None,
-    cache_lambda: Annotated[
-        float | None,
-        typer.Option(
-            parser=Float(0.0, 1.0, high_open=True),
-            help="Cache weight: p = (1 - lambda) p_model + lambda p_cache, 0 <= lambda < 1 [default: 0.1].",
-        ),
-    ] = None,
+    encoding: EncodingOpt = default("encoding"),
+    errors: ErrorsOpt = default("errors"),
+    cache: Annotated[int | None, option("cache")] = default("cache"),
+    cache_theta: Annotated[float | None, option("cache_theta")] = default("cache_theta"),
+    cache_lambda: Annotated[float | None, option("cache_lambda")] = default("cache_lambda"),
     dynamic: Annotated[
         bool,
         typer.Option(
             "--dynamic", help="Dynamic evaluation (Krause et al. 2018): adapt the weights after each segment."
         ),
     ] = False,
-    dynamic_lr: Annotated[
-        float | None,
-        typer.Option(parser=Float(0.0, 1e3), help="Dynamic evaluation step size [default: 5e-5]."),
-    ] = None,
-    dynamic_lambda: Annotated[
-        float | None,
-        typer.Option(
-            parser=Float(0.0, 1.0, high_open=True),
-            help="Dynamic evaluation decay back to the trained weights [default: 0.002].",
-        ),
-    ] = None,
-    dynamic_segment: Annotated[
-        int | None,
-        typer.Option(parser=Int(1, 1_000_000), help="Dynamic evaluation: tokens scored between updates [default: 5]."),
-    ] = None,
+    dynamic_lr: Annotated[float | None, option("dynamic_lr")] = default("dynamic_lr"),
+    dynamic_lambda: Annotated[float | None, option("dynamic_lambda")] = default("dynamic_lambda"),
+    dynamic_segment: Annotated[int | None, option("dynamic_segment")] = default("dynamic_segment"),
     dynamic_stats: Annotated[
         Path | None,
         typer.Option(
@@ -228,8 +167,8 @@ def eval_(
             help="Training text to measure gradient statistics on [default: those stored by training].",
         ),
     ] = None,
-    device: DeviceOpt = "auto",
-    ngram_weight: NgramWeightOpt = "auto",
+    device: DeviceOpt = default("device"),
+    ngram_weight: NgramWeightOpt = default("ngram_weight"),
     ngram: NgramFileOpt = None,
 ) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
@@ -246,31 +185,20 @@ def eval_(
     from charlm.api import load
     from charlm.cli.progress import EvalProgress
     from charlm.cli.render import file_score
-    from charlm.eval.dynamic import dynamic_config
     from charlm.inputs import resolve_inputs
 
-    lm = load(model, device=device)
+    opts = ScoringOptions.of(ngram_weight=ngram_weight, ngram=ngram, precision=precision, batch_size=batch_size)
+    lm = load(model, device=device, options=opts)
     label = " ".join(str(f) for f in file)
     with (
         resolve_inputs(file, encoding, errors) as (path, codec, on_error),
         EvalProgress(label, enabled=progress if progress is not None else _big(path)) as bar,
     ):
         result = lm.eval(
-            path,
-            independent=independent,
-            batch_size=batch_size,
-            precision=precision,
-            encoding=codec,
-            errors=on_error,
-            progress=bar,
-            cache=cache,
-            cache_theta=cache_theta,
-            cache_lambda=cache_lambda,
-            dynamic=dynamic_config(dynamic, dynamic_lr, dynamic_lambda, dynamic_segment),
-            dynamic_stats=dynamic_stats,
-            ngram_weight=ngram_weight,
-            ngram=ngram,
-        )
+            path, independent=independent, encoding=codec, errors=on_error, progress=bar, cache=cache,
+            cache_theta=cache_theta, cache_lambda=cache_lambda, dynamic=dynamic, dynamic_stats=dynamic_stats,
+            dynamic_lr=dynamic_lr, dynamic_lambda=dynamic_lambda, dynamic_segment=dynamic_segment,
+        )  # fmt: skip
     file_score(replace(result, path=label), as_json)  # the inputs as given, not a joined temporary file
 
 

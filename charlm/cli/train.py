@@ -14,31 +14,20 @@ from typing import Annotated, Any
 
 import typer
 
+from charlm.cli.declared import default, option
 from charlm.cli.options import (
-    CutoffsOpt,
-    DeviceOpt,
     EncodingOpt,
     ErrorsOpt,
     JsonOpt,
     LevelOpt,
     MaxVocabOpt,
     MinCountOpt,
-    SeedOpt,
     SegmentOpt,
-    SoftmaxOpt,
     VocabSizeOpt,
     friendly,
 )
 from charlm.cli.paths import InputFile, ModelDir, OutDir, OutPng
-from charlm.cli.values import Choice, Duration, Float, Int, SaveEvery, Text
 from charlm.errors import BadOption, CharlmError
-from charlm.models.config import DIRECTIONS, START_STATES
-from charlm.models.registry import ARCHS, arch_help
-from charlm.training.config import SCHEDULES
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-RECIPE = "[default: from the recipe]."
-Fraction = Float(0.0, 1.0, high_open=True)
 
 
 @friendly
@@ -68,159 +57,55 @@ def train(
             parser=ModelDir(), help="Fine-tune: start from this model's weights and tokenizer, with a new optimizer."
         ),
     ] = None,
-    level: LevelOpt = "char",
-    arch: Annotated[str | None, typer.Option(parser=Choice(ARCHS), help=f"{arch_help()} {RECIPE}")] = None,
-    layers: Annotated[int | None, typer.Option(parser=Int(1, 100), help=f"Stacked recurrent layers {RECIPE}")] = None,
-    hidden: Annotated[int | None, typer.Option(parser=Int(1, 65536), help=f"Hidden units per layer {RECIPE}")] = None,
-    embed: Annotated[int | None, typer.Option(parser=Int(1, 65536), help=f"Embedding size {RECIPE}")] = None,
-    dropout: Annotated[
-        float | None,
-        typer.Option(
-            parser=Fraction,
-            help=f"Dropout on embeddings, between layers and before the head (0 for a few minutes, 0.2 for 10, 0.3-0.5 for hours) {RECIPE}",
-        ),
-    ] = None,
-    tie_weights: Annotated[
-        bool | None,
-        typer.Option("--tie-weights/--no-tie-weights", help=f"Share input and output embeddings {RECIPE}"),
-    ] = None,
-    residual: Annotated[bool, typer.Option("--residual", help="Residual connections between stacked layers.")] = False,
-    direction: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(DIRECTIONS),
-            help="forward, or both: also train a backward LM on the reversed text (ELMo-style; scores both ways, cannot sample).",
-        ),
-    ] = "forward",
-    attention: Annotated[
-        int,
-        typer.Option(
-            parser=Int(0, 100_000), help="Attend over the last K hidden states (Daniluk et al. 2017); 0 = off."
-        ),
-    ] = 0,
-    wdrop: Annotated[
-        float,
-        typer.Option(
-            parser=Fraction,
-            help="AWD-LSTM weight drop (DropConnect) on the LSTM's hidden-to-hidden weights; --arch lstm.",
-        ),
-    ] = 0.0,
-    dropoute: Annotated[
-        float, typer.Option(parser=Fraction, help="Embedding dropout: drop whole token rows of the embedding matrix.")
-    ] = 0.0,
-    locked_dropout: Annotated[
-        bool,
-        typer.Option(
-            "--locked-dropout", help="Variational dropout: one --dropout mask per sequence, shared over time."
-        ),
-    ] = False,
-    clock_modules: Annotated[
-        int, typer.Option(parser=Int(1, 32), help="Clockwork RNN: modules per layer (periods 1, 2, 4, ...).")
-    ] = 4,
-    mogrify_rounds: Annotated[
-        int, typer.Option(parser=Int(0, 100), help="Mogrifier LSTM: rounds of mutual gating of input and state.")
-    ] = 5,
-    mogrify_rank: Annotated[
-        int, typer.Option(parser=Int(0, 65536), help="Mogrifier LSTM: rank of the gating matrices (0 = full).")
-    ] = 0,
-    start_state: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(START_STATES),
-            help="Where every line starts (scoring, sampling, fresh rows, resets): zero, or learned (a trained start state).",
-        ),
-    ] = "zero",
-    reset_at_eos: Annotated[
-        float,
-        typer.Option(
-            parser=Float(0.0, 1.0),
-            help="At each line end, reset that row's carried state to the start state with this probability, so the model learns to start lines the way score reads them (0 = off, 1 = every line from the start: rnnlm's -independent).",
-        ),
-    ] = 0.0,
-    softmax: SoftmaxOpt = "full",
-    cutoffs: CutoffsOpt = None,
-    seq_len: Annotated[
-        int | None, typer.Option(parser=Int(1, 1_000_000), help=f"Truncated BPTT length in tokens {RECIPE}")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(parser=Int(1, 1_000_000), help=f"Parallel token streams per step {RECIPE}")
-    ] = None,
-    lr: Annotated[
-        float | None, typer.Option(parser=Float(0.0, low_open=True), help=f"Peak AdamW learning rate {RECIPE}")
-    ] = None,
-    weight_decay: Annotated[
-        float | None, typer.Option(parser=Float(0.0), help=f"AdamW decoupled weight decay {RECIPE}")
-    ] = None,
-    schedule: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(SCHEDULES),
-            help="Learning-rate schedule: cosine (over the budget), constant, or plateau (halve after 2 evaluations without a new best).",
-        ),
-    ] = "cosine",
-    warmup: Annotated[
-        int | None, typer.Option(parser=Int(0), help=f"Linear learning-rate warm-up steps {RECIPE}")
-    ] = None,
-    clip: Annotated[float, typer.Option(parser=Float(0.0), help="Gradient-norm clipping threshold (0 = off).")] = 1.0,
-    patience: Annotated[
-        int | None,
-        typer.Option(
-            parser=Int(1), help="Early stopping: stop after this many evaluations without a better validation loss."
-        ),
-    ] = None,
-    steps: Annotated[
-        int | None,
-        typer.Option(parser=Int(1), help="Stop after this many steps (the run's total, also when resuming)."),
-    ] = None,
-    epochs: Annotated[
-        float | None,
-        typer.Option(parser=Float(0.0, 1e6, low_open=True), help="Stop after this many passes over the data."),
-    ] = None,
-    time: Annotated[
-        str | None,
-        typer.Option(
-            "--time", parser=Duration(), help="Stop after this long, e.g. 90s, 10m, 1h [default: 10m if no budget]."
-        ),
-    ] = None,
-    eval_every: Annotated[
-        int, typer.Option(parser=Int(1), help="Evaluate on validation (and refresh loss.png) every N steps.")
-    ] = 100,
-    save_every: Annotated[
-        str,
-        typer.Option(
-            parser=SaveEvery(), help="Write a resumable checkpoint every N steps and/or minutes: 200, 10m or 200,10m."
-        ),
-    ] = "100",
-    log_every: Annotated[
-        int, typer.Option(parser=Int(1), help="Append a step record to metrics.jsonl every N steps.")
-    ] = 10,
+    level: Annotated[str, option("level")] = default("level"),
+    arch: Annotated[str | None, option("arch")] = default("arch"),
+    layers: Annotated[int | None, option("layers")] = default("layers"),
+    hidden: Annotated[int | None, option("hidden")] = default("hidden"),
+    embed: Annotated[int | None, option("embed")] = default("embed"),
+    dropout: Annotated[float | None, option("dropout")] = default("dropout"),
+    tie_weights: Annotated[bool | None, option("tie_weights")] = default("tie_weights"),
+    residual: Annotated[bool, option("residual")] = default("residual"),
+    direction: Annotated[str, option("direction")] = default("direction"),
+    attention: Annotated[int, option("attention")] = default("attention"),
+    wdrop: Annotated[float, option("wdrop")] = default("wdrop"),
+    dropoute: Annotated[float, option("dropoute")] = default("dropoute"),
+    locked_dropout: Annotated[bool, option("locked_dropout")] = default("locked_dropout"),
+    clock_modules: Annotated[int, option("clock_modules")] = default("clock_modules"),
+    mogrify_rounds: Annotated[int, option("mogrify_rounds")] = default("mogrify_rounds"),
+    mogrify_rank: Annotated[int, option("mogrify_rank")] = default("mogrify_rank"),
+    start_state: Annotated[str, option("start_state")] = default("start_state"),
+    reset_at_eos: Annotated[float, option("reset_at_eos")] = default("reset_at_eos"),
+    softmax: Annotated[str, option("softmax")] = default("softmax"),
+    cutoffs: Annotated[str | None, option("cutoffs")] = default("cutoffs"),
+    seq_len: Annotated[int | None, option("seq_len")] = default("seq_len"),
+    batch_size: Annotated[int | None, option("train.batch_size")] = default("train.batch_size"),
+    lr: Annotated[float | None, option("lr")] = default("lr"),
+    weight_decay: Annotated[float | None, option("weight_decay")] = default("weight_decay"),
+    schedule: Annotated[str, option("schedule")] = default("schedule"),
+    warmup: Annotated[int | None, option("warmup")] = default("warmup"),
+    clip: Annotated[float, option("clip")] = default("clip"),
+    patience: Annotated[int | None, option("patience")] = default("patience"),
+    steps: Annotated[int | None, option("steps")] = default("steps"),
+    epochs: Annotated[float | None, option("epochs")] = default("epochs"),
+    time: Annotated[str | None, option("time")] = default("time"),
+    eval_every: Annotated[int, option("eval_every")] = default("eval_every"),
+    save_every: Annotated[str, option("save_every")] = default("save_every"),
+    log_every: Annotated[int, option("log_every")] = default("log_every"),
     val: Annotated[
         Path | None, typer.Option(parser=InputFile(), help="Validation file [default: last 5% of the corpus].")
     ] = None,
-    max_vocab: MaxVocabOpt = None,
-    min_count: MinCountOpt = 1,
-    vocab_size: VocabSizeOpt = 2000,
-    segment: SegmentOpt = "auto",
-    device: DeviceOpt = "auto",
-    precision: Annotated[
-        str,
-        typer.Option(
-            parser=Choice(PRECISIONS),
-            help="auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16.",
-        ),
-    ] = "auto",
-    seed: SeedOpt = 1234,
-    threads: Annotated[int | None, typer.Option(parser=Int(1, 4096), help="CPU threads [default: all].")] = None,
-    encoding: EncodingOpt = "utf-8",
-    errors: ErrorsOpt = "strict",
-    force: Annotated[bool, typer.Option("--force", help="Replace a model already in --out.")] = False,
-    ngram_order: Annotated[
-        int | None,
-        typer.Option(
-            parser=Int(0, 20),
-            help="Order of the n-gram built at the end (charlm ngram) [default: 6 char, 5 word, 4 subword]; 0: none.",
-        ),
-    ] = None,
+    max_vocab: Annotated[int | None, option("max_vocab")] = default("max_vocab"),
+    min_count: Annotated[int, option("min_count")] = default("min_count"),
+    vocab_size: Annotated[int, option("vocab_size")] = default("vocab_size"),
+    segment: Annotated[str, option("segment")] = default("segment"),
+    device: Annotated[str, option("device")] = default("device"),
+    precision: Annotated[str, option("train.precision")] = default("train.precision"),
+    seed: Annotated[int, option("seed")] = default("seed"),
+    threads: Annotated[int | None, option("threads")] = default("threads"),
+    encoding: Annotated[str, option("encoding")] = default("encoding"),
+    errors: Annotated[str, option("errors")] = default("errors"),
+    force: Annotated[bool, option("force")] = default("force"),
+    ngram_order: Annotated[int | None, option("ngram_order")] = default("ngram_order"),
 ) -> None:
     """Train a language model on CORPUS; writes a model directory and points checkpoints/latest at it.
 
@@ -236,8 +121,8 @@ def train(
 
     Resume: charlm train --resume checkpoints/<run> (or the original command plus --resume)
     """
+    from charlm.api import StartInterrupted
     from charlm.cli.progress import TrainProgress, train_done
-    from charlm.training.claim import StartInterrupted
 
     rerun = shlex.join(["charlm", *sys.argv[1:]])
     try:
@@ -255,8 +140,8 @@ def train(
 
 def _launch(ctx: typer.Context, paths: list[Path], resume: bool, encoding: str, errors: str, progress: Any) -> Any:
     """The library call of ``train``: one corpus as it is, or several joined (a new run or a resumed one)."""
+    from charlm.api import launch
     from charlm.inputs import resolve_inputs
-    from charlm.training.launch import launch
 
     params = dict(ctx.params)
     # One file as it is; with --resume a directory is the run to continue, without it a folder of *.txt.
@@ -280,15 +165,15 @@ def _typed(ctx: typer.Context) -> set[str]:
 def plot(
     runs: Annotated[list[Path], typer.Argument(parser=ModelDir(), help="Run directories (each with a metrics.jsonl).")],
     out: Annotated[Path, typer.Option("--out", "-o", parser=OutPng(), help="PNG file to write.")] = Path("loss.png"),
-    title: Annotated[str | None, typer.Option(parser=Text(), help="Plot title [default: the run names].")] = None,
+    title: Annotated[str | None, option("title")] = default("title"),
 ) -> None:
     """Overlay the training and validation loss curves of one or more runs in one PNG.
 
     Example: charlm plot checkpoints/lstm-run checkpoints/gru-run --out compare.png
     """
-    from charlm.plot import plot_runs
+    from charlm.api import plot as draw
 
-    print(plot_runs(runs, out, title))
+    print(draw(runs, out, title))
 
 
 @friendly
@@ -300,19 +185,19 @@ def tokenize(
             help="UTF-8 text file(s): several files, a directory (its *.txt) or - for stdin.",
         ),
     ],
-    level: LevelOpt = "char",
-    max_vocab: MaxVocabOpt = None,
-    min_count: MinCountOpt = 1,
-    vocab_size: VocabSizeOpt = 2000,
-    top: Annotated[int, typer.Option(parser=Int(0, 1_000_000), help="How many frequent tokens to list.")] = 20,
+    level: LevelOpt = default("level"),
+    max_vocab: MaxVocabOpt = default("max_vocab"),
+    min_count: MinCountOpt = default("min_count"),
+    vocab_size: VocabSizeOpt = default("vocab_size"),
+    top: Annotated[int, option("top")] = default("top"),
     save: Annotated[
         Path | None,
         typer.Option(parser=OutDir(), help="Write the fitted tokenizer to this directory (not a model directory)."),
     ] = None,
     as_json: JsonOpt = False,
-    encoding: EncodingOpt = "utf-8",
-    errors: ErrorsOpt = "strict",
-    segment: SegmentOpt = "auto",
+    encoding: EncodingOpt = default("encoding"),
+    errors: ErrorsOpt = default("errors"),
+    segment: SegmentOpt = default("segment"),
 ) -> None:
     """Fit a tokenizer on CORPUS and show vocabulary size, token count, unknown rate, frequent tokens.
 
@@ -320,20 +205,16 @@ def tokenize(
 
     Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
+    from charlm.api import tokenize as fit
     from charlm.inputs import resolve_inputs
     from charlm.io import json_text, read_text, refuse_model_dir
-    from charlm.tokenizers import build_tokenizer, describe
 
     if save is not None:
         refuse_model_dir(save, "--save")  # before any work: a model's tokenizer is never overwritten
     with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
         text = read_text(path, codec, on_error)
-    tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
-    stats, frequent = describe(tokenizer, text, top)
+    stats, frequent = fit(text, level, max_vocab, min_count, vocab_size, segment, top, save)
     stats["corpus"] = " ".join(str(c) for c in corpus)
-    if save is not None:
-        save.mkdir(parents=True, exist_ok=True)
-        tokenizer.save(save)
     if as_json:
         print(json_text({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}))
         return

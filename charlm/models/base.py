@@ -32,7 +32,8 @@ from charlm.models.adaptive import AdaptiveHead
 from charlm.models.attention import HistoryAttention
 from charlm.models.config import ModelConfig, State
 from charlm.models.dropout import LockedDropout, embedding_dropout
-from charlm.models.registry import get_arch, validate_model
+from charlm.models.options import validate_model
+from charlm.models.registry import get_arch
 from charlm.models.stack import output_size
 from charlm.models.start import StartState, batch_dims, run_with_resets, zeros_like_state
 

@@ -8,14 +8,12 @@ spec what an architecture can do (``fused``, ``weight_drop``) instead of compari
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from charlm.errors import BadOption
-from charlm.models.config import DIRECTIONS, START_STATES, ModelConfig
-from charlm.models.softmax import check_softmax
+from charlm.models.config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -69,35 +67,3 @@ def get_arch(name: str) -> ArchSpec:
     if spec is None:
         raise BadOption(f"unknown architecture {name!r}; choose one of {', '.join(ARCHS)}")
     return spec
-
-
-def _number(name: str, value: Any, low: float, high: float = math.inf, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not low <= value < high:
-        bound = f"in [{low:g}, {high:g})" if high < math.inf else f"at least {low:g}"
-        raise BadOption(f"--{name.replace('_', '-')} must be {'an integer ' if integer else ''}{bound} (got {value!r})")
-
-
-def validate_model(config: ModelConfig, vocab_known: bool = True) -> None:
-    """Model options that are out of range or cannot work together: one clear line, before any work.
-
-    ``vocab_known=False`` (a training config, before its tokenizer exists) skips what depends on the vocabulary.
-    """
-    spec = get_arch(config.arch)
-    for name in ("vocab_size", "layers", "hidden", "embed", "clock_modules"):
-        _number(name, getattr(config, name), 1, integer=True)
-    _number("attention", config.attention, 0, integer=True)
-    _number("mogrify_rounds", config.mogrify_rounds, 0, 100, integer=True)
-    _number("mogrify_rank", config.mogrify_rank, 0, integer=True)
-    for name in ("dropout", "wdrop", "dropoute"):
-        _number(name, getattr(config, name), 0.0, 1.0)
-    if config.direction not in DIRECTIONS:
-        raise BadOption(f"unknown --direction {config.direction!r}; use forward or both")
-    if config.start_state not in START_STATES:
-        raise BadOption(f"unknown --start-state {config.start_state!r}; use {' or '.join(START_STATES)}")
-    if config.wdrop and not spec.weight_drop:
-        weighted = ", ".join(n for n, s in ARCHS.items() if s.weight_drop)
-        raise BadOption(f"--wdrop works on {weighted} only (got --arch {config.arch})")
-    check_softmax(config.softmax, config.cutoffs, config.vocab_size if vocab_known else None)
-    if vocab_known and config.softmax == "adaptive" and not config.cutoffs:
-        raise BadOption("an adaptive softmax needs its --cutoffs (charlm train chooses them from the corpus)")

@@ -19,61 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from charlm.api import Model
 from charlm.errors import CharlmError
+from charlm.options import ScoringOptions
 from charlm.serve.batching import MicroBatcher
 from charlm.serve.limits import BodyLimit, Limits, RequestError, check_unicode, jsonable, over
+from charlm.serve.requests import EvalRequest, PredictRequest, SampleRequest, ScoreRequest
 from charlm.serve.streaming import sample_stream
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class ScoreRequest(_Strict):
-    sentences: list[str] = Field(description="Sentences, each scored from a fresh state (<eos> counted).")
-    normalize: Literal["total", "token", "char"] = "total"
-    per_token: bool = False
-    unk: Literal["replace", "skip", "error", "spell"] = "replace"
-
-
-class EvalRequest(_Strict):
-    text: str = Field(description="A text scored as one stream (state carried), like `charlm eval FILE`.")
-    independent: bool = False
-
-
-class PredictRequest(_Strict):
-    prefix: str = Field(description="Text the prediction continues (with blank: a sentence with ___).")
-    k: int = 10
-    words: bool = False
-    blank: bool = False
-    candidates: list[str] = Field(default=[], description="With blank: the words to rank (else proposed).")
-    keep_unk: bool = False
-    ngram_weight: float | Literal["auto"] = "auto"
-
-
-class SampleRequest(_Strict):
-    prime: str = ""
-    length: int = 200
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    num: int = 1
-    seed: int | None = None
-    until_eos: bool = False
-    stop: list[str] = []
-    unk: Literal["replace", "skip", "error"] = "replace"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -88,7 +48,7 @@ def _validation_message(exc: RequestValidationError) -> str:
             at = err.get("loc", ("body", "?"))[-1]
             return f"the body is not valid JSON (at character {at}): {err.get('ctx', {}).get('error', 'decode error')}"
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        parts.append(f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
     more = len(exc.errors()) - 3
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
@@ -141,6 +101,49 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
 
     app = FastAPI(title="charlm", summary="Score, evaluate and sample with a charlm model.", lifespan=lifespan)
     _install_errors(app)
+    _status_routes(app, model, limits, batcher)
+
+    @_post(app, "/score", ScoreRequest)
+    async def score(body: Any) -> JSONResponse:
+        _check_sentences(body.sentences, limits)
+        if model.bidirectional:
+            raise RequestError(400, "this is a --direction both model; score it with `charlm score` (not served)")
+        options = _options(body, "unk", "ngram_weight", "precision")
+        scores = await batcher.score(body.sentences, body.normalize, body.per_token, options) if body.sentences else []
+        return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
+
+    @_post(app, "/eval", EvalRequest)
+    async def evaluate(body: Any) -> dict[str, Any]:
+        if len(body.text) > limits.max_eval_chars:
+            raise over("text characters", len(body.text), limits.max_eval_chars, "--max-eval-chars")
+        check_unicode("text", body.text)
+        view = model.using(_options(body, "ngram_weight", "precision"))
+        result = await asyncio.get_running_loop().run_in_executor(None, _eval, view, body.text, body.independent)
+        return jsonable(result)
+
+    @_post(app, "/predict", PredictRequest)
+    async def predict(body: Any) -> JSONResponse:
+        _check_predict(body, limits)
+        async with predicting:
+            found = await asyncio.get_running_loop().run_in_executor(None, _predict, model, body)
+        return JSONResponse({"predictions": jsonable(found)})
+
+    @_post(app, "/sample", SampleRequest)
+    async def sample(body: Any) -> StreamingResponse:
+        _check_sample(body, limits)
+        if samples.locked():
+            raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
+        view = model.using(_options(body, "unk", "ngram_weight", "precision"))
+        options = body.model_dump(exclude={"unk", "prime", "ngram_weight", "precision"})
+        stream = sample_stream(view, view.prepare(body.prime), options, samples)
+        first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
+        return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
+
+    return BodyLimit(app, limits.max_body)
+
+
+def _status_routes(app: FastAPI, model: Model, limits: Limits, batcher: MicroBatcher) -> None:
+    """``GET /health`` and ``GET /info``."""
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -148,58 +151,26 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        return jsonable({"model": model.info(), "limits": limits.to_dict(), "batches": batcher.batches})
-
-    @app.post("/score")
-    async def score(body: ScoreRequest) -> JSONResponse:
-        _check_sentences(body.sentences, limits)
-        if model.bidirectional:
-            raise RequestError(400, "this is a --direction both model; score it with `charlm score` (not served)")
-        texts = [_unk(model, t, body.unk) for t in body.sentences]
-        scores = await batcher.score(texts, body.normalize, body.per_token) if texts else []
-        return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
-
-    @app.post("/eval")
-    async def evaluate(body: EvalRequest) -> dict[str, Any]:
-        if len(body.text) > limits.max_eval_chars:
-            raise over("text characters", len(body.text), limits.max_eval_chars, "--max-eval-chars")
-        check_unicode("text", body.text)
-        result = await asyncio.get_running_loop().run_in_executor(None, _eval, model, body.text, body.independent)
-        return jsonable(result)
-
-    @app.post("/predict")
-    async def predict(body: PredictRequest) -> JSONResponse:
-        _check_predict(body, limits)
-        async with predicting:
-            found = await asyncio.get_running_loop().run_in_executor(None, _predict, model, body)
-        return JSONResponse({"predictions": jsonable(found)})
-
-    @app.post("/sample")
-    async def sample(body: SampleRequest) -> StreamingResponse:
-        _check_sample(body, limits)
-        if samples.locked():
-            raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
-        options = body.model_dump(exclude={"unk", "prime"})
-        prime = _unk(model, body.prime, body.unk)
-        stream = sample_stream(model, prime, options, samples)
-        first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
-        return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
-
-    return BodyLimit(app, limits.max_body)
+        return jsonable({"model": model.info().to_dict(), "limits": limits.to_dict(), "batches": batcher.batches})
 
 
-def _unk(model: Model, text: str, policy: str) -> str:
-    from charlm.tokenizers.unk import apply_unk_policy
+def _post(app: FastAPI, path: str, body: type) -> Any:
+    """``app.post(path)`` for an endpoint whose ``body`` parameter is the request model ``body``
+    (built at import from the declarations, so it is set here rather than written in the signature)."""
 
-    return apply_unk_policy(model.tokenizer, text, policy)
+    def register(endpoint: Any) -> Any:
+        endpoint.__annotations__["body"] = body
+        return app.post(path)(endpoint)
+
+    return register
 
 
-MAX_PREDICT_K = 100  # proposals one /predict may ask for (the word beam grows with k)
+def _options(body: Any, *names: str) -> ScoringOptions:
+    """The scoring options a request body sets (the rest: the model's)."""
+    return ScoringOptions.of(**{name: getattr(body, name) for name in names})
 
 
-def _check_predict(body: PredictRequest, limits: Limits) -> None:
-    if not 1 <= body.k <= MAX_PREDICT_K:
-        raise RequestError(422, f"k must be in [1, {MAX_PREDICT_K}]")
+def _check_predict(body: Any, limits: Limits) -> None:
     if len(body.prefix) > limits.max_chars:
         raise over("prefix characters", len(body.prefix), limits.max_chars, "--max-chars")
     if body.candidates and not body.blank:
@@ -208,16 +179,17 @@ def _check_predict(body: PredictRequest, limits: Limits) -> None:
     check_unicode("prefix", body.prefix)
 
 
-def _predict(model: Model, body: PredictRequest) -> list[dict[str, Any]]:
+def _predict(model: Model, body: Any) -> list[dict[str, Any]]:
     """``charlm predict --json`` of the request: the same library calls, the same objects."""
+    view = model.using(ngram_weight=body.ngram_weight)
     if body.blank:
-        found = model.fill_blank(body.prefix, body.candidates, body.k, ngram_weight=body.ngram_weight)
+        found = view.fill_blank(body.prefix, body.candidates, body.k)
     else:
-        found = model.predict(body.prefix, body.k, body.words, body.keep_unk, ngram_weight=body.ngram_weight)
+        found = view.predict(body.prefix, body.k, body.words, body.keep_unk)
     return [p.to_dict() for p in found]
 
 
-def _check_sample(body: SampleRequest, limits: Limits) -> None:
+def _check_sample(body: Any, limits: Limits) -> None:
     if not 1 <= body.length <= limits.max_sample_length:
         raise RequestError(422, f"length must be in [1, {limits.max_sample_length}] (charlm serve --max-sample-length)")
     if not 1 <= body.num <= limits.max_sample_num:
@@ -237,9 +209,5 @@ async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byte
 
 
 def _eval(model: Model, text: str, independent: bool) -> dict[str, Any]:
-    """``charlm eval --json`` of ``text``: written to a temporary file and read by the same code path."""
-    with tempfile.TemporaryDirectory(prefix="charlm-eval-") as tmp:
-        path = Path(tmp) / "request.txt"
-        path.write_bytes(text.encode("utf-8"))
-        result = model.eval(path, independent=independent).to_dict()
-    return {**result, "path": "<request>"}
+    """``charlm eval --json`` of ``text``: :meth:`Model.eval_text`, the same code path as a file."""
+    return {**model.eval_text(text, independent=independent).to_dict(), "path": "<request>"}

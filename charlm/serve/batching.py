@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from charlm.eval.score import SentenceScore, rank
+from charlm.api import SentenceScore, rank
+from charlm.options import ScoringOptions
 
 
 @dataclass
@@ -34,6 +35,7 @@ class _Job:
     texts: list[str]
     per_token: bool
     normalize: str
+    options: ScoringOptions
     done: asyncio.Future[list[SentenceScore]] = field(repr=False)
 
 
@@ -59,9 +61,12 @@ class MicroBatcher:
                 await self.task
         self.executor.shutdown(wait=True)
 
-    async def score(self, texts: list[str], normalize: str = "total", per_token: bool = False) -> list[SentenceScore]:
-        """Scores of ``texts`` in input order, ranked among themselves, as :meth:`charlm.api.Model.score` gives."""
-        job = _Job(texts, per_token, normalize, asyncio.get_running_loop().create_future())
+    async def score(
+        self, texts: list[str], normalize: str = "total", per_token: bool = False, options: ScoringOptions | None = None
+    ) -> list[SentenceScore]:
+        """Scores of ``texts`` in input order, ranked among themselves, as :meth:`charlm.api.Model.score` gives
+        with the same ``options`` (jobs with other options go in other batches)."""
+        job = _Job(texts, per_token, normalize, options or ScoringOptions(), asyncio.get_running_loop().create_future())
         await self.queue.put(job)
         return await job.done
 
@@ -101,7 +106,8 @@ class MicroBatcher:
         """One padded batch for all ``jobs`` (thread); each job's scores ranked on their own."""
         texts = [t for job in jobs for t in job.texts]
         per_token = any(job.per_token for job in jobs)
-        scores = self.model.score(texts, per_token=per_token, batch_size=self.max_batch)
+        options = replace(jobs[0].options, batch_size=self.max_batch)  # one batch has one set of options
+        scores = self.model.score(texts, per_token=per_token, options=options)
         self.batches += 1
         out, start = [], 0
         for job in jobs:
@@ -114,11 +120,11 @@ class MicroBatcher:
 
 
 def _split(jobs: list[_Job], max_batch: int) -> list[list[_Job]]:
-    """Consecutive groups of whole jobs of at most ``max_batch`` sentences (a bigger job goes alone)."""
+    """Consecutive groups of whole jobs with the same options, of at most ``max_batch`` sentences (a bigger job goes alone)."""
     groups: list[list[_Job]] = [[]]
     size = 0
     for job in jobs:
-        if groups[-1] and size + len(job.texts) > max_batch:
+        if groups[-1] and (size + len(job.texts) > max_batch or job.options != groups[-1][0].options):
             groups.append([])
             size = 0
         groups[-1].append(job)

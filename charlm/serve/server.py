@@ -95,7 +95,7 @@ def serve(config: ServeConfig) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from charlm.checkpoint import resolve_model_dir
+    from charlm.api import resolve_model_dir
 
     resolve_model_dir(config.model)
     os.environ[ENV] = config.to_json()

@@ -20,10 +20,9 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from charlm.api import Model
+from charlm.api import Model, Sample
 from charlm.errors import CharlmError
-from charlm.eval.bidirectional import refuse_sampling
-from charlm.eval.sample import Sample, check_options
+from charlm.options import check_all
 from charlm.serve.limits import jsonable
 
 _END = object()
@@ -45,11 +44,9 @@ async def sample_stream(
     model: Model, prime: str, options: dict[str, Any], running: asyncio.Semaphore
 ) -> AsyncIterator[bytes]:
     """Lines of the stream; the first is yielded only after the options are checked (errors raise before it)."""
-    refuse_sampling(model.module)
-    check_options(options["temperature"], options["top_k"], options["top_p"], options["length"], options["num"])
-    seed = options.get("seed")
-    if seed is not None and not 0 <= seed < 2**63:
-        raise CharlmError(f"seed must be in [0, 2**63) (got {seed})")
+    if model.bidirectional:
+        raise CharlmError("this is a --direction both model: it scores both ways and cannot sample left to right")
+    check_all("sample", options)  # the declarations' verdicts, before the first line goes out
     await running.acquire()
     try:
         yield _line({"prime": prime, "num": options["num"]})

@@ -17,7 +17,6 @@ from typing import Any
 from charlm.errors import BadOption
 from charlm.training.config import TrainConfig, option_values
 from charlm.training.loop import Callback, TrainResult, resume, train
-from charlm.training.recipes import apply_recipe, device_kind
 from charlm.training.resume import find_run
 
 
@@ -31,7 +30,7 @@ def launch(
         return resume(run, changes, callback)
     if values.get("corpus") is None:
         raise BadOption("give a CORPUS file to train on (or --resume to continue a run)")
-    return train(TrainConfig.from_dict(apply_recipe(values, device_kind(values.get("device")))), callback)
+    return train(TrainConfig.from_dict(values), callback)  # train() applies the recipe, as charlm.train does
 
 
 def resume_request(values: Mapping[str, Any], typed: Collection[str]) -> tuple[Path, dict[str, Any]]:

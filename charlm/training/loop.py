@@ -31,6 +31,7 @@ from charlm.training.data import evaluate, write_dynamic_stats
 from charlm.training.events import Callback, Event
 from charlm.training.lines import evaluate_lines
 from charlm.training.loss import training_loss
+from charlm.training.recipes import with_recipe
 from charlm.training.resume import find_run, resumed_config
 from charlm.training.rundir import MetricsLog, StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
@@ -322,7 +323,12 @@ class Trainer:
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
-    """Train a language model as ``config`` says; events go to ``callback``; returns the result."""
+    """Train a language model as ``config`` says; events go to ``callback``; returns the result.
+
+    Options left None ("from the recipe") are filled from the recipe for the budget and device first,
+    exactly as ``charlm train`` does (:func:`charlm.training.recipes.with_recipe`).
+    """
+    config = with_recipe(config)
     with claim_run_dir(config) as claim:
         return _fit(Trainer(*open_run(config, claim=claim), callback))
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from charlm.errors import BadOption
 from charlm.models.config import structure_fields
-from charlm.training.config import DEFAULT_TIME_S
+from charlm.training.config import DEFAULT_TIME_S, TrainConfig
 
 # The TrainConfig fields a recipe sets (each one a `charlm train` option whose default is "from the recipe").
 RECIPE_FIELDS = (
@@ -184,6 +184,17 @@ def apply_recipe(values: Mapping[str, Any], device: str) -> dict[str, Any]:
         "set": taken,
     }
     return filled
+
+
+def with_recipe(config: TrainConfig) -> TrainConfig:
+    """``config`` with the recipe applied (its unset options filled and the recipe recorded), once.
+
+    ``charlm.train(config)`` and ``charlm train`` both call this, so the same inputs train the same
+    model; a config that already records its recipe (a resumed run) is returned as it is.
+    """
+    if config.recipe is not None:
+        return config
+    return TrainConfig.from_dict(apply_recipe(config.to_dict(), device_kind(config.device)))
 
 
 def device_kind(device: str | None) -> str:

@@ -1,0 +1,66 @@
+"""The library calls behind the commands that do not load a model: tokenize, recipes, plot, train.
+
+Each command is options -> one of these -> rendered output, so the command line and the service
+reach training, tokenizers and plots only through the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from charlm.options import check_all
+from charlm.training.events import Callback
+from charlm.training.loop import TrainResult
+
+
+def tokenize(
+    text: str,
+    level: str = "char",
+    max_vocab: int | None = None,
+    min_count: int = 1,
+    vocab_size: int = 2000,
+    segment: str = "auto",
+    top: int = 20,
+    save: str | Path | None = None,
+) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+    """Fit a tokenizer on ``text``: its statistics and its ``top`` most frequent tokens (``save``: write it)."""
+    from charlm.io import refuse_model_dir
+    from charlm.tokenizers import build_tokenizer, describe
+
+    check_all("tokenize", {"level": level, "max_vocab": max_vocab, "min_count": min_count,
+                           "vocab_size": vocab_size, "segment": segment, "top": top})  # fmt: skip
+    if save is not None:
+        refuse_model_dir(Path(save), "--save")  # a model's tokenizer is never overwritten
+    tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
+    stats, frequent = describe(tokenizer, text, top)
+    if save is not None:
+        Path(save).mkdir(parents=True, exist_ok=True)
+        tokenizer.save(Path(save))
+    return stats, frequent
+
+
+def recipes(device: str | None = None, level: str | None = None) -> list[dict[str, Any]]:
+    """The training recipes (of one device kind and/or level), each with the budgets it serves."""
+    from charlm.training.recipes import table
+
+    check_all("recipes", {"device": device, "level": level})
+    return table(device, level)
+
+
+def plot(runs: Sequence[str | Path], out: str | Path, title: str | None = None) -> str:
+    """Overlay the loss curves of ``runs`` in one PNG; returns what was written."""
+    from charlm.plot import plot_runs
+
+    check_all("plot", {"title": title})
+    return str(plot_runs([Path(r) for r in runs], Path(out), title))
+
+
+def launch(
+    options: Mapping[str, Any], typed: Collection[str] = (), resume: bool = False, callback: Callback | None = None
+) -> TrainResult:
+    """``charlm train``: a new run from ``options`` (recipe applied), or with ``resume`` the run they point at."""
+    from charlm.training.launch import launch as start
+
+    return start(options, typed, resume, callback)
