@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 # The CPU wheel of this exact version is what a fresh machine here installs; an unpinned torch pulls CUDA.
 TORCH  ?= torch==2.13.0
 DEMO   := data/shakespeare.txt
+# make test runs the suite in this many pytest-xdist workers (one torch thread each): on 2 cores the
+# full suite's ~370 CPU-seconds are mostly subprocesses and parse-only CLI runs that parallelise well.
+# make test-fast stays in one process, where its ~50 CPU-seconds cost least (a worker pays its own start-up).
+JOBS   ?= 2
 
 .PHONY: install demo test test-fast lint docs bench bench-quick clean
 
@@ -40,7 +44,7 @@ docs: install
 	$(BIN)/python docs/gen_tables.py
 
 test: install lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

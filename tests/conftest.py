@@ -3,10 +3,11 @@
 Every test that trains starts from :data:`TINY` (TrainConfig keyword arguments) or its command-line
 form :func:`tiny_args`, overriding only what it tests, so the size of "tiny" is set here once.
 
-The cost of the suite shows: every model trained in this process is counted (``Trainer.fit``), and a
-test whose body or function-scoped fixtures train one must carry ``@pytest.mark.trains`` (and one
-marked so must train); a model trained by a module- or session-scoped fixture is shared, counted
-under the fixture's name. The summary at the end says how many models were trained, where, and in
+The cost of the suite shows: every model trained in a test process is counted (``Trainer.fit``; with
+pytest-xdist the workers report to the controller), and a test whose body or function-scoped
+fixtures train one must carry ``@pytest.mark.trains`` (and one marked so must train;
+``trains(subprocess=True)`` marks a test whose runs happen in a subprocess, which is not seen); a
+model trained by a module- or session-scoped fixture is shared, counted under the fixture's name. The summary at the end says how many models were trained, where, and in
 how many seconds. Prefer the shared trained models below (``tiny_model``, ``tiny_word_model``) and the
 shared ``cli`` runner to training or building your own.
 """
@@ -194,8 +195,9 @@ class LedgerPlugin:
         tests, shared = sum(ledger.by_test.values()), sum(ledger.by_fixture.values())
         fixtures = ", ".join(f"{name} {n}" for name, n in ledger.by_fixture.most_common())
         terminalreporter.write_line(
-            f"models trained in this process: {tests + shared} in {ledger.seconds:.1f} s ({tests} by "
-            f"{len(ledger.by_test)} tests; {shared} by shared fixtures: {fixtures or 'none'})"
+            f"models trained: {tests + shared} in {ledger.seconds:.1f} s of training ({tests} by "
+            f"{len(ledger.by_test)} tests, {shared} by shared fixtures: {fixtures or 'none'}; runs in subprocesses "
+            "not counted)"
         )
 
 

@@ -3,8 +3,8 @@
 Every command is options -> one library call -> rendered output, defined in :mod:`charlm.cli.train`,
 :mod:`charlm.cli.recipes`, :mod:`charlm.cli.sample`, :mod:`charlm.cli.score`, :mod:`charlm.cli.model`, :mod:`charlm.cli.predict`,
 :mod:`charlm.cli.rescore` and :mod:`charlm.cli.diagnostics` and registered here, explicitly, under
-the headings and in the order ``charlm --help`` lists them (:data:`PANELS`). Errors are one ``charlm: error:`` line on stderr and a non-zero
-exit (:mod:`charlm.cli.boundary`): 2 when the command line is wrong (an unknown option, a malformed
+the headings and in the order ``charlm --help`` lists them (:data:`PANELS`). Errors are one
+``charlm: error:`` line on stderr and a non-zero exit (:mod:`charlm.cli.boundary`): 2 when the command line is wrong (an unknown option, a malformed
 or out-of-range value, options that cannot go together), 1 when the input, the model or the
 environment is wrong, 130 when interrupted (Ctrl-C or SIGTERM).
 """
@@ -21,7 +21,6 @@ from charlm.cli.boundary import CharlmGroup
 
 app = typer.Typer(
     cls=CharlmGroup,
-    help="Recurrent language models from a text file: tokenize, train, score, sample.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -67,7 +66,7 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print charlm's version and exit."),
     ] = False,
 ) -> None:
-    """Recurrent language models from a text file: tokenize, train, score, sample."""
+    """Recurrent language models from a text file: tokenize, train, score, sample."""  # charlm --help's first line
 
 
 def main() -> None:
