@@ -23,8 +23,8 @@ from charlm.tokenizers.word import WordTokenizer
 from tests.conftest import SHARED, TINY_TEXT
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = next(  # the seed notes (Chinese): beside the shared data, in the checkout, or the lab's copy
-    (p for p in (SHARED.parent / "seeds", ROOT / "shared" / "seeds", Path("/work/shared/seeds")) if p.is_dir()),
+SEEDS = next(  # the seed notes (Chinese): beside the shared data, or in the checkout
+    (p for p in (SHARED.parent / "seeds", ROOT / "shared" / "seeds") if p.is_dir()),
     SHARED.parent / "seeds",
 )
 MIXED = [
