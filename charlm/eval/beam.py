@@ -25,7 +25,7 @@ from charlm.errors import BadOption
 from charlm.eval.sample import _stepper, continuation, prime_model
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
-from charlm.models.state import map_state
+from charlm.models.state import leaves, map_state
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -48,21 +48,10 @@ class Beam:
         return len(self.ids)
 
 
-def _leaves(state: State) -> list[Tensor]:
-    found: list[Tensor] = []
-
-    def grab(t: Tensor) -> Tensor:
-        found.append(t)
-        return t
-
-    map_state(grab, state)
-    return found
-
-
 def _state_batch_dims(model: LanguageModel, eos: int) -> list[int]:
     """Which dimension of each state tensor is the batch: found by running batches of 1 and 2."""
     one = torch.full((1, 1), eos, device=model.device)  # (1,1)
-    small, big = (_leaves(model(ids)[1]) for ids in (one, one.repeat(2, 1)))
+    small, big = (leaves(model(ids)[1]) for ids in (one, one.repeat(2, 1)))
     return [next((d for d in range(a.dim()) if a.size(d) != b.size(d)), 0) for a, b in zip(small, big, strict=True)]
 
 

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError
 from charlm.models.base import BidirectionalLM
+from charlm.models.scoring import windowed_logprobs
 from charlm.tokenizers import Tokenizer
 
 LN2 = math.log(2.0)
@@ -73,13 +73,8 @@ def refuse_sampling(model: torch.nn.Module) -> None:
 def _logprob(model: BidirectionalLM, ids: Tensor, backward: bool, window: int = 512) -> float:
     """Summed log-probability of ``ids[1:]`` given the preceding ids, state carried, ``window`` at a time."""
     read = model.backward_lm if backward else model.forward_lm
-    total, state = 0.0, None
-    for start in range(0, ids.numel() - 1, window):
-        x = ids[start : start + window].unsqueeze(0).to(model.device)  # (1,T)
-        y = ids[start + 1 : start + window + 1].unsqueeze(0).to(model.device)  # (1,T)
-        logits, state = read(x[:, : y.size(1)], state)  # (1,T,V)
-        total += float(F.log_softmax(logits.float(), dim=-1).gather(-1, y.unsqueeze(-1)).sum())
-    return total
+    logp, _ = windowed_logprobs(read, ids[:-1].unsqueeze(0), ids[1:].unsqueeze(0), window)  # (1,n)
+    return float(logp.sum())
 
 
 def score_both(model: torch.nn.Module, tokenizer: Tokenizer, text: str, whole_file: bool = False) -> BidirectionalScore:

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
+from charlm.models.scoring import target_logprobs
 from charlm.runtime import autocast
 
 CACHE_SIZE, CACHE_THETA, CACHE_LAMBDA = 2000, 0.3, 0.1  # defaults: see the README's measurements
@@ -158,7 +158,7 @@ def cached_logprobs(
     with autocast(device, precision):
         h, state = model.features(inputs.to(device), state)  # (R,W,D)
         logits = model.logits_from(h)  # (R,W,V)
-    model_logp = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (R,W)
+    model_logp = target_logprobs(logits, targets)  # (R,W)
     if adjust is not None:
         model_logp = adjust(model_logp.cpu()).to(device=h.device, dtype=torch.float32)  # (R,W)
     return cache.mix(h.float(), model_logp, targets).cpu(), state

@@ -29,9 +29,10 @@ import torch
 from charlm.errors import BadOption
 from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.eval.dynamic import DynamicEval
-from charlm.eval.score import Totals, check_precision, score_sentences, token_logprobs
+from charlm.eval.score import Totals, check_precision, score_sentences
 from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
 from charlm.models.base import LanguageModel
+from charlm.models.scoring import token_logprobs
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:

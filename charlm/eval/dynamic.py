@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.checkpoint import DYNAMIC_STATS, load_tensors
@@ -31,6 +30,7 @@ from charlm.eval.cache import NeuralCache
 from charlm.io import read_text
 from charlm.models.base import LanguageModel
 from charlm.models.gradstats import gradient_rms, named_weights
+from charlm.models.scoring import target_logprobs
 from charlm.models.state import detach_state
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer
@@ -112,7 +112,7 @@ class DynamicEval:
         with torch.set_grad_enabled(moving), autocast(device, precision):
             h, state = model.features(inputs.to(device), state)  # (R,W,D)
             logits = model.logits_from(h)  # (R,W,V)
-        logp = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (R,W)
+        logp = target_logprobs(logits, targets)  # (R,W)
         if moving:
             model.zero_grad(set_to_none=True)
             (-logp.mean()).backward()

@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 
 from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
-from charlm.runtime import autocast
+from charlm.models.scoring import padded_lines, token_logprobs
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -160,27 +159,6 @@ def _sentence_ids(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text) + [tokenizer.eos_id]
 
 
-def _padded(encoded: list[list[int]], eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (``<eos>`` then each sentence but its last token) and targets, right-padded: (B,T) each."""
-    longest = max(len(ids) for ids in encoded)
-    targets = torch.zeros(len(encoded), longest, dtype=torch.long)  # (B,T)
-    for row, ids in enumerate(encoded):
-        targets[row, : len(ids)] = torch.tensor(ids)
-    inputs = torch.cat([torch.full((len(encoded), 1), eos_id), targets[:, :-1]], dim=1)  # (B,T)
-    return inputs, targets
-
-
-def token_logprobs(
-    model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, precision: str = "fp32", state: Any = None
-) -> tuple[torch.Tensor, Any]:
-    """log p(target | history) for every position of ``inputs (B,T)``: (B,T) float32 on the CPU."""
-    device = model.device
-    with autocast(device, precision):
-        logits, state = model(inputs.to(device), state)  # (B,T,V)
-    logp = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.to(device).unsqueeze(-1)).squeeze(-1)  # (B,T)
-    return logp.cpu(), state
-
-
 def score_sentences(
     model: LanguageModel,
     tokenizer: Tokenizer,
@@ -206,7 +184,7 @@ def score_sentences(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            inputs, targets = _padded([encoded[i] for i in idx], tokenizer.eos_id)
+            inputs, targets, _ = padded_lines([encoded[i] for i in idx], tokenizer.eos_id)
             # Padding sits after each sentence, so a recurrent model cannot carry it back into the scores.
             logp, _ = token_logprobs(model, inputs, targets, precision)  # (B,T)
             if ngram is not None:

@@ -41,7 +41,7 @@ from torch import Tensor
 from charlm.errors import CharlmError
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
-from charlm.models.state import map_state
+from charlm.models.state import leaves, map_state
 from charlm.models.stepper import Stepper
 from charlm.tokenizers import Tokenizer
 
@@ -67,20 +67,8 @@ def start_state(model: LanguageModel, batch: int) -> State:
     return make(batch) if callable(make) else None
 
 
-def _leaves(state: State) -> list[Tensor]:
-    """The state's tensors in the order :func:`map_state` visits them."""
-    found: list[Tensor] = []
-
-    def visit(t: Tensor) -> Tensor:
-        found.append(t)
-        return t
-
-    map_state(visit, state)
-    return found
-
-
 def _signature(state: State) -> tuple[tuple[int, ...], ...]:
-    return tuple(tuple(t.shape) for t in _leaves(state))
+    return tuple(tuple(t.shape) for t in leaves(state))
 
 
 def _batch_dim(one: Tensor, two: Tensor) -> int | None:
@@ -103,7 +91,7 @@ class StateScorer:
             one = self._read(torch.full((1, 2), tokenizer.eos_id), start_state(model, 1))[1]
             two = self._read(torch.full((2, 1), tokenizer.eos_id), start_state(model, 2))[1]
             first = self._read(torch.full((1, 1), tokenizer.eos_id), start_state(model, 1))[1]
-        self.dims = [_batch_dim(a, b) for a, b in zip(_leaves(first), _leaves(two), strict=True)]
+        self.dims = [_batch_dim(a, b) for a, b in zip(leaves(first), leaves(two), strict=True)]
         # A state that keeps its shape as it reads (every recurrent core) can be stepped under a mask.
         self.fixed_shape = _signature(first) == _signature(one)
 
@@ -167,7 +155,7 @@ class StateScorer:
         """One batched state from single-row states, along each tensor's batch dimension."""
         if states[0].state is None:
             return None
-        columns = zip(*(_leaves(s.state) for s in states), strict=True)
+        columns = zip(*(leaves(s.state) for s in states), strict=True)
         stacked = iter(
             [torch.cat(col, d) if d is not None else col[0] for col, d in zip(columns, self.dims, strict=True)]
         )
@@ -187,7 +175,7 @@ class StateScorer:
         """Per row: ``new`` where ``keep_new (B,)`` is true, else ``old``."""
         if new is None:
             return None
-        olds, dims = iter(_leaves(old)), iter(self.dims)
+        olds, dims = iter(leaves(old)), iter(self.dims)
 
         def choose(t: Tensor) -> Tensor:
             o, d = next(olds), next(dims)

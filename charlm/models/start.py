@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from charlm.models.config import State
-from charlm.models.state import map_state
+from charlm.models.state import leaves, map_state
 
 
 class StartState(nn.Module):
@@ -46,17 +46,6 @@ class StartState(nn.Module):
         return state
 
 
-def _leaves(state: State) -> list[Tensor]:
-    found: list[Tensor] = []
-
-    def keep(t: Tensor) -> Tensor:
-        found.append(t)
-        return t
-
-    map_state(keep, state)
-    return found
-
-
 def batch_dims(core: nn.Module, input_size: int, device: torch.device) -> list[int]:
     """The batch dimension of every tensor of the core's state, in :func:`map_state` order.
 
@@ -65,7 +54,7 @@ def batch_dims(core: nn.Module, input_size: int, device: torch.device) -> list[i
     was_training = core.training
     core.eval()
     with torch.no_grad():
-        two, three = (_leaves(core(torch.zeros(rows, 1, input_size, device=device), None)[1]) for rows in (2, 3))
+        two, three = (leaves(core(torch.zeros(rows, 1, input_size, device=device), None)[1]) for rows in (2, 3))
     core.train(was_training)
     dims = []
     for a, b in zip(two, three, strict=True):
@@ -76,7 +65,7 @@ def batch_dims(core: nn.Module, input_size: int, device: torch.device) -> list[i
 
 def reset_rows(state: State, fresh: State, rows: Tensor, dims: list[int]) -> State:
     """``state`` with the rows where ``rows (B,)`` is True taken from ``fresh`` (same layout)."""
-    fresh_leaves = iter(_leaves(fresh))
+    fresh_leaves = iter(leaves(fresh))
     dim_iter = iter(dims)
 
     def pick(t: Tensor) -> Tensor:

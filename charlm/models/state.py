@@ -25,3 +25,15 @@ def map_state(fn: Callable[[Tensor], Tensor], state: State) -> State:
 def detach_state(state: State) -> State:
     """Cut the graph at a TBPTT window boundary, keeping the values."""
     return map_state(lambda t: t.detach(), state)
+
+
+def leaves(state: State) -> list[Tensor]:
+    """The state's tensors in the order :func:`map_state` visits them."""
+    found: list[Tensor] = []
+
+    def keep(t: Tensor) -> Tensor:
+        found.append(t)
+        return t
+
+    map_state(keep, state)
+    return found

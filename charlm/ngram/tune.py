@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from charlm.models.base import LanguageModel
+from charlm.models.scoring import padded_lines, token_logprobs
 from charlm.ngram.model import NgramModel
 
 MAX_TUNE_TOKENS = 50_000  # held-out tokens scored for tuning, each way
@@ -37,9 +37,8 @@ class Held:
 
 
 def _net_logprobs(model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, state: object = None) -> tuple:
-    logits, state = model(inputs.to(model.device), state)  # (B,T,V)
-    logp = F.log_softmax(logits.float(), -1).gather(-1, targets.to(model.device).unsqueeze(-1)).squeeze(-1)
-    return logp.cpu().double().numpy(), state  # (B,T)
+    logp, state = token_logprobs(model, inputs, targets, "fp32", state)  # (B,T) the one scoring kernel
+    return logp.double().numpy(), state
 
 
 @torch.inference_mode()
@@ -53,11 +52,7 @@ def held_lines(model: LanguageModel, ngram: NgramModel, ids: np.ndarray, eos: in
     nets, grams, contexts = [], [], []
     for start in range(0, len(lines), batch):
         group = lines[start : start + batch]
-        longest = max(line.size for line in group)
-        targets = torch.full((len(group), longest), eos, dtype=torch.long)  # (B,T)
-        for r, line in enumerate(group):
-            targets[r, : line.size] = torch.from_numpy(line)
-        inputs = torch.cat([torch.full((len(group), 1), eos), targets[:, :-1]], 1)  # (B,T)
+        inputs, targets, _ = padded_lines(group, eos)  # (B,T)
         logp, _ = _net_logprobs(model, inputs, targets)
         for r, line in enumerate(group):
             seq = np.concatenate([[eos], line])

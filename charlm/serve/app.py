@@ -91,7 +91,6 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
     limits = limits or Limits()
     batcher = MicroBatcher(model, limits.max_batch, limits.batch_wait_ms)
     samples = asyncio.Semaphore(limits.max_samples)
-    predicting = asyncio.Lock()  # one prediction at a time: the model's stateful scorer is not shared across threads
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +101,7 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
     app = FastAPI(title="charlm", summary="Score, evaluate and sample with a charlm model.", lifespan=lifespan)
     _install_errors(app)
     _status_routes(app, model, limits, batcher)
+    _reading_routes(app, model, limits)
 
     @_post(app, "/score", ScoreRequest)
     async def score(body: Any) -> JSONResponse:
@@ -111,6 +111,24 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         options = _options(body, "unk", "ngram_weight", "precision")
         scores = await batcher.score(body.sentences, body.normalize, body.per_token, options) if body.sentences else []
         return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
+
+    @_post(app, "/sample", SampleRequest)
+    async def sample(body: Any) -> StreamingResponse:
+        _check_sample(body, limits)
+        if samples.locked():
+            raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
+        view = model.using(_options(body, "unk", "ngram_weight", "precision"))
+        options = body.model_dump(exclude={"unk", "prime", "ngram_weight", "precision"})
+        stream = sample_stream(view, view.prepare(body.prime), options, samples)
+        first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
+        return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
+
+    return BodyLimit(app, limits.max_body)
+
+
+def _reading_routes(app: FastAPI, model: Model, limits: Limits) -> None:
+    """``POST /eval`` and ``POST /predict``: one request at a time each, in a worker thread."""
+    predicting = asyncio.Lock()  # one prediction at a time: the model's stateful scorer is not shared across threads
 
     @_post(app, "/eval", EvalRequest)
     async def evaluate(body: Any) -> dict[str, Any]:
@@ -127,19 +145,6 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         async with predicting:
             found = await asyncio.get_running_loop().run_in_executor(None, _predict, model, body)
         return JSONResponse({"predictions": jsonable(found)})
-
-    @_post(app, "/sample", SampleRequest)
-    async def sample(body: Any) -> StreamingResponse:
-        _check_sample(body, limits)
-        if samples.locked():
-            raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
-        view = model.using(_options(body, "unk", "ngram_weight", "precision"))
-        options = body.model_dump(exclude={"unk", "prime", "ngram_weight", "precision"})
-        stream = sample_stream(view, view.prepare(body.prime), options, samples)
-        first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
-        return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
-
-    return BodyLimit(app, limits.max_body)
 
 
 def _status_routes(app: FastAPI, model: Model, limits: Limits, batcher: MicroBatcher) -> None:

@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from charlm.checkpoint import DYNAMIC_STATS, save_tensors
 from charlm.errors import CharlmError
 from charlm.models import gradstats
 from charlm.models.base import AnyLM, BidirectionalLM
-from charlm.runtime import autocast
+from charlm.models.scoring import token_logprobs
 from charlm.tokenizers import Tokenizer, load_tokenizer
 from charlm.training.config import TrainConfig
 from charlm.training.corpus_cache import check_unknown_rate, encode_file, fit_tokenizer
@@ -96,10 +95,8 @@ def evaluate(model: AnyLM, data: Any, seq_len: int, precision: str = "fp32") -> 
     model.eval()
     total, count, state = 0.0, 0, None
     for x, y in WindowStream(data, seq_len, device=model.device).windows():
-        with autocast(model.device, precision):
-            logits, state = model(x, state)  # (B,T,V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum")
-        total += float(loss)
+        logp, state = token_logprobs(model, x, y, precision, state)  # (B,T)
+        total -= float(logp.double().sum())
         count += y.numel()
     model.train(was_training)
     return total / max(count, 1)

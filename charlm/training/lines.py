@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from charlm.models.base import AnyLM
-from charlm.runtime import autocast
+from charlm.models.scoring import padded_lines, windowed_logprobs
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs (B,T), targets (B,T), mask (B,T)
 
@@ -32,20 +31,11 @@ def line_batches(ids: np.ndarray, eos_id: int, batch_size: int, share: tuple[int
     if not stops.size or stops[-1] != len(ids):
         stops = np.append(stops, len(ids))
     starts = np.concatenate([[0], stops[:-1]])
-    lengths = stops - starts
-    order = np.argsort(lengths, kind="stable")
-    batches = []
-    for first in range(0, len(order), batch_size):
-        chosen = order[first : first + batch_size]
-        longest = int(lengths[chosen].max())
-        targets = torch.full((len(chosen), longest), eos_id, dtype=torch.long)  # (B,T)
-        mask = torch.zeros(len(chosen), longest, dtype=torch.bool)  # (B,T)
-        for row, line in enumerate(chosen):
-            n = int(lengths[line])
-            targets[row, :n] = torch.from_numpy(ids[starts[line] : stops[line]])
-            mask[row, :n] = True
-        inputs = torch.cat([torch.full((len(chosen), 1), eos_id), targets[:, :-1]], dim=1)  # (B,T)
-        batches.append((inputs, targets, mask))
+    order = np.argsort(stops - starts, kind="stable")
+    batches = [
+        padded_lines([ids[starts[line] : stops[line]] for line in order[first : first + batch_size]], eos_id)
+        for first in range(0, len(order), batch_size)
+    ]
     rank, world = share
     return batches[rank::world]
 
@@ -56,16 +46,9 @@ def evaluate_lines(model: AnyLM, batches: list[Batch], window: int, precision: s
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    device = model.device
     for inputs, targets, mask in batches:
-        state = None  # the start state
-        for start in range(0, inputs.size(1), window):
-            x = inputs[:, start : start + window].to(device)  # (B,t)
-            with autocast(device, precision):
-                logits, state = model(x, state)  # (B,t,V)
-            y, keep = targets[:, start : start + window].to(device), mask[:, start : start + window].to(device)
-            loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")  # (B*t,)
-            total += float(loss[keep.flatten()].double().sum())
-            count += int(keep.sum())
+        logp, _ = windowed_logprobs(model, inputs, targets, window, precision)  # (B,T) from the start state
+        total -= float(logp[mask].double().sum())
+        count += int(mask.sum())
     model.train(was_training)
     return total / max(count, 1), count
