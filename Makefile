@@ -5,16 +5,21 @@ BIN    := $(VENV)/bin
 # The CPU wheel of this exact version is what a fresh machine here installs; an unpinned torch pulls CUDA.
 TORCH  ?= torch==2.13.0
 DEMO   := data/shakespeare.txt
+# make test runs the suite in this many pytest-xdist workers (one torch thread each): on 2 cores the
+# full suite's ~370 CPU-seconds are mostly subprocesses and parse-only CLI runs that parallelise well.
+# make test-fast stays in one process, where its ~50 CPU-seconds cost least (a worker pays its own start-up).
+JOBS   ?= 2
 
 .PHONY: install demo test test-fast lint docs bench bench-quick clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt holds the exact versions (pyproject.toml only lower bounds): the same install everywhere.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 $(DEMO): | install
@@ -32,12 +37,14 @@ lint: install
 	$(BIN)/ruff format --check charlm tests bench docs
 	$(BIN)/mypy
 
-# docs/cli.md is generated from the commands' --help; tests/test_docs.py fails when it is stale.
+# docs/cli.md is generated from the commands' --help, and the tables between "generated" markers in
+# the other pages from the code and bench/results; tests/test_docs.py fails when any is stale.
 docs: install
 	$(BIN)/python docs/gen_cli.py
+	$(BIN)/python docs/gen_tables.py
 
 test: install lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

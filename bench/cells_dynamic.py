@@ -15,14 +15,11 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import charlm
+from bench import SHAKESPEARE
 from bench.recipe_sweep import reference_speed
 from bench.workloads import peak
 from charlm.eval.dynamic import DynamicConfig
 
-SHARED = next(
-    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), Path("../shared")
-)
-SHAKESPEARE = SHARED / "data" / "tinyshakespeare" / "input.txt"
 ARCHS = ("lstm", "lstm-mogrifier", "mingru", "minlstm")
 
 

@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SEEDS = next(
-    (p for p in (ROOT.parent / "shared" / "seeds", Path("/work/shared/seeds")) if p.is_dir()),
-    ROOT.parent / "shared" / "seeds",
-)
+SEEDS = SHARED / "seeds"
 PREFIX = "循环神经网络的"
 LEVELS = {"char": {}, "unigram": {"vocab_size": 2000}, "word": {"segment": "auto"}}
 

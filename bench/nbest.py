@@ -21,6 +21,8 @@ import random
 import re
 from pathlib import Path
 
+from bench import DATA
+
 HOMOPHONES = [
     ("their", "there", "they're"), ("to", "too", "two"), ("pair", "pear", "pare"), ("its", "it's"),
     ("your", "you're"), ("then", "than"), ("affect", "effect"), ("whether", "weather"), ("here", "hear"),
@@ -130,7 +132,7 @@ def scores(hyps: list[str], ref: str, rng: random.Random, wrong: bool, spread: f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--source", type=Path, default=Path("/work/shared/data/wikitext-2/test.txt"))
+    parser.add_argument("--source", type=Path, default=DATA / "wikitext-2" / "test.txt")
     parser.add_argument("--out", type=Path, default=Path("data/nbest"))
     parser.add_argument("--utterances", type=int, default=500)
     parser.add_argument("--wrong-share", type=float, default=0.5)

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from bench import DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data")
 
 
 def texts(data: Path, max_chars: int | None) -> dict[str, str]:

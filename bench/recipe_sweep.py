@@ -6,7 +6,7 @@ every other option at charlm's default, and appends one JSON line per run to
 ``bench/results/recipe_sweep.jsonl``: best validation nats/char and bits/char, steps, tokens/s, and
 beside them the machine's fp32 matmul peak and the plain fp32 reference's tokens/s for the same
 shape measured in the same run (so a figure from a slower machine can be read against its speed).
-``--table`` prints the best candidate per budget from the JSONL file as markdown (docs/recipes.md).
+``--table`` prints every run of the JSONL file as markdown (bench.tables.sweep, as docs/recipes.md shows it).
 """
 
 from __future__ import annotations
@@ -23,17 +23,14 @@ from typing import Any
 import torch
 
 import charlm
+from bench import SHAKESPEARE, tables
 from bench.reference import train_reference
 from bench.workloads import peak
 from charlm.training.config import parse_duration
 
-SHARED = next(
-    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), Path("../shared")
-)
-SHAKESPEARE = SHARED / "data" / "tinyshakespeare" / "input.txt"
 OUT = Path("bench/results/recipe_sweep.jsonl")
-# name -> TrainConfig fields that differ from the default (2 x 512, embed 128, dropout 0.2, lr 4e-3,
-# weight decay 0.2, batch 32, seq 128).
+# name -> TrainConfig fields that differ from the defaults (bench.tables.SWEEP_BASE holds those the
+# recorded rows were run with).
 CANDIDATES: dict[str, dict[str, Any]] = {
     "s256": {"layers": 2, "hidden": 256, "embed": 64, "dropout": 0.0, "lr": 6e-3, "weight_decay": 0.1},
     "s256d": {"layers": 2, "hidden": 256, "embed": 64, "dropout": 0.1, "lr": 6e-3, "weight_decay": 0.1},
@@ -118,21 +115,6 @@ def run(name: str, budget_s: float, corpus: Path, seed: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def table(path: Path) -> str:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    lines = [
-        "| budget | candidate | best val nats/char | bits/char | steps | tokens/s | reference tokens/s | fp32 peak GFLOP/s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in sorted(rows, key=lambda r: (r["budget_s"], r["best_val_nats"])):
-        lines.append(
-            f"| {row['budget_s'] / 60:g} min | {row['candidate']} | {row['best_val_nats']:.3f} | {row['best_val_bpc']:.3f} "
-            f"| {row['steps']:,} | {row['tokens_per_s']:,.0f} | {row['reference_tokens_per_s']:,.0f} "
-            f"| {row['peak_fp32_gflops']:,.0f} |"
-        )
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budgets", default="1m,3m")
@@ -143,7 +125,7 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="Print the results file as a markdown table.")
     args = parser.parse_args()
     if args.table:
-        print(table(args.out))
+        print(tables.sweep(args.out), end="")
         return
     fp32 = peak()["fp32"]
     vocab = len(set(args.corpus.read_text(encoding="utf-8")))

@@ -19,14 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import SHAKESPEARE
 from bench.report import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SHARED = next(  # ../shared from the main checkout or from a worktree below it
-    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), Path("../shared")
-)
-SHAKESPEARE = SHARED / "data" / "tinyshakespeare" / "input.txt"
 
 
 def child(argv: list[str], cwd: Path | None = None) -> dict[str, Any]:

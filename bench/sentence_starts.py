@@ -21,11 +21,13 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-DATA = Path("/work/shared/data/tinyshakespeare/input.txt")
+from bench import SHAKESPEARE
+
 BUCKETS = ((1, 1), (2, 3), (4, 10), (11, 30), (31, 10**9))
 DEFAULT_SETTINGS = ("base:zero:0", "learned:learned:0", "p0.1:learned:0.1", "p0.3:learned:0.3", "p1:learned:1")
 LN2 = math.log(2.0)
@@ -125,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--corpus", type=Path, default=DATA)
+    parser.add_argument("--corpus", type=Path, default=SHAKESPEARE)
     parser.add_argument("--settings", nargs="*", default=list(DEFAULT_SETTINGS))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/charlm-sentence-starts"))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "charlm-sentence-starts")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if not args.corpus.exists():

@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data")
 
 
 def sentences(data: Path, count: int = 4096) -> list[str]:

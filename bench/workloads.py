@@ -20,15 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench import SHAKESPEARE
 from bench.reference import sample_reference, sync
 from charlm.runtime import pick_device, resolve_precision
 
 DEVICE = pick_device(os.environ.get("BENCH_DEVICE", "auto"))
 
-SHARED = next(  # ../shared from the main checkout or from a worktree below it
-    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), Path("../shared")
-)
-SHAKESPEARE = SHARED / "data" / "tinyshakespeare" / "input.txt"
 SHAPES = {  # vocab is fixed by the corpus (tinyshakespeare: 65 chars; synthetic Zipf text: 30,000 words)
     "char": {"level": "char", "layers": 2, "hidden": 512, "embed": 128, "seq_len": 128, "batch_size": 64},
     "word": {"level": "word", "layers": 2, "hidden": 650, "embed": 650, "seq_len": 35, "batch_size": 20},

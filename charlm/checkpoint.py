@@ -1,13 +1,8 @@
-"""The one save/load path for model directories.
+"""The one save/load path for model directories (their files are declared in :mod:`charlm.layout`).
 
-::
-
-    <run>/config.json         format version, versions, model config, tokenizer kind, training config, summary
-    <run>/model.safetensors   best-on-validation weights (what ``charlm.load`` uses)
-    <run>/last.safetensors    latest weights (with trainer_state.pt: what ``--resume`` uses)
-    <run>/tokenizer.json      vocabulary (+ tokenizer.model for sentencepiece)
-    <run>/trainer_state.pt    optimizer, schedule, step, data position, RNG states (tensors and plain values only)
-    <run>/metrics.jsonl       one JSON object per log or evaluation event
+``config.json`` (format version, versions, model, tokenizer and training config, summary),
+``model.safetensors`` (best-on-validation weights, what ``charlm.load`` uses), ``last.safetensors``
+and ``trainer_state.pt`` (what ``--resume`` continues) are written and read here.
 
 Loading never unpickles code: weights are safetensors, metadata is JSON and the trainer state is
 read with ``torch.load(weights_only=True)``. Every write goes to a temp file, is fsynced and renamed,
@@ -33,17 +28,14 @@ from safetensors.torch import load_file, save
 
 from charlm.errors import CharlmError
 from charlm.io import write_atomic, write_bytes_atomic, write_json_atomic
+from charlm.layout import BEST, CONFIG, LAST, TRAINER_STATE
+from charlm.layout import DYNAMIC_STATS as DYNAMIC_STATS  # re-exported: training writes it, eval reads it
 from charlm.models.base import AnyLM, build_model
 from charlm.models.config import ModelConfig
 from charlm.models.options import validate_model
 from charlm.tokenizers import Tokenizer, load_tokenizer
 
 FORMAT_VERSION = 1
-CONFIG = "config.json"
-BEST = "model.safetensors"
-LAST = "last.safetensors"
-TRAINER_STATE = "trainer_state.pt"
-DYNAMIC_STATS = "dynamic_stats.safetensors"  # gradient RMS on training text, for dynamic evaluation
 DEFAULT_MODEL = Path("checkpoints") / "latest"
 
 

@@ -27,3 +27,19 @@ class BadOption(CharlmError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, 2)
+
+
+def need(module: str, extra: str, what: str = "this command") -> None:
+    """Refuse in one line when an optional dependency is missing, naming the extra that installs it.
+
+    The extras (pyproject.toml): ``plot`` (matplotlib), ``zh`` (jieba), ``serve`` (fastapi, uvicorn),
+    ``export`` (onnx, onnxruntime). Call it just before the lazy import of ``module``.
+    """
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or half-imported package counts as missing
+        found = False
+    if not found:
+        raise CharlmError(f"{what} needs {module}, which is not installed: pip install 'charlm[{extra}]'")

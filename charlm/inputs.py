@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from charlm.errors import BadOption, CharlmError
-from charlm.io import CHUNK_BYTES, TextReader, check_codec, check_text_file, over_stream_limit, stream_limit
+from charlm.io import CHUNK_BYTES, TextReader, check_codec, check_text_file
+from charlm.streams import over_stream_limit, stream_limit
 
 STDIN = "-"
 
@@ -50,7 +51,7 @@ def _is_utf8(encoding: str) -> bool:
 
 
 def _stdin_text(encoding: str, errors: str) -> Iterator[str]:
-    """Standard input decoded in chunks, up to :func:`charlm.io.stream_limit` bytes (an endless stream is refused)."""
+    """Standard input decoded in chunks, up to :func:`charlm.streams.stream_limit` bytes (an endless stream is refused)."""
     decoder = check_codec(encoding, errors).incrementaldecoder(errors)
     data, carry, first = sys.stdin.buffer, "", True
     limit, done = stream_limit(), 0

@@ -22,9 +22,10 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from charlm.errors import BadOption, CharlmError
+from charlm.layout import MODEL_MARKERS  # the files that make a directory a model
 
 CHUNK_BYTES = 1 << 20
 ERRORS = ("strict", "replace", "ignore")
@@ -174,48 +175,6 @@ def read_text(
 
 UTF8_HINT = "save it as UTF-8 (e.g. iconv -t utf-8)"
 SMALL_FILE = 256 << 20  # a prime, an n-best list, references: read whole into memory, so bounded
-STREAM_LIMIT_ENV = "CHARLM_MAX_STREAM_BYTES"
-
-
-def stream_limit() -> int:
-    """Bytes read from a pipe, a FIFO or standard input at most (``$CHARLM_MAX_STREAM_BYTES``, default 1 GiB)."""
-    text = os.environ.get(STREAM_LIMIT_ENV, "")
-    return int(text) if text.isdigit() and int(text) > 0 else 1 << 30
-
-
-def over_stream_limit(name: str, limit: int) -> CharlmError:
-    return CharlmError(
-        f"{name} sends more than {limit:,} bytes, charlm's limit for a pipe or FIFO "
-        f"(${STREAM_LIMIT_ENV}); save it to a file and give the file"
-    )
-
-
-def copy_stream(src: BinaryIO, write: Any, name: str, nul_ok: bool = False) -> int:
-    """Copy ``src`` in chunks through ``write`` up to :func:`stream_limit` bytes; refuse NUL bytes at once
-    unless ``nul_ok`` (a FIFO spooled for a reader that knows the encoding: UTF-16 holds NUL bytes)."""
-    limit, done = stream_limit(), 0
-    while True:
-        chunk = src.read(CHUNK_BYTES)
-        if not chunk:
-            return done
-        if not nul_ok and b"\x00" in chunk:
-            raise CharlmError(f"{name} looks like binary data (it contains NUL bytes); give UTF-8 text")
-        done += len(chunk)
-        if done > limit:
-            raise over_stream_limit(name, limit)
-        write(chunk)
-
-
-def read_stream(stream: BinaryIO, name: str = "stdin") -> str:
-    """Read a byte stream (stdin) once, with the same checks as a file: UTF-8, no NUL; may be blank; bounded."""
-    parts: list[bytes] = []
-    copy_stream(stream, parts.append, name)
-    data = b"".join(parts)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CharlmError(f"{name} is not valid utf-8 (bad byte at offset {exc.start}); {UTF8_HINT}") from None
-    return text.lstrip("\ufeff").replace("\r\n", "\n")
 
 
 def _finite_or_none(value: Any, key: str, reasons: dict[str, str]) -> Any:
@@ -332,3 +291,9 @@ def exchange_dirs(a: Path, b: Path) -> None:
     os.rename(a, b)
     os.rename(aside, a)
     fsync_dir(b.parent)
+
+
+def is_model_dir(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a model's files (a writer's refusals are :func:`charlm.writer.check_target`'s)."""
+    directory = Path(directory)
+    return directory.is_dir() and any((directory / name).exists() for name in MODEL_MARKERS)

@@ -1,8 +1,8 @@
 """Loss curves from metrics.jsonl: one run's loss.png, or several runs overlaid for comparison.
 
-matplotlib (Agg backend, no display needed) is imported only when a plot is drawn. A run's own
-loss.png is written atomically like every other file of its run directory; ``charlm plot`` claims its
-``--out`` first (:mod:`charlm.writer`): never inside a model, never over a file that is not a PNG.
+matplotlib (the ``plot`` extra; Agg backend, no display needed) is imported only when a plot is drawn.
+A run's own loss.png is written atomically like every other file of its run directory; ``charlm plot``
+claims its ``--out`` first (:mod:`charlm.writer`): never inside a model, never over a file that is not a PNG.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, need
 from charlm.io import write_atomic
+from charlm.layout import METRICS, PLOT
 from charlm.writer import Kind, claim_file
 
 Curve = tuple[list[int], list[float]]
@@ -22,7 +23,7 @@ PNG = Kind("a PNG image", "--out", magic=(b"\x89PNG\r\n\x1a\n",))
 
 def read_curves(run: Path) -> tuple[Curve, Curve]:
     """(train steps, train losses), (eval steps, validation losses) of a run; skips damaged lines."""
-    path = Path(run) / "metrics.jsonl"
+    path = Path(run) / METRICS
     if not path.is_file():
         raise CharlmError(f"{run} has no metrics.jsonl; give a run directory written by charlm train")
     train: Curve = ([], [])
@@ -47,6 +48,7 @@ def read_curves(run: Path) -> tuple[Curve, Curve]:
 
 def render_runs(runs: Sequence[Path], title: str | None = None) -> bytes:
     """The PNG of train (thin) and validation (bold) loss curves of ``runs``."""
+    need("matplotlib", "plot", "drawing loss curves")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,7 +77,7 @@ def render_runs(runs: Sequence[Path], title: str | None = None) -> bytes:
 def write_run_plot(run: Path, title: str) -> None:
     """A run's own loss.png, inside its run directory (the training loop's; never claimed like a command's output)."""
     data = render_runs([run], title)
-    write_atomic(Path(run) / "loss.png", lambda fh: fh.write(data))
+    write_atomic(Path(run) / PLOT, lambda fh: fh.write(data))
 
 
 def plot_runs(runs: Sequence[Path], out: Path, title: str | None = None) -> Path:

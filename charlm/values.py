@@ -197,16 +197,16 @@ def check_text_arg(text: str) -> str:
 
 
 class Text(Value):
-    """Free text: anything decodable, no NUL (``nonempty``: and not blank)."""
+    """Free text: anything decodable, no NUL (``nonempty``: and not blank; ``blank``: blank allowed, not "")."""
 
     __name__ = "TEXT"
 
-    def __init__(self, nonempty: bool = False) -> None:
-        self.nonempty = nonempty
-        self.bad = ("ab\udcffc", "", "  ") if nonempty else ("ab\udcffc",)
+    def __init__(self, nonempty: bool = False, blank: bool = False) -> None:
+        self.nonempty, self.blank = nonempty, blank  # blank: a stop string may be "\n\n" or " "
+        self.bad = ("ab\udcffc", "", *(() if blank else ("  ",))) if nonempty else ("ab\udcffc",)
 
     def parse(self, text: str) -> str:
-        if self.nonempty and not text.strip():
+        if self.nonempty and not (text if self.blank else text.strip()):
             raise BadOption("is empty; give some text")
         return check_text_arg(text)
 

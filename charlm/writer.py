@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from charlm import interrupts
+from charlm import interrupts, layout
 from charlm.errors import CharlmError
 from charlm.io import exchange_dirs, fsync_dir, write_atomic
 
-# The files that make a directory a model (checkpoint.BEST, LAST, TRAINER_STATE; tests check they agree).
-WEIGHTS = ("model.safetensors", "last.safetensors", "trainer_state.pt")
+# The files that make a directory a model no writer may touch: weights or a checkpoint (a config.json or
+# tokenizer.json alone is not one: an export and a saved tokenizer hold those too).
+WEIGHTS = (layout.BEST, layout.LAST, layout.TRAINER_STATE)
 
 
 @dataclass(frozen=True)

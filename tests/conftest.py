@@ -2,17 +2,28 @@
 
 Every test that trains starts from :data:`TINY` (TrainConfig keyword arguments) or its command-line
 form :func:`tiny_args`, overriding only what it tests, so the size of "tiny" is set here once.
+
+The cost of the suite shows: every model trained in a test process is counted (``Trainer.fit``; with
+pytest-xdist the workers report to the controller), and a test whose body or function-scoped
+fixtures train one must carry ``@pytest.mark.trains`` (and one marked so must train;
+``trains(subprocess=True)`` marks a test whose runs happen in a subprocess, which is not seen); a
+model trained by a module- or session-scoped fixture is shared, counted under the fixture's name. The summary at the end says how many models were trained, where, and in
+how many seconds. Prefer the shared trained models below (``tiny_model``, ``tiny_word_model``) and the
+shared ``cli`` runner to training or building your own.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 # Two cores shared with other jobs: one intra-op thread per test process is ~10x faster than oversubscribing.
 os.environ.setdefault("CHARLM_THREADS", "1")
@@ -97,6 +108,117 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_word_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small word LSTM (100 steps); never modified."""
     return _trained(tmp_path_factory.mktemp("tinyword"), level="word", hidden=32, embed=16, seq_len=8, steps=100)
+
+
+@pytest.fixture(scope="session")
+def cli() -> CliRunner:
+    """The one CliRunner: ``cli.invoke(app, [...])`` (stdout and stderr kept apart, as a terminal shows them)."""
+    return CliRunner()
+
+
+# -- what the suite costs: models trained, by whom, and the `trains` marker checked ------------------
+
+
+class TrainingLedger:
+    """Counts training runs (``Trainer.fit``) and who caused them: a test, or a shared fixture."""
+
+    def __init__(self) -> None:
+        self.fixtures: list[Any] = []  # the fixtures being set up, innermost last
+        self.by_test: Counter[str] = Counter()
+        self.by_fixture: Counter[str] = Counter()
+        self.seconds = 0.0
+
+    def owner(self) -> str | None:
+        """The shared (module/session) fixture a run happens in, or None when it belongs to the test."""
+        shared = [f for f in self.fixtures if f.scope not in ("function", "class")]
+        return shared[-1].argname if shared else None
+
+    def record(self, test: str | None, seconds: float) -> None:
+        self.seconds += seconds
+        fixture = self.owner()
+        if fixture is not None:
+            self.by_fixture[fixture] += 1
+        else:
+            self.by_test[test or "?"] += 1
+
+
+class LedgerPlugin:
+    """Hooks registered for the whole session (a conftest's own hooks do not see session fixtures)."""
+
+    def __init__(self, ledger: TrainingLedger) -> None:
+        self.ledger, self.test = ledger, None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Wrap the training loop's one entry (``Trainer.fit``) so every model trained is counted."""
+        from charlm.training import loop
+
+        fit, plugin = loop.Trainer.fit, self
+
+        def counted(trainer: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fit(trainer)
+            finally:
+                plugin.ledger.record(plugin.test, time.perf_counter() - started)
+
+        loop.Trainer.fit = counted  # type: ignore[method-assign]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Iterator[None]:
+        self.ledger.fixtures.append(fixturedef)
+        try:
+            yield
+        finally:
+            self.ledger.fixtures.pop()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+        self.test = item.nodeid
+        yield
+        self.test = None
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Under pytest-xdist a worker hands its counts to the controller, which prints the summary."""
+        output = getattr(session.config, "workeroutput", None)
+        if output is not None:
+            ledger = self.ledger
+            output["charlm_ledger"] = [dict(ledger.by_test), dict(ledger.by_fixture), ledger.seconds]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        by_test, by_fixture, seconds = getattr(node, "workeroutput", {}).get("charlm_ledger", ({}, {}, 0.0))
+        self.ledger.by_test.update(by_test)
+        self.ledger.by_fixture.update(by_fixture)
+        self.ledger.seconds += seconds
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        ledger = self.ledger
+        tests, shared = sum(ledger.by_test.values()), sum(ledger.by_fixture.values())
+        fixtures = ", ".join(f"{name} {n}" for name, n in ledger.by_fixture.most_common())
+        terminalreporter.write_line(
+            f"models trained: {tests + shared} in {ledger.seconds:.1f} s of training ({tests} by "
+            f"{len(ledger.by_test)} tests, {shared} by shared fixtures: {fixtures or 'none'}; runs in subprocesses "
+            "not counted)"
+        )
+
+
+LEDGER = TrainingLedger()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(LedgerPlugin(LEDGER), "charlm-training-ledger")
+
+
+@pytest.fixture(autouse=True)
+def _trains_marker_is_true(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that trains a model (not through a shared fixture) is marked ``trains``, and only such a test."""
+    yield
+    trained = LEDGER.by_test[request.node.nodeid]
+    marker = request.node.get_closest_marker("trains")
+    if trained and marker is None:
+        pytest.fail(f"this test trained {trained} model(s): mark it @pytest.mark.trains (or use a shared fixture)")
+    if marker is not None and not trained and not marker.kwargs.get("subprocess"):
+        pytest.fail("this test is marked trains but trained no model here: remove the marker (or say subprocess=True)")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The adaptive softmax head (issue 9): exact distributions, a known answer, every reader, resume, refusals.
+"""The adaptive softmax head: exact distributions, a known answer, every reader, resume, refusals.
 
 The head's log-probabilities must sum to 1 over the vocabulary, its training loss must equal the
 full distribution's entries, and every command that reads probabilities (score, eval with cache and
@@ -204,19 +204,20 @@ def test_eval_cache_dynamic_sample_beam_predict(adaptive_model: Path, zipf_corpu
     ],
     ids=["score", "sample", "predict"],
 )
-def test_cli_reads_an_adaptive_model(adaptive_model: Path, command: list[str]) -> None:
-    result = CliRunner().invoke(app, [*command, "--model", str(adaptive_model)])
+def test_cli_reads_an_adaptive_model(cli: CliRunner, adaptive_model: Path, command: list[str]) -> None:
+    result = cli.invoke(app, [*command, "--model", str(adaptive_model)])
     no_crash(result)
     assert result.exit_code == 0, result.output
 
 
-def test_eval_cli_with_cache_on_an_adaptive_model(adaptive_model: Path, zipf_corpus: Path) -> None:
-    result = CliRunner().invoke(app, ["eval", str(zipf_corpus), "--cache", "50", "--json", "-m", str(adaptive_model)])
+def test_eval_cli_with_cache_on_an_adaptive_model(cli: CliRunner, adaptive_model: Path, zipf_corpus: Path) -> None:
+    result = cli.invoke(app, ["eval", str(zipf_corpus), "--cache", "50", "--json", "-m", str(adaptive_model)])
     no_crash(result)
     assert result.exit_code == 0, result.output
     assert math.isfinite(json.loads(result.stdout)["ppl"])
 
 
+@pytest.mark.trains
 def test_resume_is_the_same_run(zipf_corpus: Path, tmp_path: Path) -> None:
     from charlm.training.loop import resume
 
@@ -237,6 +238,7 @@ def test_resume_is_the_same_run(zipf_corpus: Path, tmp_path: Path) -> None:
     assert saved[0] == saved[1]
 
 
+@pytest.mark.trains
 def test_fine_tuning_keeps_the_adaptive_head(adaptive_model: Path, tmp_path: Path) -> None:
     import charlm
 
@@ -254,11 +256,30 @@ def test_fine_tuning_keeps_the_adaptive_head(adaptive_model: Path, tmp_path: Pat
     assert all(float((before[k] - after[k]).abs().max()) < 0.1 for k in before)  # 3 small steps from the source
 
 
-def test_export_gives_the_full_log_distribution_or_refuses(adaptive_model: Path, tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime")
-    result = CliRunner().invoke(app, ["export", "-m", str(adaptive_model), "--out", str(tmp_path / "onnx")])
+def test_export_gives_the_full_log_distribution(cli: CliRunner, adaptive_model: Path, tmp_path: Path) -> None:
+    """The exported window graph's outputs are the adaptive head's whole log distribution, as torch's."""
+    import charlm
+
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "onnx"
+    result = cli.invoke(app, ["export", "-m", str(adaptive_model), "--out", str(out)])
     no_crash(result)
     assert result.exit_code == 0, result.output
+    info = json.loads((out / "model.json").read_text())
+    session = ort.InferenceSession(str(out / "window.onnx"), providers=["CPUExecutionProvider"])
+    lm = charlm.load(adaptive_model, device="cpu")
+    ids = torch.randint(0, lm.tokenizer.vocab_size, (2, 7), generator=torch.Generator().manual_seed(3))  # (B,T)
+    state = {}
+    for s in info["state"]:
+        shape = list(s["shape"])
+        shape[s["batch_axis"]] = 2
+        state[s["input"]] = np.zeros(shape, np.float32)
+    got = session.run(None, {"ids": ids.numpy(), **state})[0]  # (B,T,V)
+    assert got.shape == (2, 7, lm.tokenizer.vocab_size) == (2, 7, info["vocab_size"])
+    np.testing.assert_allclose(np.exp(got.astype(np.float64)).sum(-1), 1.0, atol=1e-4)  # log-probabilities
+    with torch.no_grad():
+        want = torch.log_softmax(lm.forward_lm(ids)[0].double(), -1).numpy()  # (B,T,V)
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 # -- refusals: one line, non-zero, no traceback, from every way in ----------------------------------
@@ -277,11 +298,11 @@ def test_export_gives_the_full_log_distribution_or_refuses(adaptive_model: Path,
     ids=["char", "bpe", "small-vocab", "max-vocab", "cutoffs-order", "cutoffs-text"],
 )
 def test_train_refuses_adaptive_where_it_cannot_help(
-    corpus: Path, tmp_path: Path, extra: list[str], message: str
+    cli: CliRunner, corpus: Path, tmp_path: Path, extra: list[str], message: str
 ) -> None:
     out = tmp_path / "run"
     args = ["train", str(corpus), "--out", str(out), *tiny_args(steps=1), "--softmax", "adaptive", *extra]
-    result = CliRunner().invoke(app, args)
+    result = cli.invoke(app, args)
     no_crash(result)
     assert result.exit_code != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -289,14 +310,16 @@ def test_train_refuses_adaptive_where_it_cannot_help(
     assert not out.exists()
 
 
-def test_cutoffs_without_adaptive_is_refused(corpus: Path, tmp_path: Path) -> None:
+def test_cutoffs_without_adaptive_is_refused(cli: CliRunner, corpus: Path, tmp_path: Path) -> None:
     args = ["train", str(corpus), "--out", str(tmp_path / "r"), *tiny_args(steps=1), "--cutoffs", "2000"]
-    result = CliRunner().invoke(app, args)
+    result = cli.invoke(app, args)
     no_crash(result)
     assert result.exit_code == 2 and "--cutoffs is for --softmax adaptive" in result.stderr
 
 
-def test_a_hand_edited_small_adaptive_model_is_refused_by_every_loader(tiny_word_model: Path, tmp_path: Path) -> None:
+def test_a_hand_edited_small_adaptive_model_is_refused_by_every_loader(
+    cli: CliRunner, tiny_word_model: Path, tmp_path: Path
+) -> None:
     import shutil
 
     import charlm
@@ -309,7 +332,7 @@ def test_a_hand_edited_small_adaptive_model_is_refused_by_every_loader(tiny_word
     with pytest.raises(CharlmError, match="at least 4,000"):
         charlm.load(bad, device="cpu")
     for command in (["score", "the cat"], ["info"], ["sample", "--length", "3"]):
-        result = CliRunner().invoke(app, [*command, "--model", str(bad)])
+        result = cli.invoke(app, [*command, "--model", str(bad)])
         no_crash(result)
         assert result.exit_code != 0 and "at least 4,000" in result.stderr, command
 

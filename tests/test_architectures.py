@@ -29,6 +29,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
+@pytest.mark.trains
 def test_every_architecture_trains_scores_and_samples(arch: str, corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / arch
     _train(corpus, out, "--arch", arch, "--residual")
@@ -40,6 +41,7 @@ def test_every_architecture_trains_scores_and_samples(arch: str, corpus: Path, t
     assert sample.exit_code == 0, sample.output
 
 
+@pytest.mark.trains
 def test_model_options_train_from_the_cli(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "awd"
     _train(corpus, out, "--wdrop", "0.3", "--dropoute", "0.1", "--locked-dropout", "--tie-weights", "--attention", "4")
@@ -52,6 +54,7 @@ def test_model_options_train_from_the_cli(corpus: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_bidirectional_scores_both_ways_and_refuses_to_sample(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "both"
     _train(corpus, out, "--direction", "both")
@@ -74,6 +77,7 @@ def test_bidirectional_scores_both_ways_and_refuses_to_sample(corpus: Path, tmp_
             generate("the")
 
 
+@pytest.mark.trains
 def test_bidirectional_forward_half_matches_the_forward_scorer(corpus: Path, tmp_path: Path) -> None:
     from charlm.api import load
     from charlm.eval.bidirectional import score_both
@@ -86,6 +90,7 @@ def test_bidirectional_forward_half_matches_the_forward_scorer(corpus: Path, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_fine_tuning_keeps_the_source_models_structure(corpus: Path, tmp_path: Path) -> None:
     source = tmp_path / "source"
     _train(corpus, source, "--arch", "lstm", "--wdrop", "0.2", "--direction", "both", "--attention", "3")

@@ -23,8 +23,8 @@ from charlm.tokenizers.word import WordTokenizer
 from tests.conftest import SHARED, TINY_TEXT
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = next(  # the seed notes (Chinese): beside the shared data, in the checkout, or the lab's copy
-    (p for p in (SHARED.parent / "seeds", ROOT / "shared" / "seeds", Path("/work/shared/seeds")) if p.is_dir()),
+SEEDS = next(  # the seed notes (Chinese): beside the shared data, or in the checkout
+    (p for p in (SHARED.parent / "seeds", ROOT / "shared" / "seeds") if p.is_dir()),
     SHARED.parent / "seeds",
 )
 MIXED = [
@@ -119,8 +119,8 @@ def test_few_spaces_refused_by_auto_and_warned_by_none() -> None:
         build_tokenizer("word", "a b", segment="ja")
 
 
-def test_cli_refusal_and_warning_are_one_line(tmp_path: Path) -> None:
-    runner = CliRunner()
+def test_cli_refusal_and_warning_are_one_line(cli: CliRunner, tmp_path: Path) -> None:
+    runner = cli
     path = tmp_path / "zh.txt"
     path.write_text("".join(chr(0x0E01 + i % 40) for i in range(400)) + "\n", encoding="utf-8")
     for command in (
@@ -156,8 +156,12 @@ def test_segmenter_saved_and_checked_on_load(tmp_path: Path, monkeypatch: pytest
         load_tokenizer(tmp_path)
     tok.save(tmp_path)
     monkeypatch.setitem(sys.modules, "jieba", None)  # jieba not installed
-    with pytest.raises(CharlmError, match=r"needs jieba; install it with pip install jieba==0\.42\.1"):
+    with pytest.raises(
+        CharlmError, match=r"jieba 0\.42\.1\) needs jieba, which is not installed: pip install 'charlm\[zh\]'$"
+    ):
         load_tokenizer(tmp_path)
+    with pytest.raises(CharlmError, match=r"^Chinese word segmentation needs jieba, .* 'charlm\[zh\]'$"):
+        build_tokenizer("word", chinese_text())
 
 
 def test_unknown_words_are_segmented_words() -> None:
@@ -196,7 +200,7 @@ def chinese_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_segmented_model_scores_samples_evaluates_and_has_word_neighbours(chinese_model: Path) -> None:
+def test_segmented_model_scores_samples_evaluates_and_has_word_neighbours(cli: CliRunner, chinese_model: Path) -> None:
     import charlm
     from charlm.eval.neighbors import neighbors
 
@@ -214,5 +218,5 @@ def test_segmented_model_scores_samples_evaluates_and_has_word_neighbours(chines
     assert all(len(n.word) <= 3 for n in found)  # words, not clauses ("我的猫不吃鱼，它喜欢米饭。")
     assert sum(is_unspaced(n.word[0]) for n in found) >= 6
     shutil.copytree(chinese_model, chinese_model.parent / "copy")
-    result = CliRunner().invoke(app, ["neighbors", "熊猫", "--model", str(chinese_model.parent / "copy"), "--json"])
+    result = cli.invoke(app, ["neighbors", "熊猫", "--model", str(chinese_model.parent / "copy"), "--json"])
     assert result.exit_code == 0 and all(len(n["word"]) <= 3 for n in json.loads(result.stdout))

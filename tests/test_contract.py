@@ -195,7 +195,7 @@ SERVICE_BAD = [
     ("/sample", {"prime": "the"}, "length", 0),
     ("/score", {"sentences": ["the cat"]}, "sentences", ["a\x00b"]),
     ("/score", {"sentences": ["the cat"]}, "ngram_weight", 1.5),
-    ("/predict", {"prefix": "the"}, "k", 101),
+    ("/predict", {"prefix": "the"}, "k", 100_001),
     ("/predict", {"prefix": "the ___", "blank": True}, "candidates", [""]),
     ("/eval", {"text": "the cat"}, "text", "a\x00b"),
 ]
@@ -270,18 +270,45 @@ def test_predict_and_eval_are_one_answer_on_every_surface(word_service: Any, tin
     assert math.isclose(evaluated["logprob"], lm.eval_text(text).logprob, rel_tol=1e-9)
 
 
-def test_library_and_command_line_train_the_same_model(tmp_path: Path, corpus: Path) -> None:
+@pytest.mark.trains
+@pytest.mark.parametrize(
+    ("budget", "flag", "text"), [({"steps": 2}, "--steps", "2"), ({"time": 1.5}, "--time", "1.5s")]
+)
+def test_library_and_command_line_train_the_same_model(
+    tmp_path: Path, corpus: Path, budget: dict[str, Any], flag: str, text: str
+) -> None:
+    """``charlm.train(TrainConfig(corpus=X, steps=N))`` and ``charlm train X --steps N`` (or ``time``): the same config."""
     import charlm
 
-    charlm.train(charlm.TrainConfig(corpus=str(corpus), steps=2, out=str(tmp_path / "lib"), device="cpu", threads=1,
-                                    ngram_order=0, checkpoints=str(tmp_path / "ck")))  # fmt: skip
-    result = RUNNER.invoke(app, ["train", str(corpus), "--steps", "2", "--out", str(tmp_path / "cli"), "--device", "cpu",
+    charlm.train(charlm.TrainConfig(corpus=str(corpus), out=str(tmp_path / "lib"), device="cpu", threads=1,
+                                    ngram_order=0, checkpoints=str(tmp_path / "ck"), **budget))  # fmt: skip
+    result = RUNNER.invoke(app, ["train", str(corpus), flag, text, "--out", str(tmp_path / "cli"), "--device", "cpu",
                                  "--threads", "1", "--ngram-order", "0"])  # fmt: skip
     assert result.exit_code == 0, result.output
     lib = json.loads((tmp_path / "lib" / "config.json").read_text())
     cli = json.loads((tmp_path / "cli" / "config.json").read_text())
-    assert lib["model"] == cli["model"]
+    assert lib["model"] == cli["model"] and lib["train"]["recipe"] == cli["train"]["recipe"]
     drop = ("out", "checkpoints")
     assert {k: v for k, v in lib["train"].items() if k not in drop} == {
         k: v for k, v in cli["train"].items() if k not in drop
     }
+
+
+def test_sample_and_fill_blank_are_one_answer_on_every_surface(word_service: Any, tiny_word_model: Path) -> None:
+    lm, client = word_service
+    body = {"prime": "the cat", "length": 12, "seed": 7, "temperature": 0.9}
+    lines = [json.loads(line) for line in client.post("/sample", json=body).text.splitlines() if line]
+    served = lines[-1]["samples"][0]["text"]
+    library = lm.sample("the cat", length=12, seed=7, temperature=0.9)[0].text
+    run = RUNNER.invoke(app, ["sample", "-m", str(tiny_word_model), "--prime", "the cat", "--length", "12", "--seed",
+                              "7", "--temp", "0.9", "--no-stream", "--device", "cpu"])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert served == library and run.stdout == f"the cat{library}\n"  # the prime, then the same draws
+    blank = {"prefix": "the ___ sat on the mat", "blank": True, "candidates": ["cat", "dog", "zqxwvy"], "k": 3}
+    served_blank = client.post("/predict", json=blank).json()["predictions"]
+    library_blank = [p.to_dict() for p in lm.fill_blank(blank["prefix"], blank["candidates"], 3)]
+    cli_blank = json.loads(_cli_json("predict", blank["prefix"], "--blank", "--candidates", "cat,dog,zqxwvy", "-k", "3",
+                                     "-m", str(tiny_word_model), "--device", "cpu"))  # fmt: skip
+    assert [p["text"] for p in served_blank] == [p["text"] for p in library_blank] == [p["text"] for p in cli_blank]
+    for a, b in zip(served_blank, library_blank, strict=True):
+        assert math.isclose(a["logprob"], b["logprob"], rel_tol=1e-9)

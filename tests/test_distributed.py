@@ -53,6 +53,7 @@ def _worker(rank: int, world: int, port: int, corpus: str, out: str, root: str) 
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")
@@ -115,6 +116,7 @@ def _worker_steps(rank: int, world: int, port: int, corpus: str, out: str, root:
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_two_process_run_resumes(tmp_path: Path) -> None:
     """Stopped at step 6 and resumed to 12 on 2 processes = 12 steps in one process with the global batch.
 

@@ -76,6 +76,7 @@ def run(session: Any, info: dict[str, Any], ids: np.ndarray, state: dict[str, np
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", FUSED)
+@pytest.mark.trains
 def test_fused_architectures_match_torch_in_onnxruntime(tmp_path: Path, arch: str) -> None:
     from charlm.api import load
     from charlm.export.onnx import export_onnx
@@ -121,6 +122,7 @@ def test_export_leaves_the_model_in_eval_mode(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", FUSED)
+@pytest.mark.trains
 def test_trained_models_with_dropout_match_torch(tmp_path: Path, corpus: Path, arch: str) -> None:
     """A model trained a few steps with dropout 0.2 (the default) exports, and onnxruntime matches torch.
 
@@ -154,6 +156,7 @@ def test_trained_models_with_dropout_match_torch(tmp_path: Path, corpus: Path, a
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", OTHER)
+@pytest.mark.trains
 def test_other_architectures_are_refused_with_the_reason(tmp_path: Path, arch: str) -> None:
     from charlm.errors import CharlmError
     from charlm.export.onnx import export_onnx
@@ -165,6 +168,7 @@ def test_other_architectures_are_refused_with_the_reason(tmp_path: Path, arch: s
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_refusal_on_the_command_line_is_one_line(tmp_path: Path) -> None:
     result = export(tiny(tmp_path, "lstm-cell"), tmp_path / "onnx")
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -172,6 +176,7 @@ def test_refusal_on_the_command_line_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_an_operator_onnx_lacks_is_one_line_and_prints_no_graph(tmp_path: Path) -> None:
     """mingru's parallel scan uses logcumsumexp: refused in one line, without torch's graph dump on stdout."""
     result = export(tiny(tmp_path, "mingru"), tmp_path / "onnx")

@@ -43,6 +43,7 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_invalid_utf8_message_names_the_offset_and_replace_proceeds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -61,6 +62,7 @@ def test_invalid_utf8_message_names_the_offset_and_replace_proceeds(
     assert ok.exit_code == 0, ok.output
 
 
+@pytest.mark.trains
 def test_windows_line_endings_become_eos(tmp_path: Path) -> None:
     path = tmp_path / "crlf.txt"
     path.write_bytes(TINY_TEXT.replace("\n", "\r\n").encode())
@@ -135,6 +137,7 @@ def test_unwritable_output_dir(corpus: Path, tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_disk_full_during_checkpoint_keeps_the_previous_one(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -117,6 +117,7 @@ def test_cli_eval_several_files_equals_the_concatenation(tiny_model: Path, parts
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_cli_train_on_a_directory_sees_every_file(tmp_path: Path, parts: list[Path]) -> None:
     out = tmp_path / "run"
     args = ["train", str(parts[0].parent), "--out", str(out), "--steps", "2", "--hidden", "8", "--embed", "4"]

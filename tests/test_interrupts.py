@@ -42,6 +42,7 @@ def test_a_swallowed_signal_is_remembered_and_handlers_are_restored(sig: int) ->
     assert interrupts.pending() is None
 
 
+@pytest.mark.trains
 def test_training_stops_before_its_first_checkpoint_when_the_start_up_signal_was_swallowed(
     corpus: Path, tmp_path: Path
 ) -> None:

@@ -13,8 +13,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
 # its own layer inside its own package (models.base -> models.cells).
 LAYERS = {
     "charlm.errors": 0,
+    "charlm.layout": 0,
     "charlm.interrupts": 0.5,  # Ctrl-C and SIGTERM, raised and remembered (stdlib only)
     "charlm.writer": 1.5,  # the one writer: claims, staging, swaps (over io)
+    "charlm.streams": 1.2,  # pipes, FIFOs and stdin read once, up to a limit (over io)
     "charlm.inputs": 2,
     "charlm.io": 1,
     "charlm.values": 1,
@@ -120,7 +122,7 @@ def test_cycle_finder_finds_a_planted_cycle() -> None:
 # What the command line and the service may import besides themselves: the API, the option
 # declarations, and the plumbing below every layer (errors, text reading, threads).
 SURFACE_MAY_IMPORT = ("charlm.api", "charlm.serve", "charlm.options", "charlm.values", "charlm.opt", "charlm.errors", "charlm.io", "charlm.inputs",
-                      "charlm.runtime", "charlm.interrupts")  # fmt: skip
+                      "charlm.runtime", "charlm.interrupts", "charlm.streams")  # fmt: skip
 
 
 def test_surfaces_reach_the_library_through_the_api() -> None:
@@ -135,3 +137,22 @@ def test_surfaces_reach_the_library_through_the_api() -> None:
                 continue
             around.append(f"{module} -> {target}")
     assert not around, f"a surface reaching around charlm.api: {sorted(around)}"
+
+
+MAX_MODULE_LINES = 320
+MAX_FUNCTION_BODY = 50  # lines from the first statement of the body (docstring included) to the last
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """No module over 320 lines, no function body over 50 (a command's option declarations are its signature)."""
+    big = []
+    for name, path in _modules().items():
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            big.append(f"{name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = (node.end_lineno or 0) - node.body[0].lineno + 1
+                if body > MAX_FUNCTION_BODY:
+                    big.append(f"{name}.{node.name}: a {body}-line body")
+    assert not big, f"split by concern: {big}"

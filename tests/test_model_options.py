@@ -79,26 +79,45 @@ def test_weight_drop_changes_training_output_not_eval_output() -> None:
     assert layer.rnn.weight_hh_l0.grad is not None and (layer.rnn.weight_hh_l0.grad == 0).float().mean() > 0.3
 
 
-def test_awd_lstm_model_trains_and_is_deterministic_in_eval() -> None:
+def test_awd_lstm_model_learns_is_stochastic_in_training_and_deterministic_in_eval() -> None:
     torch.manual_seed(0)
     config = ModelConfig(
         vocab_size=9,
         arch="lstm",
         layers=2,
-        hidden=8,
-        embed=4,
+        hidden=16,
+        embed=8,
         dropout=0.3,
         wdrop=0.5,
         dropoute=0.1,
         locked_dropout=True,
         tie_weights=True,
     )
-    model = build_model(config)
-    ids = torch.randint(0, 9, (2, 7))
-    logits, _ = model(ids)
-    logits.sum().backward()
+    model = build_model(config).train()
+    ids = torch.randint(0, 9, (4, 12))  # (B,T)
+    x, y = ids[:, :-1], ids[:, 1:]
+    assert not torch.equal(model(x)[0], model(x)[0])  # every regulariser draws afresh on each call
+
+    def loss() -> torch.Tensor:
+        logits, _ = model(x)  # (B,T-1,V)
+        return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+
+    first = loss()
+    first.backward()
+    before = float(first.detach())
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, f"no gradient reaches {missing}"  # the dropped weights' originals train too
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
     model.eval()
-    assert torch.equal(model(ids)[0], model(ids)[0])
+    with torch.no_grad():
+        trained, _ = model(x)
+        assert torch.equal(trained, model(x)[0])  # eval: no dropout of any kind
+        final = nn.functional.cross_entropy(trained.flatten(0, 1), y.flatten())
+    assert float(final) < 0.7 * before  # it learned the batch
 
 
 def test_wdrop_refused_off_the_fused_lstm() -> None:

@@ -13,7 +13,8 @@ import pytest
 from charlm.cli.paths import InputFile
 from charlm.durations import parse_duration, parse_save_every
 from charlm.errors import BadOption, CharlmError
-from charlm.io import exchange_dirs, json_text, read_stream, strict_payload
+from charlm.io import exchange_dirs, json_text, strict_payload
+from charlm.streams import read_stream
 from charlm.training.claim import Claim, RunLock, check_target, holds_model
 from charlm.training.config import TrainConfig
 from charlm.values import Choice, Float, Int, Temperature, Text

@@ -20,11 +20,12 @@ import pytest
 from charlm.cli.paths import InputFile
 from charlm.errors import CharlmError
 from charlm.eval.nbest import read_refs
-from charlm.io import STREAM_LIMIT_ENV, read_stream, read_text
+from charlm.io import read_text
 from charlm.ngram.arpa import vocabulary_words, write_arpa
 from charlm.ngram.arpa_read import read_arpa
 from charlm.ngram.counts import count_ngrams
 from charlm.ngram.kneser_ney import estimate
+from charlm.streams import STREAM_LIMIT_ENV, read_stream
 
 VOCAB = ["<unk>", "<eos>", "a", "b", "c", "d"]
 WORDS = vocabulary_words(lambda i: VOCAB[i], len(VOCAB), 0, 1)

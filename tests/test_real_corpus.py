@@ -17,6 +17,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.trains
 def test_shakespeare_model_ranks_king_is_dead_above_scramble(tmp_path: Path) -> None:
     result = charlm.train(
         charlm.TrainConfig(

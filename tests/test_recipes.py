@@ -107,6 +107,7 @@ def _train(corpus: Path, run: Path, *extra: str) -> dict:
     return json.loads((run / ckpt.CONFIG).read_text())["train"]
 
 
+@pytest.mark.trains
 def test_cli_records_the_recipe_and_resume_keeps_it(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,6 +135,7 @@ def test_a_library_run_records_its_recipe_like_the_command_line(tiny_model: Path
     assert result.exit_code == 0 and "recipe" in result.output and "cpu-char-1m" in result.output
 
 
+@pytest.mark.trains
 def test_word_level_takes_the_word_recipe(corpus: Path, tmp_path: Path) -> None:
     saved = _train(corpus, tmp_path / "w", "--level", "word", *tiny_args(steps=2, eval_every=2))
     word = next(r for r in TABLE if r.name == "cpu-word-10m")

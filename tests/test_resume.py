@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
@@ -37,6 +38,7 @@ def same_weights(a: Path, b: Path, name: str = ckpt.LAST) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["constant", "plateau"])
+@pytest.mark.trains
 def test_steps_n_then_resume_to_2n_is_bitwise_equal(schedule: str, corpus: Path, tmp_path: Path) -> None:
     train(config(tmp_path, corpus, "straight", steps=40, schedule=schedule, save_every=7))
     train(config(tmp_path, corpus, "split", steps=20, schedule=schedule, save_every=7))
@@ -50,6 +52,7 @@ def test_steps_n_then_resume_to_2n_is_bitwise_equal(schedule: str, corpus: Path,
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_interrupted_cosine_run_resumes_bitwise(corpus: Path, tmp_path: Path) -> None:
     """A cosine run stopped mid-way (by a signal) and resumed equals the uninterrupted run."""
     train(config(tmp_path, corpus, "straight", steps=30, save_every=100))
@@ -68,6 +71,7 @@ def test_interrupted_cosine_run_resumes_bitwise(corpus: Path, tmp_path: Path) ->
     assert steps == sorted(steps)  # nothing logged twice after the resume
 
 
+@pytest.mark.trains
 def test_resume_refuses_changed_model_and_needs_a_run(corpus: Path, tmp_path: Path) -> None:
     train(config(tmp_path, corpus, "run", steps=5))
     with pytest.raises(CharlmError, match="--hidden 64 differs"):
@@ -78,6 +82,7 @@ def test_resume_refuses_changed_model_and_needs_a_run(corpus: Path, tmp_path: Pa
         train(config(tmp_path, corpus, "run", steps=5))
 
 
+@pytest.mark.trains
 def test_init_from_fine_tunes_and_refuses_a_foreign_text(tiny_model: Path, corpus: Path, tmp_path: Path) -> None:
     result = train(config(tmp_path, corpus, "tuned", steps=10, init_from=str(tiny_model), hidden=7))
     saved = json.loads((result.run_dir / ckpt.CONFIG).read_text())
@@ -91,6 +96,7 @@ def test_init_from_fine_tunes_and_refuses_a_foreign_text(tiny_model: Path, corpu
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_non_finite_steps_are_skipped_then_rolled_back(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,6 +127,7 @@ def test_non_finite_steps_are_skipped_then_rolled_back(
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_patience_stops_early(corpus: Path, tmp_path: Path) -> None:
     result = train(config(tmp_path, corpus, "p", steps=400, lr=1e-9, warmup=0, patience=2, eval_every=5))
     assert result.steps < 400
@@ -129,9 +136,10 @@ def test_patience_stops_early(corpus: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_metrics_fields_loss_png_and_plot_command(tiny_model: Path, corpus: Path, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
+@pytest.mark.trains
+def test_metrics_fields_loss_png_and_plot_command(
+    cli: CliRunner, tiny_model: Path, corpus: Path, tmp_path: Path
+) -> None:
     from charlm.cli.app import app
 
     result = train(config(tmp_path, corpus, "m", steps=20, log_every=5))
@@ -144,10 +152,10 @@ def test_metrics_fields_loss_png_and_plot_command(tiny_model: Path, corpus: Path
         assert key in evaluation, key
     assert (result.run_dir / "loss.png").read_bytes()[:4] == b"\x89PNG"
     out = tmp_path / "both.png"
-    ran = CliRunner().invoke(app, ["plot", str(result.run_dir), str(tiny_model), "--out", str(out)])
+    ran = cli.invoke(app, ["plot", str(result.run_dir), str(tiny_model), "--out", str(out)])
     assert ran.exit_code == 0, ran.output
     assert out.read_bytes()[:4] == b"\x89PNG"
-    assert "Example: charlm plot" in CliRunner().invoke(app, ["plot", "--help"]).output
+    assert "Example: charlm plot" in cli.invoke(app, ["plot", "--help"]).output
 
 
 def test_save_every_minutes_parses(corpus: Path, tmp_path: Path) -> None:
@@ -176,6 +184,7 @@ def _train_args(corpus: Path, out: Path) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.trains(subprocess=True)
 def test_sigkill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")
@@ -208,6 +217,7 @@ def test_sigkill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path: Path
 
 
 @pytest.mark.slow
+@pytest.mark.trains(subprocess=True)
 def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TINY_TEXT * 3, encoding="utf-8")
@@ -229,6 +239,7 @@ def test_ctrl_c_saves_and_prints_the_resume_command(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_resume_uses_the_cached_tokens_when_the_corpus_changed(corpus: Path, tmp_path: Path) -> None:
     train(config(tmp_path, corpus, "straight", steps=20, schedule="constant"))
     train(config(tmp_path, corpus, "split", steps=10, schedule="constant"))

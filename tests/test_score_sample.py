@@ -57,10 +57,14 @@ def test_same_seed_same_sample(tiny_model: Path) -> None:
     assert len(a.ids) == 50
 
 
-def test_greedy_is_deterministic_and_num_gives_batches(tiny_model: Path) -> None:
+def test_greedy_is_the_most_probable_path_and_num_gives_that_many_rows(tiny_model: Path) -> None:
     lm = charlm.load(tiny_model, device="cpu")
-    greedy = lm.sample("the ", length=20, temperature=0, num=3)
-    assert len({s.text for s in greedy}) == 1
+    greedy = lm.sample("the ", length=20, temperature=0, num=3, seed=1)
+    assert len(greedy) == 3 and all(len(s.ids) == 20 for s in greedy)
+    assert {s.text for s in greedy} == {lm.sample("the ", length=20, temperature=0, seed=2)[0].text}  # seed unused
+    assert greedy[0].text == lm.beam("the ", width=1, length=20)[0].text  # a width-1 beam is greedy decoding
+    drawn = lm.sample("the ", length=20, temperature=1.5, num=3, seed=1, ngram_weight=0)
+    assert len(drawn) == 3 and len({s.text for s in drawn}) == 3  # the rows of one batch are separate draws
 
 
 def test_word_sampling_never_emits_unk_and_stops_at_eos(tiny_word_model: Path) -> None:

@@ -1,4 +1,4 @@
-"""Sentence starts (issue 13): resets at line ends, the learned start state, and the per-line validation loss.
+"""Sentence starts: resets at line ends, the learned start state, and the per-line validation loss.
 
 - ``--reset-at-eos P`` resets rows inside a window exactly as running the row afresh would, and a
   run with resets killed and resumed equals the uninterrupted run bit for bit;
@@ -95,11 +95,12 @@ def test_no_reset_is_the_plain_forward_bit_for_bit() -> None:
     assert torch.equal(a, b) and all(torch.equal(x, y) for x, y in zip(sa, sb, strict=True))
 
 
-# -- training: P=0 is today's run, resets resume exactly -----------------------------------------
+# -- training: P=0 is the plain run, resets resume exactly -----------------------------------------
 
 
 @pytest.mark.slow
-def test_p0_is_todays_training_and_resets_change_it(corpus: Path, tmp_path: Path) -> None:
+@pytest.mark.trains
+def test_resets_that_never_hit_leave_training_unchanged_and_resets_change_it(corpus: Path, tmp_path: Path) -> None:
     """Coins drawn but never hitting (P=1e-12) leave the run bit-identical to P=0: the draws use a
     generator of their own and the forward is the plain one; P=0.5 trains another model."""
     train(config(tmp_path, corpus, "p0", steps=12))
@@ -110,6 +111,7 @@ def test_p0_is_todays_training_and_resets_change_it(corpus: Path, tmp_path: Path
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_resets_are_exactly_resumable_after_a_kill(corpus: Path, tmp_path: Path) -> None:
     """Stopped by a signal mid-run and resumed, a run with resets and a learned start equals the straight run."""
     kw = dict(steps=30, save_every=100, reset_at_eos=0.5, start_state="learned")
@@ -146,6 +148,7 @@ def _ddp_worker(rank: int, world: int, port: int, corpus: str, out: str, root: s
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_two_processes_reset_the_same_rows_as_one(corpus: Path, tmp_path: Path) -> None:
     """Resets are drawn for the global batch, so 2 gloo processes of 2 rows train as 1 process of 4."""
     with socket.socket() as s:
@@ -278,9 +281,9 @@ def test_models_and_runs_from_before_keep_their_zero_start(tmp_path: Path, corpu
     run.mkdir()
     saved = with_recipe(TrainConfig(corpus=str(corpus))).to_dict()
     for added in ("start_state", "reset_at_eos"):
-        saved.pop(added)  # a run saved before issue 13
+        saved.pop(added)  # a run saved before sentence-start options existed
     model = with_recipe(TrainConfig(corpus=str(corpus))).model_config(5).to_dict()
-    model.pop("start_state")  # a model saved before issue 13 (config.json's model section is validated)
+    model.pop("start_state")  # a model saved before start states existed (config.json's model section is validated)
     (run / ckpt.CONFIG).write_text(json.dumps({"format_version": 1, "model": model, "train": saved}))
     (run / ckpt.TRAINER_STATE).write_bytes(b"")  # resumable: a run with a checkpoint
     base = resumed_config(run, {})

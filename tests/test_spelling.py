@@ -56,8 +56,8 @@ def test_spell_adds_the_spelling_of_each_unknown_word(tiny_word_model: Path) -> 
     assert per[-2][1] == pytest.approx(lm.score([known + " zzqx"], per_token=True)[0].per_token[-2][1] + price)
 
 
-def test_spell_is_for_word_models(tiny_model: Path) -> None:
-    result = CliRunner().invoke(app, ["score", "-m", str(tiny_model), "--unk", "spell", "some text"])
+def test_spell_is_for_word_models(cli: CliRunner, tiny_model: Path) -> None:
+    result = cli.invoke(app, ["score", "-m", str(tiny_model), "--unk", "spell", "some text"])
     no_crash(result)
     assert result.exit_code == 2
     assert "--unk spell" in result.output and "word models" in result.output
@@ -65,10 +65,10 @@ def test_spell_is_for_word_models(tiny_model: Path) -> None:
         charlm.load(tiny_model, device="cpu").score(["some text"], unk="spell")
 
 
-def test_spell_on_the_command_line(tiny_word_model: Path) -> None:
+def test_spell_on_the_command_line(cli: CliRunner, tiny_word_model: Path) -> None:
     lm = charlm.load(tiny_word_model, device="cpu")
     known = " ".join(lm.tokenizer.token_str(i) for i in range(2, 5))
-    result = CliRunner().invoke(app, ["score", "-m", str(tiny_word_model), "--unk", "spell", "--json", known + " zzqx"])
+    result = cli.invoke(app, ["score", "-m", str(tiny_word_model), "--unk", "spell", "--json", known + " zzqx"])
     no_crash(result)
     assert result.exit_code == 0
     import json

@@ -38,6 +38,7 @@ def test_latest_points_at_the_run(tiny_model: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(name for name, spec in ARCHS.items() if spec.fused))
+@pytest.mark.trains
 def test_every_fused_arch_learns(arch: str, corpus: Path, tmp_path: Path) -> None:
     settings = dict(arch=arch, hidden=32, layers=2, steps=20, eval_every=10, lr=1e-2, warmup=0)
     result = train(tiny_config(corpus, tmp_path, arch, **settings))
@@ -54,6 +55,7 @@ def test_refuses_to_overwrite_a_model(tiny_model: Path, corpus: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_epoch_budget(corpus: Path, tmp_path: Path) -> None:
     result = train(tiny_config(corpus, tmp_path, epochs=1))
     assert 0 < result.tokens <= len(corpus.read_text()) * 1.05

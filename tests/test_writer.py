@@ -19,7 +19,7 @@ import pytest
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
-from charlm.export.onnx import EXPORT
+from charlm.export.layout import EXPORT
 from charlm.ngram.arpa import ARPA
 from charlm.plot import PNG
 from charlm.tokenizers import SAVED

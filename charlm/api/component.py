@@ -44,9 +44,9 @@ class Component:
         @property
         def spelling(self) -> Spelling: ...
 
-        def mix(self, options: ScoringOptions) -> NgramMix | None: ...
+        def _mix(self, options: ScoringOptions) -> NgramMix | None: ...
 
-        def scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions: ...
+        def _scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions: ...
 
     @property
     def scorer(self) -> StateScorer:
@@ -65,7 +65,7 @@ class Component:
         """
         if options is not None and not isinstance(options, ScoringOptions):
             given["ngram_weight"], options = options, None
-        mix = self.mix(self.scoring(options, **given))
+        mix = self._mix(self._scoring(options, **given))
         scorers: dict[int, StateScorer] = self.__dict__.setdefault("_scorers", {})
         if id(mix) not in scorers:
             scorers[id(mix)] = StateScorer(self.forward_lm, self.tokenizer, mix)
@@ -139,7 +139,7 @@ class Component:
     def as_rescorer(self, options: ScoringOptions | None = None, **given: Any) -> SentenceScorer:
         """This model as one language model of an n-best rescoring (its n-gram mixed in as :meth:`score` does)."""
         spelling = self.spelling if self.tokenizer.kind == "word" else None  # unknown words priced by spelling
-        mix = self.mix(self.scoring(options, **given))
+        mix = self._mix(self._scoring(options, **given))
         return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name, mix, spelling)
 
     def rescore(

@@ -39,9 +39,9 @@ class FileScoring:
         @property
         def bidirectional(self) -> bool: ...
 
-        def mix(self, options: ScoringOptions) -> NgramMix | None: ...
+        def _mix(self, options: ScoringOptions) -> NgramMix | None: ...
 
-        def scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions: ...
+        def _scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions: ...
 
         def _texts(self, texts: str | Sequence[str], unk: str) -> list[str]: ...
 
@@ -103,13 +103,13 @@ class FileScoring:
             dynamic = dynamic_config(
                 bool(dynamic), *(tuning.get(k) for k in ("dynamic_lr", "dynamic_lambda", "dynamic_segment"))
             )
-        opts = self.scoring(options, **given)
+        opts = self._scoring(options, **given)
         adapt = open_dynamic(self.forward_lm, self.tokenizer, self.directory, dynamic, dynamic_stats, encoding, errors)
         try:
             return eval_file(
                 self.forward_lm, self.tokenizer, path, independent=independent, batch_size=opts.rows_batch(),
                 precision=opts.precision, encoding=encoding, errors=errors, progress=progress,
-                cache=cache_config(cache, cache_theta, cache_lambda), dynamic=adapt, ngram=self.mix(opts),
+                cache=cache_config(cache, cache_theta, cache_lambda), dynamic=adapt, ngram=self._mix(opts),
             )  # fmt: skip
         finally:
             if adapt is not None:

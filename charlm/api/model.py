@@ -59,7 +59,7 @@ class Model(FileScoring, Component):
         view.options = self.options.merged(options, **given)
         return view
 
-    def scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions:
+    def _scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions:
         """The options a call runs with: the model's, then ``options``, then single keywords."""
         return self.options.merged(options, **given)
 
@@ -75,7 +75,7 @@ class Model(FileScoring, Component):
             mixes[key] = resolve(self.directory, weight, self.tokenizer, self.forward_lm.config.vocab_size, ngram)
         return mixes[key]
 
-    def mix(self, options: ScoringOptions) -> NgramMix | None:
+    def _mix(self, options: ScoringOptions) -> NgramMix | None:
         """The n-gram mixture of ``options`` (:meth:`ngram_mix`)."""
         return self.ngram_mix(options.ngram_weight, options.ngram)
 
@@ -155,11 +155,11 @@ class Model(FileScoring, Component):
         A ``--direction both`` model is scored by its forward half here; :meth:`score_both` gives both.
         """
         check_all("score", {"normalize": normalize, "per_token": per_token})
-        opts = self.scoring(options, **given)
+        opts = self._scoring(options, **given)
         items = self._texts(texts, opts.unk)
         scores = score_sentences(
             self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=opts.sentences_batch(),
-            precision=opts.precision, ngram=self.mix(opts), spelling=self.spelling if opts.unk == "spell" else None,
+            precision=opts.precision, ngram=self._mix(opts), spelling=self.spelling if opts.unk == "spell" else None,
         )  # fmt: skip
         return rank(scores, normalize)
 
@@ -209,11 +209,11 @@ class Model(FileScoring, Component):
         stops = [stop] if isinstance(stop, str) else list(stop)
         check_all("sample", {"length": length, "temperature": temperature, "top_k": top_k, "top_p": top_p,
                              "num": num, "seed": seed, "until_eos": until_eos, "stop": stops})  # fmt: skip
-        opts = self.scoring(options, **given)
+        opts = self._scoring(options, **given)
         refuse_sampling(self.module)  # a --direction both model cannot generate left to right
         return sample(
             self.forward_lm, self.tokenizer, self.prepare(prime, opts.unk), length, temperature, top_k, top_p, num,
-            seed, until_eos, on_token, stops, opts.precision, self.mix(opts),
+            seed, until_eos, on_token, stops, opts.precision, self._mix(opts),
         )  # fmt: skip
 
     def beam(
@@ -228,10 +228,10 @@ class Model(FileScoring, Component):
     ) -> list[Beam]:
         """The ``width`` most probable continuations of ``prime`` by beam search, best first (mixed as :meth:`sample`)."""
         check_all("sample", {"beam": width, "length": length, "until_eos": until_eos})
-        opts = self.scoring(options, **given)
+        opts = self._scoring(options, **given)
         refuse_sampling(self.module)
         prime = self.prepare(prime, opts.unk)
-        return beam_search(self.forward_lm, self.tokenizer, prime, width, length, until_eos, normalize, self.mix(opts))
+        return beam_search(self.forward_lm, self.tokenizer, prime, width, length, until_eos, normalize, self._mix(opts))
 
     def neighbors(self, word: str, k: int = 10) -> list[Neighbor]:
         """The ``k`` words whose input embeddings are nearest (cosine) to ``word``'s (word-level models)."""

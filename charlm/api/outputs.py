@@ -16,7 +16,7 @@ from charlm.writer import check_target
 
 def check_export_target(out: str | Path, model: str | Path | None = None, force: bool = False) -> None:
     """Refuse ``out`` for ``charlm export`` of ``model`` (default checkpoints/latest) in one line."""
-    from charlm.export.onnx import EXPORT
+    from charlm.export.layout import EXPORT
 
     check_target(out, EXPORT, force, sources=[resolve_model_dir(model)])
 

@@ -23,10 +23,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer._click import exceptions as click_errors
 from typer.core import TyperGroup
 
 from charlm import interrupts
+
+# Click's exception classes as the installed typer raises them. Typer 0.2x vendors click under a
+# private module, so ``import click`` would catch another copy's classes; the public ``typer.BadParameter``
+# is that copy's ``BadParameter``, and its bases are the ``UsageError`` and ``ClickException`` raised.
+_BASES = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+UsageError: type[Exception] = _BASES["UsageError"]
+ClickException: type[Exception] = _BASES["ClickException"]
 
 USAGE = 2
 INTERRUPTED = 130
@@ -50,7 +56,8 @@ def error_line(message: str) -> str:
     return f"charlm: error: {flat}"
 
 
-def _usage_message(exc: click_errors.UsageError) -> str:
+def _usage_message(exc: Any) -> str:
+    """A usage error's message and the command whose --help explains it."""
     text = exc.format_message()
     command = exc.ctx.command_path if exc.ctx is not None else "charlm"
     return f"{text} (see: {command} --help)"
@@ -60,15 +67,15 @@ def _exit_code(call: Any) -> int:
     """Run ``call()`` (a command line in non-standalone mode) and map every outcome to the rule above."""
     try:
         code = call()
-    except click_errors.NoArgsIsHelpError as exc:
-        exc.show()
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare ``charlm``: the help, not an error line
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            print(error_line(_usage_message(exc)), file=sys.stderr)
         return USAGE
-    except click_errors.UsageError as exc:
-        print(error_line(_usage_message(exc)), file=sys.stderr)
-        return USAGE
-    except click_errors.ClickException as exc:
-        print(error_line(exc.format_message()), file=sys.stderr)
-        return exc.exit_code
+    except ClickException as exc:
+        print(error_line(exc.format_message()), file=sys.stderr)  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
     except (typer.Abort, KeyboardInterrupt):
         print(error_line("interrupted"), file=sys.stderr)
         return INTERRUPTED
@@ -86,7 +93,26 @@ def _exit_code(call: Any) -> int:
 
 
 class CharlmGroup(TyperGroup):
-    """The ``charlm`` command group: its ``main`` is the error boundary (the executable and CliRunner share it)."""
+    """The ``charlm`` command group: its ``main`` is the error boundary (the executable and CliRunner share it).
+
+    ``--help`` lists the commands under their ``rich_help_panel`` headings in plain text (typer draws
+    panels only in its rich mode, which the app leaves off so help reads the same in a pipe).
+    """
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        listed = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, cmd) for name, cmd in listed if cmd is not None and not cmd.hidden]
+        if not shown:
+            return
+        width = max(len(name) for name, _ in shown)
+        for name, cmd in shown:
+            panel = getattr(cmd, "rich_help_panel", None) or "Commands"
+            row = (name.ljust(width), cmd.get_short_help_str(formatter.width - 6 - width))  # one column across panels
+            panels.setdefault(panel, []).append(row)
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
 
     def main(  # type: ignore[override]
         self,

@@ -14,8 +14,7 @@ import typer
 from charlm.cli.declared import default, option
 from charlm.cli.options import ModelOpt, friendly
 from charlm.cli.paths import OutDir
-from charlm.cli.serve import need
-from charlm.errors import BadOption
+from charlm.errors import BadOption, need
 from charlm.io import json_text
 
 

@@ -2,7 +2,7 @@
 
 Inputs must exist and be readable files: a device (/dev/zero, /dev/null, a terminal) is refused; a
 pipe, FIFO or /dev/stdin is read once, into a temporary file removed at exit, so a command may read
-it twice, up to the stream limit (:func:`charlm.io.stream_limit`, 1 GiB);
+it twice, up to the stream limit (:func:`charlm.streams.stream_limit`, 1 GiB);
 model directories must exist; output directories must not be files; plots are PNG files in an
 existing directory (what the target holds is :mod:`charlm.writer`'s to judge, when it is claimed).
 """
@@ -23,9 +23,9 @@ from charlm.errors import CharlmError
 def _spool(path: Path) -> Path:
     """Copy a pipe or FIFO (read once) into a temporary file removed at exit, up to the stream limit.
 
-    An endless stream is refused once it passes :func:`charlm.io.stream_limit` bytes, so it never fills the disk.
+    An endless stream is refused once it passes :func:`charlm.streams.stream_limit` bytes, so it never fills the disk.
     """
-    from charlm.io import copy_stream
+    from charlm.streams import copy_stream
 
     folder = Path(tempfile.mkdtemp(prefix="charlm-pipe-"))
     atexit.register(shutil.rmtree, folder, True)

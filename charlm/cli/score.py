@@ -41,7 +41,8 @@ PROGRESS_BYTES = 2 << 20
 
 def _sentences(sentences: list[str] | None, lines: Path | None, encoding: str, errors: str) -> list[str]:
     """Arguments, then the lines of --lines, else stdin when it is not a terminal; blank lines skipped."""
-    from charlm.io import read_stream, read_text
+    from charlm.io import read_text
+    from charlm.streams import read_stream
 
     texts = list(sentences or [])
     if lines is not None:

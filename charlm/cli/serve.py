@@ -10,15 +10,7 @@ from typing import Annotated
 
 from charlm.cli.declared import default, option
 from charlm.cli.options import ModelOpt, friendly
-from charlm.errors import CharlmError
-
-
-def need(module: str, extra: str) -> None:
-    """Refuse with one line when an optional dependency is missing, naming the extra that installs it."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise CharlmError(f"this command needs {module}, which is not installed: pip install 'charlm[{extra}]'")
+from charlm.errors import need
 
 
 @friendly
@@ -36,11 +28,12 @@ def serve(
     max_sample_length: Annotated[int, option("max_sample_length")] = default("max_sample_length"),
     max_sample_num: Annotated[int, option("max_sample_num")] = default("max_sample_num"),
     max_samples: Annotated[int, option("max_samples")] = default("max_samples"),
+    max_predict_k: Annotated[int, option("max_predict_k")] = default("max_predict_k"),
     graceful: Annotated[float, option("graceful")] = default("graceful"),
     threads: Annotated[int | None, option("serve.threads")] = default("serve.threads"),
     device: Annotated[str, option("serve.device")] = default("serve.device"),
 ) -> None:
-    """Serve a model over HTTP: POST /score, /eval, /sample; GET /info, /health; the API page at /docs.
+    """Serve a model over HTTP: POST /score, /eval, /predict, /sample; GET /info, /health; the API page at /docs.
 
     Concurrent /score requests are gathered into micro-batches (--max-batch, --batch-wait-ms); every
     request is checked against the limits and gets a JSON error naming the problem. Binds to loopback
@@ -62,6 +55,7 @@ def serve(
         max_sample_length=max_sample_length,
         max_sample_num=max_sample_num,
         max_samples=max_samples,
+        max_predict_k=max_predict_k,
         max_batch=max_batch,
         batch_wait_ms=batch_wait_ms,
     )

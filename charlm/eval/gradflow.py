@@ -13,7 +13,7 @@ for LSTM, summed over layers) is taken with one backward pass::
 return it beside the output rather than on the loss's path.)
 
 An exponential decay ``norm(d) ~ rate^d`` shows up as a straight line on a log plot; ``rate`` is
-fitted by least squares on log norm. The plot is written with matplotlib (imported only here).
+fitted by least squares on log norm. The plot is written with matplotlib (the ``plot`` extra, imported only here).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, need
 from charlm.models.base import AnyLM
 from charlm.models.config import State
 
@@ -111,6 +111,7 @@ def windows(ids: Sequence[int], length: int, batch: int, seed: int) -> Tensor:
 
 def render(results: Sequence[GradFlow]) -> bytes:
     """The PNG of a log-scale plot of norm(d) / norm(0) against d."""
+    need("matplotlib", "plot", "the gradient-flow plot")
     import matplotlib
 
     matplotlib.use("Agg")

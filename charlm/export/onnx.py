@@ -21,7 +21,6 @@ refused with the reason. ``quantize="int8"`` writes dynamically quantised graphs
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -36,17 +35,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from charlm.checkpoint import CONFIG, load_model, resolve_model_dir
+from charlm.checkpoint import load_model, resolve_model_dir
 from charlm.errors import BadOption, CharlmError
+from charlm.export.layout import EXPORT, OPSET, describe, names
 from charlm.io import write_json_atomic
+from charlm.layout import CONFIG, TOKENIZER, TOKENIZER_MODEL
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
-from charlm.tokenizers import Tokenizer
-from charlm.writer import Kind, claim_dir
+from charlm.writer import claim_dir
 
 FORMATS = ("onnx",)
 QUANTIZE = ("none", "int8")
-OPSET = 17
 TOLERANCE = 1e-4
 GRAPHS = ("window", "step")
 
@@ -117,10 +116,6 @@ def describe_state(model: LanguageModel) -> tuple[State, list[dict[str, Any]]]:
     return template, specs
 
 
-def _names(count: int) -> tuple[list[str], list[str]]:
-    return [f"state_{i}" for i in range(count)], [f"state_out_{i}" for i in range(count)]
-
-
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
     """Send file descriptor 1 to a scratch file: when tracing fails, torch's exporter prints the whole
@@ -138,7 +133,7 @@ def _quiet_stdout() -> Iterator[None]:
 
 def _export_graph(model: LanguageModel, template: State, specs: list[dict[str, Any]], step: bool, path: Path) -> None:
     """Trace one graph (batch 2, length 5) with dynamic batch (and time) axes into ``path``."""
-    ins, outs = _names(len(specs))
+    ins, outs = names(len(specs))
     ids = torch.tensor([3, 4]) if step else torch.tensor([[1, 2, 3, 4, 5]] * 2)  # (B,) or (B,T)
     state = [_zeros(s, 2) for s in specs]
     axes: dict[str, dict[int, str]] = {"ids": {0: "batch"} if step else {0: "batch", 1: "time"}}
@@ -175,7 +170,7 @@ def verify(model: LanguageModel, specs: list[dict[str, Any]], path: Path, step: 
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    ins, _ = _names(len(specs))
+    ins, _ = names(len(specs))
     gen = torch.Generator().manual_seed(0)
     state_t: State = None
     state_np = [_zeros(s, 3).numpy() for s in specs]
@@ -199,66 +194,6 @@ def verify(model: LanguageModel, specs: list[dict[str, Any]], path: Path, step: 
         worst = max(worst, float(np.abs(got[0] - expect).max()))
         state_np = got[1:]
     return worst
-
-
-def _vocab(tokenizer: Tokenizer) -> list[str]:
-    """Token names by id (``<eos>``, ``<unk>``, pieces)."""
-    return [tokenizer.token_str(i) for i in range(tokenizer.vocab_size)]
-
-
-def _text(tokenizer: Tokenizer) -> list[str]:
-    """What each id decodes to on its own (``<eos>`` is a newline); joining them decodes a char model exactly."""
-    if tokenizer.kind == "char":
-        return [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
-    return [tokenizer.decode([i]) + ("" if i == tokenizer.eos_id else " ") for i in range(tokenizer.vocab_size)]
-
-
-def describe(model: LanguageModel, tokenizer: Tokenizer, specs: list[dict[str, Any]], quantize: str) -> dict[str, Any]:
-    """The model.json written beside the graphs: what every input and output means."""
-    ins, outs = _names(len(specs))
-    return {
-        "format": "charlm-onnx",
-        "version": 1,
-        "opset": OPSET,
-        "quantize": quantize,
-        "arch": model.config.arch,
-        "vocab_size": tokenizer.vocab_size,
-        "eos_id": tokenizer.eos_id,
-        "unk_id": tokenizer.unk_id,
-        "tokenizer": tokenizer.kind,
-        "vocab": _vocab(tokenizer),
-        "text": _text(tokenizer),
-        "graphs": {
-            "window": {
-                "file": "window.onnx",
-                "inputs": {"ids": "int64 (batch, time)"},
-                "logits": "(batch, time, vocab)",
-            },
-            "step": {"file": "step.onnx", "inputs": {"ids": "int64 (batch,)"}, "logits": "(batch, vocab)"},
-        },
-        "state": [{"input": i, "output": o, "dtype": "float32", **s} for i, o, s in zip(ins, outs, specs, strict=True)],
-        "usage": (
-            "Start each sequence from zeros of every state shape (batch axis set to your batch); feed ids "
-            "with the previous call's state_out_* as state_*. Score: the window graph over <eos> + ids; "
-            "log_softmax(logits) at position t predicts token t+1. Sample: the step graph, one token at a time."
-        ),
-    }
-
-
-def _is_export(directory: Path) -> bool:
-    """Whether ``directory`` holds an earlier export (its model.json says so)."""
-    try:
-        return json.loads((directory / "model.json").read_text(encoding="utf-8")).get("format") == "charlm-onnx"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-EXPORT = Kind(
-    "an ONNX export",
-    "--out",
-    files=frozenset({"window.onnx", "step.onnx", "model.json", "tokenizer.json", "tokenizer.model", CONFIG}),
-    marker=_is_export,
-)
 
 
 def export_onnx(
@@ -312,7 +247,7 @@ def _export_into(
             )
         if quantize == "int8":
             quantize_int8(path, path)
-    for extra in ("tokenizer.json", "tokenizer.model", CONFIG):
+    for extra in (TOKENIZER, TOKENIZER_MODEL, CONFIG):
         if (source / extra).exists():
             shutil.copyfile(source / extra, target / extra)
     info = describe(model, tokenizer, specs, quantize)

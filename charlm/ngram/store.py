@@ -22,13 +22,15 @@ import numpy as np
 
 from charlm.errors import CharlmError
 from charlm.io import fsync_dir, write_json_atomic
+from charlm.layout import NGRAM
+from charlm.layout import NGRAM_META as NGRAM_META_FILE
 from charlm.models.base import LanguageModel
 from charlm.ngram import tune
 from charlm.ngram.counts import count_ngrams
 from charlm.ngram.kneser_ney import estimate
 from charlm.ngram.model import NgramModel
 
-NGRAM_FILE, NGRAM_META = "ngram.npz", "ngram.json"
+NGRAM_FILE, NGRAM_META = NGRAM, NGRAM_META_FILE
 DEFAULT_ORDER = {"char": 6, "word": 5, "bpe": 4, "unigram": 4}
 DEFAULT_MODE = "context"  # what --ngram-weight auto uses: "fixed" or "context" (one weight per matched length)
 

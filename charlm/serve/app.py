@@ -97,8 +97,6 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
     limits = limits or Limits()
     batcher = MicroBatcher(model, limits.max_batch, limits.batch_wait_ms)
     samples = asyncio.Semaphore(limits.max_samples)
-    predicting = asyncio.Lock()  # one prediction at a time: the model's stateful scorer is not shared across threads
-
     threads = SampleThreads()  # the /sample streams' threads: stopped and joined at shutdown
 
     @contextlib.asynccontextmanager
@@ -118,6 +116,7 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
     setup_log()
     _install_errors(app)
     _status_routes(app, model, limits, batcher)
+    _reading_routes(app, model, limits)
 
     @_post(app, "/score", ScoreRequest)
     async def score(body: Any) -> JSONResponse:
@@ -127,6 +126,24 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         options = _options(body, "unk", "ngram_weight", "precision")
         scores = await batcher.score(body.sentences, body.normalize, body.per_token, options) if body.sentences else []
         return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
+
+    @_post(app, "/sample", SampleRequest)
+    async def sample(body: Any) -> StreamingResponse:
+        _check_sample(body, limits)
+        if samples.locked():
+            raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
+        view = model.using(_options(body, "unk", "ngram_weight", "precision"))
+        options = body.model_dump(exclude={"unk", "prime", "ngram_weight", "precision"})
+        stream = sample_stream(view, view.prepare(body.prime), options, samples, threads)
+        first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
+        return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
+
+    return QuietShutdown(BodyLimit(app, limits.max_body))
+
+
+def _reading_routes(app: FastAPI, model: Model, limits: Limits) -> None:
+    """``POST /eval`` and ``POST /predict``: one request at a time each, in a worker thread."""
+    predicting = asyncio.Lock()  # one prediction at a time: the model's stateful scorer is not shared across threads
 
     @_post(app, "/eval", EvalRequest)
     async def evaluate(body: Any) -> dict[str, Any]:
@@ -143,19 +160,6 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         async with predicting:
             found = await asyncio.get_running_loop().run_in_executor(None, _predict, model, body)
         return JSONResponse({"predictions": jsonable(found)})
-
-    @_post(app, "/sample", SampleRequest)
-    async def sample(body: Any) -> StreamingResponse:
-        _check_sample(body, limits)
-        if samples.locked():
-            raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
-        view = model.using(_options(body, "unk", "ngram_weight", "precision"))
-        options = body.model_dump(exclude={"unk", "prime", "ngram_weight", "precision"})
-        stream = sample_stream(view, view.prepare(body.prime), options, samples, threads)
-        first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
-        return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
-
-    return QuietShutdown(BodyLimit(app, limits.max_body))
 
 
 def _status_routes(app: FastAPI, model: Model, limits: Limits, batcher: MicroBatcher) -> None:
@@ -192,6 +196,8 @@ def _options(body: Any, *names: str) -> ScoringOptions:
 
 
 def _check_predict(body: Any, limits: Limits) -> None:
+    if body.k > limits.max_predict_k:
+        raise over("k", body.k, limits.max_predict_k, "--max-predict-k", status=422)
     if len(body.prefix) > limits.max_chars:
         raise over("prefix characters", len(body.prefix), limits.max_chars, "--max-chars")
     if body.candidates and not body.blank:

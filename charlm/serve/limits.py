@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.options import check, default
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -20,30 +20,22 @@ Message = dict[str, Any]
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request and per-server limits (all positive)."""
+    """Per-request and per-server limits, declared with charlm serve's options (:mod:`charlm.options.use`)."""
 
-    max_body: int = 1 << 20  # bytes in a request body
-    max_sentences: int = 256  # sentences in one /score request
-    max_chars: int = 2000  # characters in one sentence (/score) or prime (/sample)
-    max_eval_chars: int = 1 << 20  # characters of text in one /eval request
-    max_sample_length: int = 2000  # tokens one /sample may draw
-    max_sample_num: int = 8  # samples drawn together in one /sample request
-    max_samples: int = 4  # /sample requests running at once; more get 429
-    max_batch: int = 64  # sentences gathered into one micro-batch
-    batch_wait_ms: float = 5.0  # how long the batcher waits to gather concurrent /score requests
+    max_body: int = default("max_body")  # bytes in a request body
+    max_sentences: int = default("max_sentences")  # sentences in one /score request
+    max_chars: int = default("max_chars")  # characters in one sentence (/score) or prime (/sample)
+    max_eval_chars: int = default("max_eval_chars")  # characters of text in one /eval request
+    max_sample_length: int = default("max_sample_length")  # tokens one /sample may draw
+    max_sample_num: int = default("max_sample_num")  # samples drawn together in one /sample request
+    max_samples: int = default("max_samples")  # /sample requests running at once; more get 429
+    max_predict_k: int = default("max_predict_k")  # proposals one /predict may ask for
+    max_batch: int = default("max_batch")  # sentences gathered into one micro-batch
+    batch_wait_ms: float = default("batch_wait_ms")  # how long the batcher waits to gather concurrent /score requests
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not value >= (0 if f.name == "batch_wait_ms" else 1)
-            ):
-                option = "--" + f.name.replace("_", "-")
-                raise CharlmError(
-                    f"{option} must be {'at least 0' if f.name == 'batch_wait_ms' else 'a positive number'} (got {value!r})"
-                )
+        for f in fields(self):  # each limit by its declaration (charlm serve --help shows the same bounds)
+            object.__setattr__(self, f.name, check(f.name, getattr(self, f.name)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,11 +33,10 @@ import re
 import warnings
 from typing import Any
 
-from charlm.errors import BadOption, CharlmError, CharlmWarning
+from charlm.errors import BadOption, CharlmError, CharlmWarning, need
 from charlm.tokenizers.base import UNK
 
 SEGMENTS = ("auto", "none", "zh")
-JIEBA_PIN = "0.42.1"  # the version pinned in pyproject.toml
 SAMPLE_CHARS = 200_000  # auto decides on this much of the start of the text
 MAX_CHARS_PER_WORD = 10.0  # more than this per whitespace word: "few spaces" (English ~5, the seed notes ~17)
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
@@ -133,12 +132,9 @@ class JiebaSegmenter:
     lang = "zh"
 
     def __init__(self) -> None:
-        try:
-            import jieba  # type: ignore[import-untyped]
-        except ImportError:
-            raise CharlmError(
-                f"Chinese word segmentation needs jieba; install it with pip install jieba=={JIEBA_PIN}"
-            ) from None
+        need("jieba", "zh", "Chinese word segmentation")
+        import jieba  # type: ignore[import-untyped]
+
         self._cutter, self.version, self.dictionary = _jieba_cutter(jieba)
 
     def split(self, line: str) -> list[str]:
@@ -159,6 +155,7 @@ def load_segmenter(saved: dict[str, Any]) -> JiebaSegmenter:
         raise TypeError("segment must be an object")  # load_tokenizer: "damaged"
     if saved.get("name") != JiebaSegmenter.name:
         raise CharlmError(f"this model segments words with {saved.get('name')!r}, which this charlm does not know")
+    need("jieba", "zh", f"this model (its words cut by jieba {saved.get('version')})")
     segmenter = JiebaSegmenter()
     if (segmenter.version, segmenter.dictionary) != (saved.get("version"), saved.get("dictionary_sha256")):
         raise CharlmError(

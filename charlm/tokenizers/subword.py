@@ -17,9 +17,10 @@ import sentencepiece as spm
 
 from charlm.errors import CharlmError
 from charlm.io import write_bytes_atomic, write_json_atomic
+from charlm.layout import TOKENIZER_MODEL
 from charlm.tokenizers.base import EOS, EOS_ID, UNK_ID, SpecialIds, join_lines
 
-MODEL_FILE = "tokenizer.model"
+MODEL_FILE = TOKENIZER_MODEL
 
 
 def _training_error(detail: str, kind: str, vocab_size: int) -> str:

@@ -23,28 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from charlm import checkpoint as ckpt
+from charlm import layout
 from charlm.errors import CharlmError
 from charlm.training.config import TrainConfig
 from charlm.writer import Lock, Staging, model_home
 
-# Files a run directory may hold; anything else means the directory is not charlm's to replace.
-RUN_FILES = {
-    ckpt.CONFIG,
-    ckpt.BEST,
-    ckpt.LAST,
-    ckpt.TRAINER_STATE,
-    ckpt.DYNAMIC_STATS,
-    "ngram.npz",  # charlm.ngram.store's files, written at the end of a run
-    "ngram.json",
-    "tokenizer.json",
-    "tokenizer.model",
-    "metrics.jsonl",
-    "loss.png",
-    "corpus.ids",
-    "corpus.json",
-    "val.ids",
-    "val.json",
-}
+# Files a run directory may hold (charlm.layout); anything else means the directory is not charlm's to replace.
+RUN_FILES = layout.NAMES
 CHECKPOINT_FILES = (ckpt.TRAINER_STATE, ckpt.BEST, ckpt.LAST)
 
 

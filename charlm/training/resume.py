@@ -20,6 +20,7 @@ import torch
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.io import write_bytes_atomic
+from charlm.layout import METRICS
 from charlm.training.config import BEFORE_ADDED, TrainConfig
 
 
@@ -100,7 +101,7 @@ def resumed_config(run: Path, given: dict[str, Any]) -> TrainConfig:
 
 def truncate_metrics(run: Path, step: int) -> None:
     """Drop metrics logged after ``step`` (they are about to be redone), and any half-written line."""
-    path = run / "metrics.jsonl"
+    path = run / METRICS
     if not path.exists():
         return
     kept = []

@@ -2,7 +2,8 @@
 
 * Choosing, locking and staging the directory is :mod:`charlm.training.claim`.
 * ``MetricsLog`` appends one JSON object per line (flushed, so a kill loses at most a half line,
-  which readers skip) and refreshes loss.png at evaluations, at most every ``PLOT_EVERY_S``.
+  which readers skip) and refreshes loss.png at evaluations, at most every ``PLOT_EVERY_S`` (without
+  matplotlib, the ``plot`` extra, one warning says so and the run goes on without loss.png).
 * ``StopSignals`` turns the first Ctrl-C (SIGINT) or SIGTERM into a request the loop honours after
   the current step (save, then exit); a second one interrupts at once. A signal that came during
   start-up and whose KeyboardInterrupt was swallowed on the way (:mod:`charlm.interrupts`) stops the
@@ -16,15 +17,18 @@ import math
 import signal
 import threading
 import time
+import warnings
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from charlm import interrupts
+from charlm.errors import CharlmError, CharlmWarning, need
 from charlm.io import append_line
+from charlm.layout import METRICS, PLOT
 
 PLOT_EVERY_S = 10.0
-PLOT_FILE = "loss.png"
+PLOT_FILE = PLOT
 SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
@@ -36,9 +40,10 @@ class MetricsLog:
     """metrics.jsonl and loss.png of one run."""
 
     def __init__(self, run: Path) -> None:
-        self.path = run / "metrics.jsonl"
+        self.path = run / METRICS
         self.run = run
         self.last_plot = -math.inf
+        self.plots = True  # False once matplotlib (the plot extra) was found missing: said once, then skipped
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -50,9 +55,16 @@ class MetricsLog:
     def plot(self, force: bool = False) -> None:
         """Redraw loss.png from the metrics (throttled unless ``force``)."""
         now = time.perf_counter()
-        if not force and now - self.last_plot < PLOT_EVERY_S:
+        if not self.plots or (not force and now - self.last_plot < PLOT_EVERY_S):
             return
         from charlm.plot import write_run_plot
+
+        try:
+            need("matplotlib", "plot", "loss.png")
+        except CharlmError as exc:  # the run goes on without its picture
+            self.plots = False
+            warnings.warn(f"{exc}; training goes on without it", CharlmWarning, stacklevel=2)
+            return
 
         write_run_plot(self.run, title=f"{self.run.name}: loss (nats/token)")
         self.last_plot = time.perf_counter()

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from charlm import checkpoint as ckpt
+from charlm import interrupts
 from charlm.errors import CharlmError
 from charlm.models.base import build_model
 from charlm.models.config import ModelConfig, State, structure_fields
@@ -93,20 +94,9 @@ def open_run(
     model_config = run_model_config(config, tokenizer.vocab_size, train_ids, resume_dir)
     model = build_model(model_config).to(dist.device)
     ctx = RunContext(
-        config,
-        dist,
-        precision,
-        tokenizer,
-        run_dir,
-        MetricsLog(run_dir),
-        info,
-        chars_per_token,
-        val_data,
-        val_lines,
-        model_config,
-        dist.wrap(model),
-        claim,
-    )
+        config, dist, precision, tokenizer, run_dir, MetricsLog(run_dir), info, chars_per_token, val_data, val_lines,
+        model_config, dist.wrap(model), claim,
+    )  # fmt: skip
     if config.init_from and not resume_dir:
         assert source is not None
         best = source / ckpt.BEST
@@ -227,6 +217,7 @@ def write_run_config(ctx: RunContext, run: RunState) -> None:
 
 def start_event(ctx: RunContext, run: RunState, resumed: bool) -> dict[str, Any]:
     """The ``start`` event: where the run lives, on what, how big, and the data."""
+    interrupts.check()  # a start-up signal a library swallowed: stop before announcing the run
     return {
         "event": "start",
         "run_dir": str(ctx.claim.final if ctx.claim is not None else ctx.run_dir),
