@@ -7,6 +7,7 @@ real ``charlm serve`` (tests/test_serve.py's :class:`Server`) on 127.0.0.1 with 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -166,3 +167,22 @@ def test_b15_an_ipv6_host_is_printed_as_a_url(tiny_model: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+def test_a_sample_frees_its_place_before_its_last_line(client: tuple[TestClient, Any]) -> None:
+    """The place a /sample holds (--max-samples) is free once the sampling ends, before the last line goes
+    out: a client that has read it may start the next sample at once (else a 429 by a race)."""
+    from charlm.serve.streaming import sample_stream
+
+    options = {"length": 3, "temperature": 1.0, "top_k": None, "top_p": None, "num": 1, "seed": 1}
+    options.update(until_eos=False, stop=[])
+
+    async def read() -> list[tuple[dict[str, Any], bool]]:
+        running = asyncio.Semaphore(1)
+        return [
+            (json.loads(line), running.locked()) async for line in sample_stream(client[1], "the", options, running)
+        ]
+
+    seen = asyncio.run(read())
+    assert seen[0][1] and seen[-1][0].get("done"), seen
+    assert not seen[-1][1], "the last line went out while the sample still held its place"

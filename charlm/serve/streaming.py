@@ -91,16 +91,24 @@ async def sample_stream(
     if model.bidirectional:
         raise CharlmError("this is a --direction both model: it scores both ways and cannot sample left to right")
     check_all("sample", options)  # the declarations' verdicts, before the first line goes out
+    held = [True]
+
+    def release() -> None:  # once the sampling is over: before the last line, so its reader may sample again
+        if held and held.pop():
+            running.release()
+
     await running.acquire()
     try:
         yield _line({"prime": prime, "num": options["num"]})
-        async for line in _draw(model, prime, options, threads or SampleThreads()):
+        async for line in _draw(model, prime, options, threads or SampleThreads(), release):
             yield line
     finally:
-        running.release()
+        release()
 
 
-async def _draw(model: Model, prime: str, options: dict[str, Any], threads: SampleThreads) -> AsyncIterator[bytes]:
+async def _draw(
+    model: Model, prime: str, options: dict[str, Any], threads: SampleThreads, finished: Any
+) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[Any] = asyncio.Queue()
     gone = threading.Event()
@@ -136,6 +144,7 @@ async def _draw(model: Model, prime: str, options: dict[str, Any], threads: Samp
             if row is not _END:
                 yield _line({"row": row, "text": item})
                 continue
+            finished()  # the sampling thread is done: its place is free before the client reads the end
             if isinstance(item, Exception):
                 message = (
                     public_message(str(item))
