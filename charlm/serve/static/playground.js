@@ -4,6 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const LN2 = Math.log(2);
+const WORDS_AFTER_MS = 250;
 const state = { kind: "char", limits: {}, predicting: null, words: null, selected: 0, proposals: [] };
 window.charlmLatencies = []; // keystroke-to-list times in ms (bench/playground_latency.py reads them)
 
@@ -61,6 +62,9 @@ async function predict() {
     const found = await (await api("/predict", { prefix: text, k: 8 }, ctl.signal)).json();
     const chars = found.predictions.map((p) => ({ ...p, kind: "char", insert: p.text }));
     show(text, chars, typed);
+    // whole words are a beam search: asked for only once typing pauses, so they never hold up the next key
+    await new Promise((resolve) => setTimeout(resolve, WORDS_AFTER_MS));
+    if (ctl.signal.aborted || $("prefix").value !== text) return;
     const wordCtl = (state.words = new AbortController());
     const words = await (await api("/predict", { prefix: text, k: 5, words: true }, wordCtl.signal)).json();
     const partial = splitWord(text)[1]; // the words come whole: take only what is not typed yet
@@ -84,7 +88,7 @@ function show(text, items, typed) {
     li.dataset.prob = String(item.prob);
     li.dataset.kind = item.kind;
     li.className = item.kind;
-    li.textContent = item.kind === "word" ? item.text.replace(/\n/g, "⏎") : shown(item.text);
+    li.textContent = item.kind === "word" ? item.text.replace(/\n/g, "⏎") : shown(item.text).replace(/^ $/, "␣");
     const p = document.createElement("span");
     p.className = "p";
     p.textContent = percent(item.prob);
@@ -266,7 +270,8 @@ function describe(info) {
     ["tokenizer", `${(info.tokenizer || {}).kind} (${model.vocab_size} tokens)`],
     ["training data", `${data.corpus ?? "?"} (${Number(data.chars || 0).toLocaleString("en")} chars)`],
     ["trained", `${summary.step ?? "?"} steps on ${summary.device ?? "?"}`],
-    ["best validation loss", summary.best_val_loss ?? summary.val_loss ?? "?"],
+    ["best validation loss", typeof summary.best_val_loss === "number"
+      ? `${summary.best_val_loss.toFixed(4)} nats/token at step ${summary.best_step}` : "?"],
   ];
   $("model-info").replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt");
