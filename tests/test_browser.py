@@ -169,3 +169,21 @@ def test_a_model_of_html_is_shown_as_text(tmp_path: Path, driver: Any) -> None:
             driver.switch_to.alert.text  # noqa: B018
     finally:
         assert server.stop() == 0
+
+
+def test_a_word_model_proposes_next_words(tiny_word_model: Path, driver: Any) -> None:
+    server = Server(tiny_word_model)
+    try:
+        driver.get(server.url + "/")
+        wait(driver, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
+        by_testid(driver, "prefix").send_keys("the cat sat on the m")
+        wait(driver, lambda d: by_testid(d, "predictions").get_attribute("data-for-text") == "the cat sat on the m")
+        proposals = items(driver, "predictions", "li")
+        assert proposals and all(li.get_attribute("data-kind") == "word" for li in proposals)
+        assert all(li.text.startswith("m") for li in proposals)  # words that complete the one being typed
+        from selenium.webdriver.common.keys import Keys
+
+        by_testid(driver, "prefix").send_keys(Keys.TAB)
+        wait(driver, lambda d: by_testid(d, "prefix").get_attribute("value").endswith(" "))
+    finally:
+        assert server.stop() == 0
