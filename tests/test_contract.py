@@ -196,7 +196,7 @@ SERVICE_BAD = [
     ("/score", {"sentences": ["the cat"]}, "sentences", ["a\x00b"]),
     ("/score", {"sentences": ["the cat"]}, "ngram_weight", 1.5),
     ("/score", {"sentences": ["the cat"], "per_token": True}, "alternatives", 101),
-    ("/predict", {"prefix": "the"}, "k", 101),
+    ("/predict", {"prefix": "the"}, "k", 100_001),
     ("/predict", {"prefix": "the ___", "blank": True}, "candidates", [""]),
     ("/eval", {"text": "the cat"}, "text", "a\x00b"),
 ]
@@ -299,17 +299,23 @@ def test_alternatives_and_curve_are_one_answer_on_every_surface(word_service: An
 
 
 @pytest.mark.trains
-def test_library_and_command_line_train_the_same_model(tmp_path: Path, corpus: Path) -> None:
+@pytest.mark.parametrize(
+    ("budget", "flag", "text"), [({"steps": 2}, "--steps", "2"), ({"time": 1.5}, "--time", "1.5s")]
+)
+def test_library_and_command_line_train_the_same_model(
+    tmp_path: Path, corpus: Path, budget: dict[str, Any], flag: str, text: str
+) -> None:
+    """``charlm.train(TrainConfig(corpus=X, steps=N))`` and ``charlm train X --steps N`` (or ``time``): the same config."""
     import charlm
 
-    charlm.train(charlm.TrainConfig(corpus=str(corpus), steps=2, out=str(tmp_path / "lib"), device="cpu", threads=1,
-                                    ngram_order=0, checkpoints=str(tmp_path / "ck")))  # fmt: skip
-    result = RUNNER.invoke(app, ["train", str(corpus), "--steps", "2", "--out", str(tmp_path / "cli"), "--device", "cpu",
+    charlm.train(charlm.TrainConfig(corpus=str(corpus), out=str(tmp_path / "lib"), device="cpu", threads=1,
+                                    ngram_order=0, checkpoints=str(tmp_path / "ck"), **budget))  # fmt: skip
+    result = RUNNER.invoke(app, ["train", str(corpus), flag, text, "--out", str(tmp_path / "cli"), "--device", "cpu",
                                  "--threads", "1", "--ngram-order", "0"])  # fmt: skip
     assert result.exit_code == 0, result.output
     lib = json.loads((tmp_path / "lib" / "config.json").read_text())
     cli = json.loads((tmp_path / "cli" / "config.json").read_text())
-    assert lib["model"] == cli["model"]
+    assert lib["model"] == cli["model"] and lib["train"]["recipe"] == cli["train"]["recipe"]
     drop = ("out", "checkpoints")
     assert {k: v for k, v in lib["train"].items() if k not in drop} == {
         k: v for k, v in cli["train"].items() if k not in drop

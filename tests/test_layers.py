@@ -134,3 +134,22 @@ def test_surfaces_reach_the_library_through_the_api() -> None:
                 continue
             around.append(f"{module} -> {target}")
     assert not around, f"a surface reaching around charlm.api: {sorted(around)}"
+
+
+MAX_MODULE_LINES = 320
+MAX_FUNCTION_BODY = 50  # lines from the first statement of the body (docstring included) to the last
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """No module over 320 lines, no function body over 50 (a command's option declarations are its signature)."""
+    big = []
+    for name, path in _modules().items():
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            big.append(f"{name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = (node.end_lineno or 0) - node.body[0].lineno + 1
+                if body > MAX_FUNCTION_BODY:
+                    big.append(f"{name}.{node.name}: a {body}-line body")
+    assert not big, f"split by concern: {big}"

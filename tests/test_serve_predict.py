@@ -66,8 +66,9 @@ def test_predict_equals_the_cli(server: Server, tiny_model: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "names"),
     [
-        ({"prefix": "the", "k": 0}, 422, "k: must be in [1, 100]"),
-        ({"prefix": "the", "k": 10_000}, 422, "k: must be in [1, 100]"),
+        ({"prefix": "the", "k": 0}, 422, "k: must be in [1, 100_000]"),
+        ({"prefix": "the", "k": 10_000}, 422, "k: 10,000 is over the limit of 100 (charlm serve --max-predict-k)"),
+        ({"prefix": "the", "k": 10**6}, 422, "k: must be in [1, 100_000]"),
         ({"prefix": "x" * 5000}, 413, "--max-chars"),
         ({"prefix": "the", "ngram_weight": 2}, 422, "ngram_weight: must be in [0, 1]"),
         ({"prefix": "the", "ngram_weight": "sometimes"}, 422, "ngram_weight"),

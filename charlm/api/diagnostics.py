@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from charlm.errors import BadOption, need
+from charlm.errors import need
 from charlm.eval.gradflow import GradFlow, compare
 from charlm.eval.gradflow import plot as plot_gradflow
 from charlm.io import UTF8_HINT, read_text
+from charlm.options import check_all
 
 
 def gradflow(
@@ -27,8 +28,7 @@ def gradflow(
     ``text`` is a file to read windows from (default: uniformly random tokens); with neither archs
     nor models, rnn, lstm and gru are measured. ``plot``: also write the log-scale PNG there.
     """
-    if length < 3 or batch < 1 or hidden < 1 or layers < 1:
-        raise BadOption("--length must be at least 3 and --batch, --hidden, --layers at least 1")
+    check_all("gradflow", {"length": length, "batch": batch, "hidden": hidden, "layers": layers, "seed": seed})
     if plot is not None:
         need("matplotlib", "plot", "the gradient-flow plot")  # before the work, not after it
     names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])

@@ -28,6 +28,7 @@ def serve(
     max_sample_length: Annotated[int, option("max_sample_length")] = default("max_sample_length"),
     max_sample_num: Annotated[int, option("max_sample_num")] = default("max_sample_num"),
     max_samples: Annotated[int, option("max_samples")] = default("max_samples"),
+    max_predict_k: Annotated[int, option("max_predict_k")] = default("max_predict_k"),
     graceful: Annotated[float, option("graceful")] = default("graceful"),
     open_page: Annotated[bool, option("open")] = default("open"),
     threads: Annotated[int | None, option("serve.threads")] = default("serve.threads"),
@@ -58,6 +59,7 @@ def serve(
         max_sample_length=max_sample_length,
         max_sample_num=max_sample_num,
         max_samples=max_samples,
+        max_predict_k=max_predict_k,
         max_batch=max_batch,
         batch_wait_ms=batch_wait_ms,
     )

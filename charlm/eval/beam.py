@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.errors import BadOption
 from charlm.eval.sample import _stepper, continuation, prime_model
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
 from charlm.models.state import leaves, map_state
+from charlm.options import check_all
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -72,10 +72,7 @@ def beam_search(
     ngram: NgramMix | None = None,
 ) -> list[Beam]:
     """Up to ``width`` best continuations of ``prime``, best first (finished ones first with ``until_eos``)."""
-    if width < 1:
-        raise BadOption(f"--beam must be at least 1 (got {width})")
-    if length < 1:
-        raise BadOption(f"--length must be at least 1 (got {length})")
+    check_all("beam", {"beam": width, "length": length})
     model.eval()
     prime_ids = tokenizer.encode(prime)
     eos, unk = tokenizer.eos_id, tokenizer.unk_id

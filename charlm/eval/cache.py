@@ -30,6 +30,7 @@ from torch import Tensor
 from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.models.scoring import target_logprobs
+from charlm.options import check_all
 from charlm.runtime import autocast
 
 CACHE_SIZE, CACHE_THETA, CACHE_LAMBDA = 2000, 0.3, 0.1  # defaults: see the README's measurements
@@ -45,12 +46,8 @@ class CacheConfig:
     lam: float = CACHE_LAMBDA
 
     def __post_init__(self) -> None:
-        if self.size < 1:
-            raise BadOption(f"--cache must be at least 1 (got {self.size}); it is the number of past tokens kept")
-        if not (math.isfinite(self.theta) and self.theta >= 0):
-            raise BadOption(f"--cache-theta must be a finite number >= 0 (got {self.theta})")
-        if not 0 <= self.lam < 1:  # at 1 every token missing from the cache would get probability 0
-            raise BadOption(f"--cache-lambda must be >= 0 and < 1 (got {self.lam})")
+        # lambda stays below 1: at 1 every token missing from the cache would get probability 0
+        check_all("eval", {"cache": self.size, "cache_theta": self.theta, "cache_lambda": self.lam})
 
     def to_dict(self) -> dict[str, Any]:
         return {"size": self.size, "theta": self.theta, "lambda": self.lam}

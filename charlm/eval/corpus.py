@@ -33,6 +33,7 @@ from charlm.eval.score import Totals, check_precision, score_sentences
 from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
 from charlm.models.base import LanguageModel
 from charlm.models.scoring import token_logprobs
+from charlm.options import check
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -171,8 +172,8 @@ def eval_file(
     ``cache`` mixes a neural cache of each row's history into the streamed scores. ``dynamic`` adapts the
     weights after each segment (:mod:`charlm.eval.dynamic`): one row, windows of its segment length.
     """
-    if batch_size < 1 or window < 1:
-        raise BadOption(f"--batch-size must be at least 1 (got {batch_size})")
+    check("batch_size", batch_size)
+    check("seq_len", window)
     if independent and cache is not None:
         raise BadOption("--cache reads the stream's history; drop --independent (lines have no history)")
     if independent and dynamic is not None:

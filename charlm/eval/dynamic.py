@@ -32,6 +32,7 @@ from charlm.models.base import LanguageModel
 from charlm.models.gradstats import gradient_rms, named_weights
 from charlm.models.scoring import target_logprobs
 from charlm.models.state import detach_state
+from charlm.options import check_all
 from charlm.runtime import autocast
 from charlm.tokenizers import Tokenizer
 
@@ -51,13 +52,9 @@ class DynamicConfig:
     segment: int = DYNAMIC_SEGMENT
 
     def __post_init__(self) -> None:
-        for name, value, low in (("lr", self.lr, 0.0), ("lambda", self.lam, 0.0), ("eps", self.eps, 1e-12)):
-            if not (isinstance(value, (int, float)) and value >= low and value < float("inf")):
-                raise BadOption(f"--dynamic-{name} must be a finite number >= {low:g} (got {value!r})")
-        if self.lam >= 1:
-            raise BadOption(f"--dynamic-lambda must be below 1 (got {self.lam})")
-        if not isinstance(self.segment, int) or self.segment < 1:
-            raise BadOption(f"--dynamic-segment must be at least 1 (got {self.segment})")
+        check_all("eval", {"dynamic_lr": self.lr, "dynamic_lambda": self.lam, "dynamic_segment": self.segment})
+        if not (isinstance(self.eps, (int, float)) and 1e-12 <= self.eps < float("inf")):
+            raise BadOption(f"the dynamic evaluation's eps must be a finite number >= 1e-12 (got {self.eps!r})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

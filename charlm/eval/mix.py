@@ -16,7 +16,6 @@ neural cache (:mod:`charlm.eval.cache`) mixes on top of this mixture.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from charlm.errors import BadOption, CharlmError
 from charlm.ngram.model import NgramModel
 from charlm.ngram.store import load_ngram, read_meta
 from charlm.ngram.tune import mix_logprobs
+from charlm.options import check
 from charlm.tokenizers import Tokenizer
 
 AUTO = "auto"
@@ -39,12 +39,7 @@ def parse_weight(weight: str | float | None) -> str | float:
     """``auto`` (the stored weights), or a number in [0, 1] (0: the network alone, 1: the n-gram alone)."""
     if weight is None or (isinstance(weight, str) and weight.strip().lower() == AUTO):
         return AUTO
-    try:
-        value = float(weight)
-    except ValueError:
-        raise BadOption(f"--ngram-weight takes auto or a number in [0, 1], got {weight!r}") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise BadOption(f"--ngram-weight must be auto or a number in [0, 1] (got {weight})")
+    value: float = check("ngram_weight", float(weight) if isinstance(weight, int) else weight)
     return value
 
 

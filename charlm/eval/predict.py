@@ -31,6 +31,7 @@ from charlm.errors import CharlmError
 from charlm.eval.bidirectional import is_bidirectional, score_both_sentences
 from charlm.eval.score import score_sentences
 from charlm.eval.scorer_state import LMState, StateScorer
+from charlm.options import check
 from charlm.tokenizers.base import EOS
 
 if TYPE_CHECKING:
@@ -66,8 +67,7 @@ def is_solo(ch: str) -> bool:
 
 
 def _check_k(k: int) -> None:
-    if k < 1:
-        raise CharlmError(f"k must be at least 1 (got {k})")
+    check("k", k)
 
 
 def predict_tokens(scorer: StateScorer, prefix: str, k: int = 10, keep_unk: bool = False) -> list[Prediction]:

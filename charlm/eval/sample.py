@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
 from charlm.models.stepper import Stepper
+from charlm.options import check_all
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -62,21 +62,9 @@ class Sample:
 def check_options(
     temperature: float, top_k: int | None, top_p: float | None, length: int, num: int, precision: str = "fp32"
 ) -> None:
-    """Refuse out-of-range sampling options with one clear line."""
-    if precision not in ("fp32", "bf16"):
-        raise BadOption(
-            f"unknown --precision {precision!r} for sampling; use fp32 (exact) or bf16 (faster at large --num)"
-        )
-    if not math.isfinite(temperature) or temperature < 0:
-        raise BadOption(f"--temp must be >= 0 (got {temperature}); 0 means greedy")
-    if top_k is not None and top_k < 1:
-        raise BadOption(f"--top-k must be at least 1 (got {top_k})")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise BadOption(f"--top-p must be in (0, 1] (got {top_p})")
-    if length < 1:
-        raise BadOption(f"--length must be at least 1 (got {length})")
-    if num < 1:
-        raise BadOption(f"--num must be at least 1 (got {num})")
+    """Refuse out-of-range sampling options with one clear line (the declarations' verdicts)."""
+    check_all("sample", {"temperature": temperature, "top_k": top_k, "top_p": top_p, "length": length, "num": num,
+                         "precision": precision})  # fmt: skip
 
 
 def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:

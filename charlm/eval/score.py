@@ -19,6 +19,7 @@ import torch
 from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.models.scoring import padded_lines, token_logprobs
+from charlm.options import check
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
@@ -179,8 +180,7 @@ def score_sentences(
     ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`); ``spelling``
     (word models, ``--unk spell``) adds to each unknown word's ``<unk>`` the price of its spelling.
     """
-    if batch_size < 1:
-        raise BadOption(f"--batch-size must be at least 1 (got {batch_size})")
+    check("batch_size", batch_size)
     check_precision(precision)
     model.eval()
     encoded = [_sentence_ids(tokenizer, t) for t in texts]

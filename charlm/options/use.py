@@ -56,7 +56,7 @@ SAMPLE = (
 
 PREDICT = (
     Opt("prefix", Text(), None, "Text the prediction continues (with --blank: a sentence with ___)."),
-    Opt("k", Int(1, 100), 10, "How many proposals to show.", ("--k", "-k")),
+    Opt("k", Int(1, 100_000), 10, "How many proposals to show.", ("--k", "-k")),
     Opt("words", Flag(), False, "Char/subword model: whole next words (a beam to a space, punctuation or <eos>)."),
     Opt("blank", Flag(), False, "Fill the ___ in PREFIX, ranked by the whole sentence's probability."),
     Opt("candidates", Words(), (), "With --blank: the words to rank (else proposed from the left); a word model prices those it lacks by their spelling."),
@@ -82,6 +82,7 @@ SERVE = (
     Opt("max_sample_length", Int(1, 1_000_000), 2000, "Most tokens one /sample may draw."),
     Opt("max_sample_num", Int(1, 10_000), 8, "Most samples drawn together by one /sample."),
     Opt("max_samples", Int(1, 10_000), 4, "/sample requests running at once (429 above)."),
+    Opt("max_predict_k", Int(1, 100_000), 100, "Most proposals one /predict may ask for (the word beam grows with k)."),
     Opt("open", Flag(), False, "Open the playground page (GET /) in a web browser once listening."),
     Opt("graceful", Float(0.0, 86_400.0), 30.0, "On SIGTERM, seconds to let requests in flight finish."),
     Opt("serve.threads", Int(1, 4096), None, "Torch threads per worker [default: all cores].", optional=True),

@@ -188,6 +188,8 @@ def _options(body: Any, *names: str) -> ScoringOptions:
 
 
 def _check_predict(body: Any, limits: Limits) -> None:
+    if body.k > limits.max_predict_k:
+        raise over("k", body.k, limits.max_predict_k, "--max-predict-k", status=422)
     if len(body.prefix) > limits.max_chars:
         raise over("prefix characters", len(body.prefix), limits.max_chars, "--max-chars")
     if body.candidates and not body.blank:

@@ -29,6 +29,7 @@ class Limits:
     max_sample_length: int = default("max_sample_length")  # tokens one /sample may draw
     max_sample_num: int = default("max_sample_num")  # samples drawn together in one /sample request
     max_samples: int = default("max_samples")  # /sample requests running at once; more get 429
+    max_predict_k: int = default("max_predict_k")  # proposals one /predict may ask for
     max_batch: int = default("max_batch")  # sentences gathered into one micro-batch
     batch_wait_ms: float = default("batch_wait_ms")  # how long the batcher waits to gather concurrent /score requests
 

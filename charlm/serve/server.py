@@ -18,7 +18,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from charlm.errors import BadOption, CharlmError
+from charlm.errors import CharlmError
+from charlm.options import check_all
 from charlm.serve.limits import Limits
 
 ENV = "CHARLM_SERVE"
@@ -40,12 +41,7 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port < 65536:
-            raise BadOption(f"--port must be in [0, 65535] (got {self.port})")
-        if self.workers < 1:
-            raise BadOption(f"--workers must be at least 1 (got {self.workers})")
-        if self.graceful < 0:
-            raise BadOption(f"--graceful must be at least 0 seconds (got {self.graceful})")
+        check_all("serve", {"port": self.port, "workers": self.workers, "graceful": self.graceful})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

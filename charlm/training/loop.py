@@ -1,20 +1,16 @@
 """Training: truncated BPTT with carried state, AdamW, clipping, evaluation and exactly resumable checkpoints.
 
-``train(config, callback)`` starts a run and ``resume(run_dir, given, callback)`` continues one;
-the CLI only renders the events the callback receives (``start``, ``step``, ``eval``, ``save``,
-``notice``, ``end``). Nothing here prints. The :class:`Trainer` is short on purpose: what the run
-is made of lives in a :class:`~charlm.training.setup.RunContext`, and everything that changes from
-step to step in a :class:`~charlm.training.state.RunState`, which owns the state_dict. A checkpoint
-(trainer_state.pt) is the single commit point, so a kill at any moment loses at most the steps since
-the last one and a resumed run is bitwise the same run. Only the main process writes.
+``train(config, callback)`` starts a run, ``resume(run_dir, given, callback)`` continues one; the CLI
+renders the events the callback receives. Nothing here prints. What the run is made of lives in a
+:class:`~charlm.training.setup.RunContext`, what changes step to step in a :class:`~charlm.training.state.RunState`
+(which owns the state_dict). A checkpoint (trainer_state.pt) is the single commit point, so a kill at
+any moment loses at most the steps since the last one and a resumed run is bitwise the same run.
 """
 
 from __future__ import annotations
 
 import math
-import shlex
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,7 +27,9 @@ from charlm.training.data import evaluate, write_dynamic_stats
 from charlm.training.events import Callback, Event
 from charlm.training.lines import evaluate_lines
 from charlm.training.loss import training_loss
+from charlm.training.ngram import build_at_end
 from charlm.training.recipes import with_recipe
+from charlm.training.result import TrainResult, budget_spent, resume_command, schedule_spent
 from charlm.training.resume import find_run, resumed_config
 from charlm.training.rundir import MetricsLog, StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
@@ -39,26 +37,6 @@ from charlm.training.setup import RunContext, bpc, open_run, restore, start_even
 from charlm.training.state import RunState
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a finished run achieved and where it lives."""
-
-    run_dir: Path
-    steps: int
-    tokens: int
-    elapsed_s: float
-    train_loss: float
-    best_val_loss: float
-    best_val_bpc: float
-    tokens_per_s: float
-    reports: bool = True  # False in the other processes of a distributed run: only rank 0 reports
-    best_val_lines_bpc: float = math.nan  # the best checkpoint's validation bits/char, every line from the start
-
-
-def resume_command(run_dir: Path) -> str:
-    return f"charlm train --resume {shlex.quote(str(run_dir))}"
 
 
 class Trainer:
@@ -73,21 +51,11 @@ class Trainer:
     # -- bookkeeping ---------------------------------------------------------------------------
     def progress(self) -> float:
         """How much of the budget is spent (the first of steps / epochs / time to run out ends the run)."""
-        parts = [self.schedule_progress()]
-        if self.ctx.config.time_budget:
-            parts.append(self.run.elapsed / self.ctx.config.time_budget)
-        return max(parts)
+        return budget_spent(self.ctx.config, self.run, self.ctx.dist.world)
 
     def schedule_progress(self) -> float:
         """Progress the LR schedule follows: steps/epochs when given (never the clock), else time."""
-        c, run, parts = self.ctx.config, self.run, []
-        if c.steps:
-            parts.append(run.step / c.steps)
-        if c.epochs:
-            parts.append(run.tokens / (c.epochs * run.stream.numel * self.ctx.dist.world))
-        if not parts and c.time_budget:
-            parts.append(run.elapsed / c.time_budget)
-        return max(parts or [0.0])
+        return schedule_spent(self.ctx.config, self.run, self.ctx.dist.world)
 
     def lr(self) -> float:
         c, run = self.ctx.config, self.run
@@ -309,17 +277,10 @@ class Trainer:
         if self.ctx.is_main:
             self.ctx.metrics.plot(force=True)
             write_dynamic_stats(self.run.model, self.run.stream.data, self.ctx.run_dir)
-            self._build_ngram()
-
-    def _build_ngram(self) -> None:
-        """The run's n-gram and its tuned weight (:mod:`charlm.training.ngram`), unless --ngram-order 0."""
-        from charlm.training.ngram import build_at_end
-
-        model = self.run.model
-        forward = model.forward_lm if isinstance(model, BidirectionalLM) else model  # the n-gram mixes forward
-        message = build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config)
-        if message:
-            self.notice("ngram", message)
+            model = self.run.model  # the run's n-gram and its tuned weight, unless --ngram-order 0; it mixes forward
+            forward = model.forward_lm if isinstance(model, BidirectionalLM) else model
+            if message := build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config):
+                self.notice("ngram", message)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:

@@ -93,20 +93,9 @@ def open_run(
     model_config = run_model_config(config, tokenizer.vocab_size, train_ids, resume_dir)
     model = build_model(model_config).to(dist.device)
     ctx = RunContext(
-        config,
-        dist,
-        precision,
-        tokenizer,
-        run_dir,
-        MetricsLog(run_dir),
-        info,
-        chars_per_token,
-        val_data,
-        val_lines,
-        model_config,
-        dist.wrap(model),
-        claim,
-    )
+        config, dist, precision, tokenizer, run_dir, MetricsLog(run_dir), info, chars_per_token, val_data, val_lines,
+        model_config, dist.wrap(model), claim,
+    )  # fmt: skip
     if config.init_from and not resume_dir:
         assert source is not None
         best = source / ckpt.BEST
