@@ -320,3 +320,23 @@ def test_library_and_command_line_train_the_same_model(
     assert {k: v for k, v in lib["train"].items() if k not in drop} == {
         k: v for k, v in cli["train"].items() if k not in drop
     }
+
+
+def test_sample_and_fill_blank_are_one_answer_on_every_surface(word_service: Any, tiny_word_model: Path) -> None:
+    lm, client = word_service
+    body = {"prime": "the cat", "length": 12, "seed": 7, "temperature": 0.9}
+    lines = [json.loads(line) for line in client.post("/sample", json=body).text.splitlines() if line]
+    served = lines[-1]["samples"][0]["text"]
+    library = lm.sample("the cat", length=12, seed=7, temperature=0.9)[0].text
+    run = RUNNER.invoke(app, ["sample", "-m", str(tiny_word_model), "--prime", "the cat", "--length", "12", "--seed",
+                              "7", "--temp", "0.9", "--no-stream", "--device", "cpu"])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert served == library and run.stdout == f"the cat{library}\n"  # the prime, then the same draws
+    blank = {"prefix": "the ___ sat on the mat", "blank": True, "candidates": ["cat", "dog", "zqxwvy"], "k": 3}
+    served_blank = client.post("/predict", json=blank).json()["predictions"]
+    library_blank = [p.to_dict() for p in lm.fill_blank(blank["prefix"], blank["candidates"], 3)]
+    cli_blank = json.loads(_cli_json("predict", blank["prefix"], "--blank", "--candidates", "cat,dog,zqxwvy", "-k", "3",
+                                     "-m", str(tiny_word_model), "--device", "cpu"))  # fmt: skip
+    assert [p["text"] for p in served_blank] == [p["text"] for p in library_blank] == [p["text"] for p in cli_blank]
+    for a, b in zip(served_blank, library_blank, strict=True):
+        assert math.isclose(a["logprob"], b["logprob"], rel_tol=1e-9)
