@@ -15,6 +15,7 @@ from typing import Any
 
 from charlm.errors import BadOption, CharlmError
 from charlm.io import CHUNK_BYTES, TextReader, check_codec, check_text_file
+from charlm.streams import over_stream_limit, stream_limit
 
 STDIN = "-"
 
@@ -45,11 +46,22 @@ def _copy_text(out: Any, source: Iterator[str]) -> bool:
     return last == "\n"
 
 
+def _is_utf8(encoding: str) -> bool:
+    return check_codec(encoding, "strict").name in ("utf-8", "utf-8-sig")
+
+
 def _stdin_text(encoding: str, errors: str) -> Iterator[str]:
+    """Standard input decoded in chunks, up to :func:`charlm.streams.stream_limit` bytes (an endless stream is refused)."""
     decoder = check_codec(encoding, errors).incrementaldecoder(errors)
     data, carry, first = sys.stdin.buffer, "", True
+    limit, done = stream_limit(), 0
     while True:
         raw = data.read(CHUNK_BYTES)
+        done += len(raw)
+        if done > limit:
+            raise over_stream_limit("standard input", limit)
+        if _is_utf8(encoding) and b"\x00" in raw:
+            raise CharlmError("standard input looks like binary data (it contains NUL bytes); give text")
         try:
             text = carry + decoder.decode(raw, not raw)
         except UnicodeDecodeError:

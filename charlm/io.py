@@ -22,9 +22,9 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.layout import MODEL_MARKERS  # the files that make a directory a model
 
 CHUNK_BYTES = 1 << 20
@@ -46,6 +46,8 @@ def check_codec(encoding: str, errors: str) -> codecs.CodecInfo:
 
 def check_text_file(path: str | Path) -> int:
     """The size in bytes of ``path`` after refusing a missing, directory or unreadable path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise BadOption(f"a file path is needed here (got {type(path).__name__})")
     path = Path(path)
     if not path.exists():
         raise CharlmError(f"{path}: no such file; check the path")
@@ -158,24 +160,21 @@ def read_text(
     encoding: str = "utf-8",
     errors: str = "strict",
     hint: str = "pass --encoding NAME or --errors replace",
+    limit: int | None = None,
 ) -> str:
-    """A whole text file as one string (BOM dropped, CRLF normalised), with the reader's checks."""
+    """A whole text file as one string (BOM dropped, CRLF normalised), with the reader's checks.
+
+    ``limit``: refuse, before reading, a file of more bytes (what is read whole into memory is bounded).
+    """
+    if limit is not None and check_text_file(path) > limit:
+        raise CharlmError(
+            f"{path} holds {check_text_file(path):,} bytes, over the {limit:,} this reads; give a smaller file"
+        )
     return "".join(iter_chunks(path, encoding, errors, hint=hint))
 
 
 UTF8_HINT = "save it as UTF-8 (e.g. iconv -t utf-8)"
-
-
-def read_stream(stream: BinaryIO, name: str = "stdin") -> str:
-    """Read a byte stream (stdin) once, with the same checks as a file: UTF-8, no NUL; may be blank."""
-    data = stream.read()
-    if b"\x00" in data:
-        raise CharlmError(f"{name} looks like binary data (it contains NUL bytes); give UTF-8 text")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CharlmError(f"{name} is not valid utf-8 (bad byte at offset {exc.start}); {UTF8_HINT}") from None
-    return text.lstrip("\ufeff").replace("\r\n", "\n")
+SMALL_FILE = 256 << 20  # a prime, an n-best list, references: read whole into memory, so bounded
 
 
 def _finite_or_none(value: Any, key: str, reasons: dict[str, str]) -> Any:
@@ -207,6 +206,8 @@ def line_starts(path: str | Path, size: int, rows: int, encoding: str = "utf-8")
     """``rows + 1`` byte offsets, each at the start of a line, cutting the file into near-equal parts.
 
     Files in encodings where a newline byte can sit inside another character (UTF-16, UTF-32) are not cut.
+    Each cut looks at most :data:`CHUNK_BYTES` ahead for its newline (no newline there: no cut, so fewer
+    parts), so a file of one endless line (or of NUL bytes) costs ``rows`` bounded reads, not the file.
     """
     if not ascii_compatible(encoding):
         rows = 1
@@ -214,8 +215,9 @@ def line_starts(path: str | Path, size: int, rows: int, encoding: str = "utf-8")
     with open(path, "rb") as fh:
         for r in range(1, rows):
             fh.seek(max(size * r // rows - 1, cuts[-1]))
-            fh.readline()  # to just after the next newline
-            cuts.append(max(fh.tell(), cuts[-1]))
+            line = fh.readline(CHUNK_BYTES)  # to just after the next newline, if it is near
+            if line.endswith(b"\n"):
+                cuts.append(max(fh.tell(), cuts[-1]))
     return sorted(set([*cuts, size]))
 
 
@@ -292,19 +294,6 @@ def exchange_dirs(a: Path, b: Path) -> None:
 
 
 def is_model_dir(directory: str | Path) -> bool:
-    """Whether ``directory`` holds a model's files (what no command but ``train --force`` may overwrite)."""
+    """Whether ``directory`` holds a model's files (a writer's refusals are :func:`charlm.writer.check_target`'s)."""
     directory = Path(directory)
     return directory.is_dir() and any((directory / name).exists() for name in MODEL_MARKERS)
-
-
-def refuse_model_dir(directory: str | Path, option: str) -> None:
-    """Refuse to write into a directory that holds a model."""
-    if is_model_dir(directory):
-        raise CharlmError(f"{directory} holds a model; {option} would overwrite its files; choose another directory")
-
-
-def refuse_model_file(path: str | Path, option: str) -> None:
-    """Refuse to write a file inside a model directory (its metrics, weights or plot)."""
-    path = Path(path)
-    if is_model_dir(path.parent):
-        raise CharlmError(f"{path.parent} holds a model; {option} writes elsewhere (choose a path outside it)")

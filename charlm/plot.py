@@ -1,20 +1,24 @@
 """Loss curves from metrics.jsonl: one run's loss.png, or several runs overlaid for comparison.
 
-matplotlib (the ``plot`` extra; Agg backend, no display needed) is imported only when a plot is drawn, and PNGs are
-written atomically like every other file of a run directory.
+matplotlib (the ``plot`` extra; Agg backend, no display needed) is imported only when a plot is drawn.
+A run's own loss.png is written atomically like every other file of its run directory; ``charlm plot``
+claims its ``--out`` first (:mod:`charlm.writer`): never inside a model, never over a file that is not a PNG.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from charlm.errors import CharlmError, need
 from charlm.io import write_atomic
-from charlm.layout import METRICS
+from charlm.layout import METRICS, PLOT
+from charlm.writer import Kind, claim_file
 
 Curve = tuple[list[int], list[float]]
+PNG = Kind("a PNG image", "--out", magic=(b"\x89PNG\r\n\x1a\n",))
 
 
 def read_curves(run: Path) -> tuple[Curve, Curve]:
@@ -42,8 +46,8 @@ def read_curves(run: Path) -> tuple[Curve, Curve]:
     return train, val
 
 
-def plot_runs(runs: Sequence[Path], out: Path, title: str | None = None) -> Path:
-    """Draw train (thin) and validation (bold) loss curves of ``runs`` into ``out`` (PNG)."""
+def render_runs(runs: Sequence[Path], title: str | None = None) -> bytes:
+    """The PNG of train (thin) and validation (bold) loss curves of ``runs``."""
     need("matplotlib", "plot", "drawing loss curves")
     import matplotlib
 
@@ -63,7 +67,25 @@ def plot_runs(runs: Sequence[Path], out: Path, title: str | None = None) -> Path
         ax.set_title(title or ", ".join(run.resolve().name for run, _, _ in curves))
         ax.grid(alpha=0.3)
         ax.legend()
-        write_atomic(out, lambda fh: fig.savefig(fh, format="png"))
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
     finally:
         plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_run_plot(run: Path, title: str) -> None:
+    """A run's own loss.png, inside its run directory (the training loop's; never claimed like a command's output)."""
+    data = render_runs([run], title)
+    write_atomic(Path(run) / PLOT, lambda fh: fh.write(data))
+
+
+def plot_runs(runs: Sequence[Path], out: Path, title: str | None = None) -> Path:
+    """Draw the loss curves of ``runs`` into the PNG file ``out``, claimed first (:mod:`charlm.writer`).
+
+    A path inside a model directory or a run, or an existing file that is not a PNG, is refused before drawing.
+    """
+    with claim_file(out, PNG, sources=list(runs)) as target:
+        data = render_runs(runs, title)
+        target.write(lambda fh: fh.write(data))
     return out

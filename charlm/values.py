@@ -129,7 +129,7 @@ class Temperature(Float):
 
     def __init__(self) -> None:
         super().__init__(0.0, 100.0)
-        self.bad += ("1e-40", "1e308")
+        self.bad += ("1e-40", "1e308", "1e-300")  # issue 22 B10: both refused before a /sample stream starts
 
     def check(self, value: Any) -> float:
         checked = super().check(value)

@@ -15,6 +15,7 @@ shared ``cli`` runner to training or building your own.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -218,3 +219,27 @@ def _trains_marker_is_true(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail(f"this test trained {trained} model(s): mark it @pytest.mark.trains (or use a shared fixture)")
     if marker is not None and not trained and not marker.kwargs.get("subprocess"):
         pytest.fail("this test is marked trains but trained no model here: remove the marker (or say subprocess=True)")
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory nothing can be written into (holding one file, ``kept``), for root too.
+
+    chmod does not stop root, so as root the directory is made immutable (``chattr +i``) instead;
+    where neither works the test is skipped.
+    """
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "kept").write_text("kept")
+    root = os.geteuid() == 0
+    if root and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("running as root without chattr: no directory is read-only here")
+    if not root:
+        folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        else:
+            folder.chmod(0o755)

@@ -72,3 +72,27 @@ def digest(directory: Path) -> dict[str, str]:
         else:
             found[rel] = "dir"
     return found
+
+
+def train_tiny(root: Path, name: str, level: str = "char") -> Path:
+    """A 3-step model of ``root/small.txt`` in ``root/name`` (in-process: the suites' shared tiny models)."""
+    from charlm.training.config import TrainConfig
+    from charlm.training.loop import train
+
+    config = TrainConfig(
+        corpus=str(root / "small.txt"),
+        out=str(root / name),
+        checkpoints=str(root / "checkpoints"),
+        level=level,
+        hidden=16,
+        embed=8,
+        layers=1,
+        seq_len=8,
+        batch_size=2,
+        steps=3,
+        eval_every=3,
+        device="cpu",
+        precision="fp32",
+        dropout=0.0,
+    )
+    return train(config).run_dir

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from charlm.cli.app import app
 from charlm.errors import CharlmError
-from charlm.ngram.arpa import read_arpa, write_arpa
+from charlm.ngram.arpa import write_arpa
+from charlm.ngram.arpa_read import read_arpa
 from charlm.ngram.counts import count_ngrams
 from charlm.ngram.kneser_ney import FALLBACK, discounts, estimate
 from charlm.ngram.model import NgramModel

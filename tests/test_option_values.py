@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-import typer
 
-from charlm.cli.paths import InputFile, OutPng
+from charlm.cli.paths import InputFile
 from charlm.durations import parse_duration, parse_save_every
 from charlm.errors import BadOption, CharlmError
-from charlm.io import exchange_dirs, json_text, read_stream, strict_payload
+from charlm.io import exchange_dirs, json_text, strict_payload
+from charlm.streams import read_stream
 from charlm.training.claim import Claim, RunLock, check_target, holds_model
 from charlm.training.config import TrainConfig
 from charlm.values import Choice, Float, Int, Temperature, Text
@@ -77,12 +77,6 @@ def test_input_file_spools_a_pipe_once(tmp_path: Path) -> None:
     copy = InputFile()(str(fifo))
     os.waitpid(pid, 0)
     assert copy != fifo and copy.read_bytes() == b"hello\n" and copy.read_bytes() == b"hello\n"
-
-
-def test_png_output_never_lands_in_a_model_directory(tmp_path: Path) -> None:
-    (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(typer.BadParameter, match="holds a model"):
-        OutPng()(str(tmp_path / "x.png"))
 
 
 def test_train_config_refuses_non_finite_and_wrong_kinds() -> None:

@@ -158,7 +158,7 @@ def test_cli_predict(tiny_model: Path) -> None:
     blank = runner.invoke(app, gap)
     assert blank.exit_code == 0 and "share" in blank.stdout and "mat" in blank.stdout
     bad = runner.invoke(app, ["predict", "no gap", "-m", str(tiny_model), "--blank"])
-    assert bad.exit_code == 1 and bad.stderr.startswith("charlm: error:") and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and bad.stderr.startswith("charlm: error:") and "Traceback" not in bad.output  # the text
 
 
 def test_predict_help_has_an_example() -> None:

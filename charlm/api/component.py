@@ -197,4 +197,14 @@ def rescore(
         else m
         for m in models
     ]
+    _name_by_path(scorers, models)
     return rescore_nbest(nbest, scorers, weights, tune_on, tune_refs, refs, tune_oov, progress)
+
+
+def _name_by_path(scorers: Sequence[SentenceScorer], models: Sequence[Any]) -> None:
+    """Models of the same directory name (run1/best, run2/best) are named by their paths as given."""
+    names = [s.name for s in scorers]
+    for scorer, model in zip(scorers, models, strict=True):
+        given = model.path if isinstance(model, Component) else model if isinstance(model, (str, Path)) else None
+        if isinstance(scorer, CharlmScorer) and given is not None and names.count(scorer.name) > 1:
+            scorer.name = str(given)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from charlm.errors import need
-from charlm.eval.gradflow import GradFlow, compare
-from charlm.eval.gradflow import plot as plot_gradflow
+from charlm.eval.gradflow import GradFlow, compare, render
 from charlm.io import UTF8_HINT, read_text
 from charlm.options import check_all
+from charlm.plot import PNG
+from charlm.writer import claim_file
+
+GRADFLOW_PNG = replace(PNG, option="--plot")
 
 
 def gradflow(
@@ -32,8 +37,12 @@ def gradflow(
     if plot is not None:
         need("matplotlib", "plot", "the gradient-flow plot")  # before the work, not after it
     names = list(archs) if archs else ([] if models else ["rnn", "lstm", "gru"])
-    content = read_text(text, hint=UTF8_HINT) if text is not None else None
-    results = compare(names, list(models), content, length, batch, hidden, layers, seed)
-    if plot is not None:
-        plot_gradflow(results, Path(plot))
+    sources = [*models, *([text] if text is not None else [])]
+    # The plot is claimed before any measuring (charlm.writer): never inside a model, never over a non-PNG.
+    with claim_file(plot, GRADFLOW_PNG, sources) if plot is not None else contextlib.nullcontext() as target:
+        content = read_text(text, hint=UTF8_HINT) if text is not None else None
+        results = compare(names, list(models), content, length, batch, hidden, layers, seed)
+        if target is not None:
+            data = render(results)
+            target.write(lambda fh: fh.write(data))
     return results

@@ -99,10 +99,12 @@ class Model(FileScoring, Component):
         run's validation ids, per line and streamed. Returns what ``ngram.json`` records.
         """
         from charlm.training.ngram import build_run_ngram
+        from charlm.writer import locked
 
         check("order", order)
         refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
-        meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
+        with locked(self.directory):  # not while a training run writes the directory
+            meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
         self.__dict__.pop("_mixes", None)
         return meta
 
@@ -112,11 +114,14 @@ class Model(FileScoring, Component):
 
         return export_model_arpa(self.directory, self.tokenizer, Path(path))
 
-    def export_onnx(self, out: str | Path, quantize: str = "none") -> dict[str, Any]:
-        """Export to ONNX graphs that onnxruntime runs without torch (:mod:`charlm.export.onnx`)."""
+    def export_onnx(self, out: str | Path, quantize: str = "none", force: bool = False) -> dict[str, Any]:
+        """Export to ONNX graphs that onnxruntime runs without torch (:mod:`charlm.export.onnx`).
+
+        ``out`` is claimed (:mod:`charlm.writer`): an earlier export there is replaced only with ``force``.
+        """
         from charlm.export.onnx import export_onnx
 
-        return export_onnx(self.directory, out, quantize=check("quantize", quantize))
+        return export_onnx(self.directory, out, quantize=check("quantize", quantize), force=force)
 
     def prepare(self, text: str, unk: str | None = None) -> str:
         """``text`` as the model reads it under the unknown-token policy ``unk`` (default: the model's).
@@ -127,7 +132,7 @@ class Model(FileScoring, Component):
         return apply_unk_policy(self.tokenizer, check("prime", text), check("unk", unk or self.options.unk))
 
     def _texts(self, texts: str | Sequence[str], unk: str) -> list[str]:
-        items = check("sentences", [texts] if isinstance(texts, str) else list(texts))
+        items = check("sentences", [texts] if isinstance(texts, str) else texts)  # a list (or tuple) of texts
         prepared = [self.prepare(t, unk) for t in items]
         for n, (text, read) in enumerate(zip(items, prepared, strict=True), 1):
             if text.strip() and not read.strip():  # refused like an empty sentence, on every surface

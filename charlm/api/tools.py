@@ -24,20 +24,25 @@ def tokenize(
     segment: str = "auto",
     top: int = 20,
     save: str | Path | None = None,
+    force: bool = False,
+    sources: Sequence[str | Path] = (),
 ) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """Fit a tokenizer on ``text``: its statistics and its ``top`` most frequent tokens (``save``: write it)."""
-    from charlm.io import refuse_model_dir
-    from charlm.tokenizers import build_tokenizer, describe
+    """Fit a tokenizer on ``text``: its statistics and its ``top`` most frequent tokens (``save``: write it).
+
+    ``save`` is claimed before the fitting (:mod:`charlm.writer`): a model directory, a directory of other
+    files, one of ``sources`` (the input files) and, without ``force``, an earlier saved tokenizer are refused.
+    """
+    from charlm.tokenizers import SAVED, build_tokenizer, describe, save_tokenizer
+    from charlm.writer import check_target
 
     check_all("tokenize", {"level": level, "max_vocab": max_vocab, "min_count": min_count,
                            "vocab_size": vocab_size, "segment": segment, "top": top})  # fmt: skip
     if save is not None:
-        refuse_model_dir(Path(save), "--save")  # a model's tokenizer is never overwritten
+        check_target(save, SAVED, force, sources)  # a model's tokenizer is never overwritten
     tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
     stats, frequent = describe(tokenizer, text, top)
     if save is not None:
-        Path(save).mkdir(parents=True, exist_ok=True)
-        tokenizer.save(Path(save))
+        save_tokenizer(tokenizer, save, force, sources)
     return stats, frequent
 
 

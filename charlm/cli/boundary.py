@@ -7,21 +7,25 @@ Exit codes (docs/reliability-hostile.md):
   a full disk), or the work failed (diverged, out of memory);
 * 2 the command line is wrong: an unknown option, a missing argument, a malformed or out-of-range
   value, options that cannot go together (Typer's usage errors and :class:`charlm.errors.BadOption`);
+* 141 the reader of stdout went away (``charlm score --json | head -c 10``): quiet, no message, the
+  code a Unix tool killed by SIGPIPE gets (so ``set -o pipefail`` still sees the output was cut);
 * 130 interrupted by Ctrl-C or SIGTERM (SIGTERM is turned into the same interrupt from the first
-  moment, so temp files are removed and a training run says how to resume or rerun).
+  moment, so temp files are removed and a training run says how to resume or rerun). The signal is
+  also remembered (:mod:`charlm.interrupts`): one whose exception a library swallowed still ends the
+  command, at the next point that begins or commits work, or here, with 130.
 """
 
 from __future__ import annotations
 
-import signal
+import os
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
+
+from charlm import interrupts
 
 # Click's exception classes as the installed typer raises them. Typer 0.2x vendors click under a
 # private module, so ``import click`` would catch another copy's classes; the public ``typer.BadParameter``
@@ -32,16 +36,24 @@ ClickException: type[Exception] = _BASES["ClickException"]
 
 USAGE = 2
 INTERRUPTED = 130
+PIPE_CLOSED = 141  # 128 + SIGPIPE
+
+
+def closed_pipe() -> int:
+    """stdout's reader has gone: point stdout at /dev/null (so the exit's flush is silent); 141."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return PIPE_CLOSED
 
 
 def error_line(message: str) -> str:
     """``charlm: error: <message>`` on one line (newlines inside a message become spaces)."""
     flat = " ".join(str(message).split())
     return f"charlm: error: {flat}"
-
-
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def _usage_message(exc: Any) -> str:
@@ -67,7 +79,17 @@ def _exit_code(call: Any) -> int:
     except (typer.Abort, KeyboardInterrupt):
         print(error_line("interrupted"), file=sys.stderr)
         return INTERRUPTED
-    return code if isinstance(code, int) else 0
+    except BrokenPipeError:
+        return closed_pipe()
+    try:
+        sys.stdout.flush()  # what the command printed last, while a closed pipe can still be told apart
+    except BrokenPipeError:
+        return closed_pipe()
+    code = code if isinstance(code, int) else 0
+    if code == 0 and interrupts.pending() is not None:  # a signal whose KeyboardInterrupt a library swallowed
+        print(error_line("interrupted"), file=sys.stderr)
+        return INTERRUPTED
+    return code
 
 
 class CharlmGroup(TyperGroup):
@@ -105,6 +127,6 @@ class CharlmGroup(TyperGroup):
 
         if not standalone_mode:
             return call()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _sigterm)  # from the first moment, SIGTERM stops like Ctrl-C
-        sys.exit(_exit_code(call))
+        with interrupts.caught():  # from the first moment, SIGTERM stops like Ctrl-C, and neither is lost
+            code = _exit_code(call)
+        sys.exit(code)

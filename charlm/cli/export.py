@@ -27,12 +27,17 @@ def export(
     format: Annotated[str, option("format")] = default("format"),
     quantize: Annotated[str, option("quantize")] = default("quantize"),
     as_json: Annotated[bool, typer.Option("--json", help="Print model.json and the check's errors as JSON.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier export in --out (as a whole; never other files).")
+    ] = False,
 ) -> None:
     """Export a model to ONNX: window.onnx (ids, state -> logits, state), step.onnx (one token), model.json.
 
     The tokenizer and a model.json describing every input and output are written beside the graphs,
     so onnxruntime and numpy alone can score and sample. Each graph is checked against torch with
     onnxruntime before it is written; architectures that do not export are refused with the reason.
+    --out must be new, empty or an earlier export (replaced with --force); the files are staged
+    beside it and swapped in together.
 
     Example: charlm export --model checkpoints/latest --format onnx --out exported/
     """
@@ -41,8 +46,10 @@ def export(
     need("onnx", "export")
     need("onnxruntime", "export")
     from charlm.api import load
+    from charlm.api.outputs import check_export_target
 
-    info = load(model, device="cpu").export_onnx(out, quantize=quantize)
+    check_export_target(out, model, force)  # before loading: never a model, never foreign files
+    info = load(model, device="cpu").export_onnx(out, quantize=quantize, force=force)
     if as_json:
         print(json_text({k: v for k, v in info.items() if k not in ("vocab", "text")}))
         return

@@ -75,7 +75,12 @@ def _report(meta: dict[str, Any]) -> None:
 
 @friendly
 def export(
-    arpa: Annotated[Path, typer.Option("--arpa", parser=OutFile(), help="ARPA file to write.")],
+    arpa: Annotated[
+        Path,
+        typer.Option(
+            "--arpa", parser=OutFile(), help="ARPA file to write (new, or an earlier ARPA file; never a model's file)."
+        ),
+    ],
     model: ModelOpt = None,
 ) -> None:
     """Write the model's n-gram as an ARPA file (log10; </s> is <eos>; spaces in tokens escaped as \\s).
@@ -83,7 +88,9 @@ def export(
     Example: charlm ngram export --arpa model.arpa --model checkpoints/latest
     """
     from charlm.api import load
+    from charlm.api.outputs import check_arpa_target
 
+    check_arpa_target(arpa, model)  # before loading: never a model's own file
     done = load(model, device="cpu").export_arpa(arpa)
     print(f"wrote {done['path']}: {done['order']}-gram, {sum(done['ngrams']):,} n-grams")
 

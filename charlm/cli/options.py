@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from charlm.cli.boundary import error_line
+from charlm.cli.boundary import closed_pipe, error_line
 from charlm.cli.declared import option
 from charlm.cli.paths import ModelDir
 from charlm.cli.values import Parser
@@ -84,6 +84,8 @@ def friendly(fn: F) -> F:
             raise _fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise _fail("interrupted", 130) from None
+        except BrokenPipeError:  # stdout's reader went away: a quiet exit (charlm.cli.boundary)
+            raise typer.Exit(closed_pipe()) from None
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             raise _fail(f"{exc.strerror or exc}{where}") from None

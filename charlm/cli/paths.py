@@ -1,8 +1,10 @@
 """Validating value types for options that name files and directories (see :mod:`charlm.cli.values`).
 
-Inputs must exist and be readable (a pipe, FIFO or /dev/stdin is read once, into a temporary file
-removed at exit, so a command may read it twice); model directories must exist; output
-directories must not be files; plots are PNG files in an existing directory outside any model.
+Inputs must exist and be readable files: a device (/dev/zero, /dev/null, a terminal) is refused; a
+pipe, FIFO or /dev/stdin is read once, into a temporary file removed at exit, so a command may read
+it twice, up to the stream limit (:func:`charlm.streams.stream_limit`, 1 GiB);
+model directories must exist; output directories must not be files; plots are PNG files in an
+existing directory (what the target holds is :mod:`charlm.writer`'s to judge, when it is claimed).
 """
 
 from __future__ import annotations
@@ -19,12 +21,21 @@ from charlm.errors import CharlmError
 
 
 def _spool(path: Path) -> Path:
-    """Copy a pipe, FIFO or device (read once) into a temporary file removed at exit."""
+    """Copy a pipe or FIFO (read once) into a temporary file removed at exit, up to the stream limit.
+
+    An endless stream is refused once it passes :func:`charlm.streams.stream_limit` bytes, so it never fills the disk.
+    """
+    from charlm.streams import copy_stream
+
     folder = Path(tempfile.mkdtemp(prefix="charlm-pipe-"))
     atexit.register(shutil.rmtree, folder, True)
     copy = folder / (path.name or "stdin")
-    with open(path, "rb") as src, open(copy, "wb") as dst:
-        shutil.copyfileobj(src, dst)
+    try:
+        with open(path, "rb") as src, open(copy, "wb") as dst:
+            copy_stream(src, dst.write, str(path), nul_ok=True)  # the reader judges the bytes
+    except CharlmError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return copy
 
 
@@ -35,12 +46,12 @@ class InputFile(Value):
     """
 
     __name__ = "FILE"
-    bad = ("/nonexistent/charlm-file.txt", "/")
+    bad = ("/nonexistent/charlm-file.txt", "/", "/dev/zero")
 
     def __init__(self, dir_ok: bool = False, stdin_ok: bool = False) -> None:
         self.dir_ok, self.stdin_ok = dir_ok, stdin_ok
         if dir_ok:
-            self.bad = ("/nonexistent/charlm-file.txt", "")
+            self.bad = ("/nonexistent/charlm-file.txt", "", "/dev/zero")
 
     def parse(self, text: str) -> Path:
         if not text:
@@ -59,6 +70,8 @@ class InputFile(Value):
             if self.dir_ok:
                 return path
             raise CharlmError(f"{path} is a directory; give a text file")
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            raise CharlmError(f"{path} is a device, not a file; give a file (or pipe the data in)")
         if not os.access(path, os.R_OK):
             raise CharlmError(f"{path}: cannot read it (permission denied)")
         if not stat.S_ISREG(mode):
@@ -114,10 +127,7 @@ class OutPng(Value):
             raise CharlmError(f"{path}: the plot is a PNG; give a file name ending in .png")
         if not path.parent.is_dir():
             raise CharlmError(f"{path.parent}: no such directory")
-        from charlm.io import refuse_model_file
-
-        refuse_model_file(path, "the plot")
-        return path
+        return path  # what is there (a model, a file that is not a PNG) is charlm.writer's to judge: exit 1
 
 
 class OutFile(Value):

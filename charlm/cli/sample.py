@@ -69,7 +69,7 @@ def sample(
     Example: charlm sample --temp 0.8 --prime "ROMEO:" --length 300 --seed 1
     """
     from charlm.api import load
-    from charlm.io import UTF8_HINT, read_text
+    from charlm.io import SMALL_FILE, UTF8_HINT, read_text
 
     if prime and prime_file is not None:
         raise BadOption("give either --prime or --prime-file, not both")
@@ -77,7 +77,7 @@ def sample(
         raise BadOption("--beam searches for the most probable text; drop --top-k/--top-p (or drop --beam)")
     scoring = ScoringOptions.of(unk=unk, ngram_weight=ngram_weight, ngram=ngram, precision=precision)
     lm = load(model, device=device, options=scoring)
-    start = read_text(prime_file, hint=UTF8_HINT) if prime_file is not None else prime
+    start = read_text(prime_file, hint=UTF8_HINT, limit=SMALL_FILE) if prime_file is not None else prime
     live = (num == 1 and beam is None) and (stream if stream is not None else sys.stdout.isatty())
     show = _Shown(num, live, show_logprob)
     options: dict[str, Any] = dict(length=length, temperature=temp, top_k=top_k, top_p=top_p, num=num)
@@ -106,11 +106,17 @@ def _sample_one(
         show.samples(lm, given, options)
 
 
+PROMPT_BYTES = 1 << 20  # one line typed (or piped) at the sample -i prompt
+
+
 def _prompts() -> Iterator[str]:
     """Lines typed at the prompt (shown on stderr), until end of input."""
     while True:
         print("prime> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.buffer.readline().decode("utf-8", "surrogateescape")
+        raw = sys.stdin.buffer.readline(PROMPT_BYTES + 1)
+        if len(raw) > PROMPT_BYTES:  # an endless line is not read into memory
+            raise CharlmError(f"a prompt line of over {PROMPT_BYTES:,} bytes; give shorter primes (or --prime-file)")
+        line = raw.decode("utf-8", "surrogateescape")
         if not line:
             print(file=sys.stderr)
             return

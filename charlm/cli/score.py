@@ -41,7 +41,8 @@ PROGRESS_BYTES = 2 << 20
 
 def _sentences(sentences: list[str] | None, lines: Path | None, encoding: str, errors: str) -> list[str]:
     """Arguments, then the lines of --lines, else stdin when it is not a terminal; blank lines skipped."""
-    from charlm.io import read_stream, read_text
+    from charlm.io import read_text
+    from charlm.streams import read_stream
 
     texts = list(sentences or [])
     if lines is not None:
@@ -147,7 +148,10 @@ def eval_(
     precision: PrecisionOpt = default("precision"),
     progress: Annotated[
         bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: files over 2 MiB]."),
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar on stderr [default: files over 2 MiB, when stderr is a terminal].",
+        ),
     ] = None,
     encoding: EncodingOpt = default("encoding"),
     errors: ErrorsOpt = default("errors"),
@@ -206,5 +210,8 @@ def eval_(
 
 
 def _big(file: Path) -> bool:
-    """Whether a file is large enough for a progress bar by default."""
-    return file.is_file() and file.stat().st_size >= PROGRESS_BYTES
+    """Whether a file is large enough for a progress bar by default (on a terminal: elsewhere a bar is noise,
+    and its last refresh left a blank line before an error)."""
+    from charlm.cli.render import err
+
+    return err.is_terminal and file.is_file() and file.stat().st_size >= PROGRESS_BYTES

@@ -198,6 +198,9 @@ def tokenize(
     encoding: EncodingOpt = default("encoding"),
     errors: ErrorsOpt = default("errors"),
     segment: SegmentOpt = default("segment"),
+    force: Annotated[
+        bool, typer.Option("--force", help="With --save: replace a tokenizer saved there earlier (never other files).")
+    ] = False,
 ) -> None:
     """Fit a tokenizer on CORPUS and show vocabulary size, token count, unknown rate, frequent tokens.
 
@@ -206,14 +209,16 @@ def tokenize(
     Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
     from charlm.api import tokenize as fit
+    from charlm.api.outputs import check_tokenizer_target
     from charlm.inputs import resolve_inputs
-    from charlm.io import json_text, read_text, refuse_model_dir
+    from charlm.io import json_text, read_text
 
+    sources = [c for c in corpus if str(c) != "-" and not c.is_dir()]  # the input files (a folder's are *.txt)
     if save is not None:
-        refuse_model_dir(save, "--save")  # before any work: a model's tokenizer is never overwritten
+        check_tokenizer_target(save, force, sources)  # before any work: a model's tokenizer is never overwritten
     with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
         text = read_text(path, codec, on_error)
-    stats, frequent = fit(text, level, max_vocab, min_count, vocab_size, segment, top, save)
+    stats, frequent = fit(text, level, max_vocab, min_count, vocab_size, segment, top, save, force, sources)
     stats["corpus"] = " ".join(str(c) for c in corpus)
     if as_json:
         print(json_text({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}))

@@ -181,9 +181,9 @@ def eval_file(
     if dynamic is not None:
         batch_size, window = 1, dynamic.config.segment  # the paper's setting: one stream, short segments
     check_precision(precision)
-    path = Path(path)
     check_codec(encoding, errors)
-    size = check_text_file(path)
+    size = check_text_file(path)  # also refuses what is not a path at all (None, a number)
+    path = Path(path)
     rows = 1 if independent else max(1, min(batch_size, size // max(min_row_bytes, 1)))
     cuts = line_starts(path, size, rows, encoding)
     readers = [TextReader(path, encoding, errors, a, b, chunk_bytes) for a, b in itertools.pairwise(cuts)]

@@ -18,6 +18,7 @@ fitted by least squares on log norm. The plot is written with matplotlib (the ``
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from charlm.errors import CharlmError, need
-from charlm.io import write_atomic
 from charlm.models.base import AnyLM
 from charlm.models.config import State
 
@@ -109,8 +109,8 @@ def windows(ids: Sequence[int], length: int, batch: int, seed: int) -> Tensor:
     return torch.stack([data[s : s + length + 1] for s in starts.tolist()])  # (B,T+1)
 
 
-def plot(results: Sequence[GradFlow], path: Path) -> None:
-    """Write a log-scale plot of norm(d) / norm(0) against d."""
+def render(results: Sequence[GradFlow]) -> bytes:
+    """The PNG of a log-scale plot of norm(d) / norm(0) against d."""
     need("matplotlib", "plot", "the gradient-flow plot")
     import matplotlib
 
@@ -118,22 +118,26 @@ def plot(results: Sequence[GradFlow], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    for r in results:
-        rel = [r.relative(d) for d in range(1, len(r.norms) + 1)]
-        ax.semilogy(
-            range(1, len(rel) + 1),
-            rel,
-            label=f"{r.label} ({r.weights} weights, {r.data})",
-            linestyle="-" if r.weights == "trained" else "--",
-        )
-    ax.set_xlabel("distance T - t (steps before the loss)")
-    ax.set_ylabel("|dLoss_T / ds_t|  relative to distance 1")
-    ax.set_title("Gradient flow through time")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    write_atomic(Path(path), lambda fh: fig.savefig(fh, format="png", dpi=110))
-    plt.close(fig)
+    try:
+        for r in results:
+            rel = [r.relative(d) for d in range(1, len(r.norms) + 1)]
+            ax.semilogy(
+                range(1, len(rel) + 1),
+                rel,
+                label=f"{r.label} ({r.weights} weights, {r.data})",
+                linestyle="-" if r.weights == "trained" else "--",
+            )
+        ax.set_xlabel("distance T - t (steps before the loss)")
+        ax.set_ylabel("|dLoss_T / ds_t|  relative to distance 1")
+        ax.set_title("Gradient flow through time")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
 
 
 def compare(

@@ -148,7 +148,8 @@ def resolve(
     if value == AUTO and meta is None and arpa is None:
         return None  # a model without an n-gram (e.g. trained before they existed) is the network alone
     if arpa is not None:
-        from charlm.ngram.arpa import read_arpa, vocabulary_words
+        from charlm.ngram.arpa import vocabulary_words
+        from charlm.ngram.arpa_read import read_arpa
 
         words = vocabulary_words(tokenizer.token_str, vocab_size, tokenizer.unk_id, tokenizer.eos_id)
         ngram, source = read_arpa(arpa, words), str(arpa)

@@ -5,8 +5,9 @@ Two formats, told apart line by line::
     TSV    id<TAB>hypothesis<TAB>score[<TAB>score ...]      the decoder's total is the sum of the scores
     Moses  id ||| hypothesis ||| feature values ||| total    the decoder's total is the last field
 
-References (``--refs``): ``id<TAB>text`` lines, or one plain line per id in the order the ids first
-appear in the n-best list. Word error rate is the word-level edit distance (substitutions,
+References (``--refs``): ``id<TAB>text`` lines (an id given twice is refused), or one plain line per
+id in the order the ids first appear in the n-best list. Both files are read whole, up to
+:data:`charlm.io.SMALL_FILE` bytes. Word error rate is the word-level edit distance (substitutions,
 insertions, deletions, each costing 1) summed over utterances, divided by the reference words.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charlm.errors import CharlmError
-from charlm.io import read_text
+from charlm.io import SMALL_FILE, read_text
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _is_number(value: str) -> bool:
 def read_nbest(path: str | Path) -> dict[str, list[Hypothesis]]:
     """Hypotheses grouped by id, ids in order of first appearance, each group in file order."""
     groups: dict[str, list[Hypothesis]] = {}
-    for n, line in enumerate(read_text(path).split("\n"), 1):
+    for n, line in enumerate(read_text(path, limit=SMALL_FILE).split("\n"), 1):
         if line.strip():
             hyp = parse_line(line, f"{path}:{n}")
             groups.setdefault(hyp.id, []).append(hyp)
@@ -79,9 +80,15 @@ def read_nbest(path: str | Path) -> dict[str, list[Hypothesis]]:
 
 def read_refs(path: str | Path, ids: Sequence[str]) -> dict[str, str]:
     """References by id: ``id<TAB>text`` lines, or plain lines in the order of ``ids``."""
-    lines = [line for line in read_text(path).split("\n") if line.strip()]
+    numbered = [(n, line) for n, line in enumerate(read_text(path, limit=SMALL_FILE).split("\n"), 1) if line.strip()]
+    lines = [line for _, line in numbered]
     if lines and all("\t" in line for line in lines):
-        refs = {a.strip(): " ".join(b.split()) for a, b in (line.split("\t", 1) for line in lines)}
+        refs: dict[str, str] = {}
+        for n, line in numbered:
+            key, text = line.split("\t", 1)
+            if key.strip() in refs:
+                raise CharlmError(f"{path}:{n}: a second reference for id {key.strip()!r}; give one line per id")
+            refs[key.strip()] = " ".join(text.split())
     elif len(lines) == len(ids):
         refs = {i: " ".join(line.split()) for i, line in zip(ids, lines, strict=True)}
     else:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
 from charlm.eval.bidirectional import is_bidirectional, score_both_sentences
 from charlm.eval.score import score_sentences
 from charlm.eval.scorer_state import LMState, StateScorer
@@ -226,7 +226,7 @@ def fill_blank(
     """
     _check_k(k)
     if text.count(BLANK) != 1:
-        raise CharlmError(f"--blank needs exactly one {BLANK} in the text (found {text.count(BLANK)})")
+        raise BadOption(f"--blank needs exactly one {BLANK} in the text (found {text.count(BLANK)})")
     words = [c.strip() for c in candidates if c.strip()]
     if not words:
         left = text[: text.index(BLANK)]

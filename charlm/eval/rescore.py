@@ -137,13 +137,25 @@ class FeatureTable:
         return table, mask
 
 
+def distinct_names(scorers: Sequence[SentenceScorer]) -> list[str]:
+    """The scorers' names, each once: a repeated name gets ``#2``, ``#3`` ... (one JSON column per model)."""
+    names: list[str] = []
+    for scorer in scorers:
+        name, n = scorer.name, 1
+        while name in names:
+            n += 1
+            name = f"{scorer.name}#{n}"
+        names.append(name)
+    return names
+
+
 def featurize(
     groups: dict[str, list[Hypothesis]],
     scorers: Sequence[SentenceScorer],
     progress: Callable[[int, int], None] | None = None,
 ) -> FeatureTable:
     """Score every hypothesis with every model (one padded batch per id and model)."""
-    table = FeatureTable(list(groups), list(groups.values()), [s.name for s in scorers])
+    table = FeatureTable(list(groups), list(groups.values()), distinct_names(scorers))
     for n, hyps in enumerate(table.hyps):
         texts = [h.text for h in hyps]
         scored = [s.logprobs(texts) for s in scorers]

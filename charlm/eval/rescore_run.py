@@ -16,9 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charlm.errors import BadOption, CharlmError
+from charlm.errors import BadOption
 from charlm.eval.nbest import WordErrors, read_nbest, read_refs, word_errors
-from charlm.eval.rescore import FeatureTable, Ranked, SentenceScorer, Tuned, Weights, featurize, rerank, tune
+from charlm.eval.rescore import (
+    FeatureTable,
+    Ranked,
+    SentenceScorer,
+    Tuned,
+    Weights,
+    distinct_names,
+    featurize,
+    rerank,
+    tune,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -71,7 +81,7 @@ def rescore_nbest(
     if (tune_on is None) != (tune_refs is None):
         raise BadOption("--tune DEV.nbest needs the development references (--refs, or --tune-refs with a test NBEST)")
     if nbest is None and tune_on is None:
-        raise CharlmError("give an NBEST file to rescore (or --tune DEV.nbest --refs DEV.refs to tune only)")
+        raise BadOption("give an NBEST file to rescore (or --tune DEV.nbest --refs DEV.refs to tune only)")
     tuned, dev_table = None, None
     if tune_on is not None and tune_refs is not None:
         dev = read_nbest(tune_on)
@@ -82,7 +92,7 @@ def rescore_nbest(
     table = featurize(read_nbest(nbest), scorers, progress) if nbest is not None else dev_table
     assert table is not None
     ranked = rerank(table, weights)
-    names = [s.name for s in scorers]
+    names = distinct_names(scorers)
     if refs is None:
         return RescoreResult(names, weights, table.ids, ranked, tuned)
     truth = read_refs(refs, table.ids)

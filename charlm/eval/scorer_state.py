@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from charlm.errors import CharlmError
+from charlm.errors import BadOption
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
 from charlm.models.state import leaves, map_state
@@ -59,6 +59,22 @@ class LMState:
     logprob: float = 0.0  # nats: the summed log-probability of those tokens
     ended: bool = False  # whether the last token fed was <eos>
     history: tuple[int, ...] = ()  # with an n-gram mixture: the last N-1 tokens (the start <eos> included)
+
+
+def _states(states: Any) -> list[LMState]:
+    """``states`` checked: a list of what :meth:`StateScorer.begin` and ``advance`` return (else one line)."""
+    if isinstance(states, LMState) or not isinstance(states, (list, tuple)):
+        raise BadOption(f"states must be a list of LMState (got {type(states).__name__})")
+    for s in states:
+        if not isinstance(s, LMState):
+            raise BadOption(f"a state must be an LMState from begin() or advance() (got {type(s).__name__})")
+    return list(states)
+
+
+def _texts(texts: Any) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        raise BadOption(f"texts must be a list of texts, one per state (got {type(texts).__name__})")
+    return list(texts)
 
 
 def start_state(model: LanguageModel, batch: int) -> State:
@@ -117,10 +133,12 @@ class StateScorer:
 
     def next_logprobs(self, s: LMState) -> Tensor:
         """``log p(token | history)`` for every token id: a (V,) float32 tensor."""
-        return s.logprobs
+        return _states([s])[0].logprobs
 
     def advance(self, s: LMState, text: str) -> tuple[LMState, float]:
         """Feed ``text``; returns the new state and ``log p(text | s)`` in nats (``s`` is unchanged)."""
+        if not isinstance(text, str):
+            raise BadOption(f"advance takes a text (got {type(text).__name__})")
         return self.advance_many([s], [text])[0]
 
     def end(self, s: LMState) -> tuple[LMState, float]:
@@ -129,12 +147,14 @@ class StateScorer:
 
     def advance_many(self, states: Sequence[LMState], texts: Sequence[str]) -> list[tuple[LMState, float]]:
         """Extend ``states[i]`` by ``texts[i]`` for every i in one batched run (a state may repeat)."""
+        states, texts = _states(states), _texts(texts)
         if len(states) != len(texts):
-            raise CharlmError(f"advance_many needs one text per state (got {len(states)} states, {len(texts)} texts)")
+            raise BadOption(f"advance_many needs one text per state (got {len(states)} states, {len(texts)} texts)")
         return self.advance_ids(states, [self.tokenizer.encode(t) for t in texts])
 
     def advance_ids(self, states: Sequence[LMState], ids: Sequence[Sequence[int]]) -> list[tuple[LMState, float]]:
         """:meth:`advance_many` for token ids."""
+        states = _states(states)
         if not states:
             return []
         with torch.inference_mode():

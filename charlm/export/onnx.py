@@ -7,6 +7,9 @@
     out/model.json    inputs/outputs, state shapes (batch axis), vocabulary, <eos>/<unk> ids
     out/tokenizer.json (and tokenizer.model for sentencepiece), config.json: copied from the model
 
+``out`` is claimed like every output (:mod:`charlm.writer`): written in a staging directory beside it
+and swapped in as a whole, so an export never mixes with an earlier one, and a kill leaves one or the other.
+
 A core's state is flattened to a list of tensors; a fresh state is all zeros (checked at export
 time), so another runtime only needs ``numpy.zeros`` of the shapes in ``model.json``. Every export
 is verified with onnxruntime against torch on a batch size and length other than the traced ones;
@@ -32,16 +35,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from charlm.checkpoint import CONFIG, load_model, resolve_model_dir
+from charlm.checkpoint import load_model, resolve_model_dir
 from charlm.errors import BadOption, CharlmError
+from charlm.export.layout import EXPORT, OPSET, describe, names
 from charlm.io import write_json_atomic
+from charlm.layout import CONFIG, TOKENIZER, TOKENIZER_MODEL
 from charlm.models.base import LanguageModel
 from charlm.models.config import State
-from charlm.tokenizers import Tokenizer
+from charlm.writer import claim_dir
 
 FORMATS = ("onnx",)
 QUANTIZE = ("none", "int8")
-OPSET = 17
 TOLERANCE = 1e-4
 GRAPHS = ("window", "step")
 
@@ -112,10 +116,6 @@ def describe_state(model: LanguageModel) -> tuple[State, list[dict[str, Any]]]:
     return template, specs
 
 
-def _names(count: int) -> tuple[list[str], list[str]]:
-    return [f"state_{i}" for i in range(count)], [f"state_out_{i}" for i in range(count)]
-
-
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
     """Send file descriptor 1 to a scratch file: when tracing fails, torch's exporter prints the whole
@@ -133,7 +133,7 @@ def _quiet_stdout() -> Iterator[None]:
 
 def _export_graph(model: LanguageModel, template: State, specs: list[dict[str, Any]], step: bool, path: Path) -> None:
     """Trace one graph (batch 2, length 5) with dynamic batch (and time) axes into ``path``."""
-    ins, outs = _names(len(specs))
+    ins, outs = names(len(specs))
     ids = torch.tensor([3, 4]) if step else torch.tensor([[1, 2, 3, 4, 5]] * 2)  # (B,) or (B,T)
     state = [_zeros(s, 2) for s in specs]
     axes: dict[str, dict[int, str]] = {"ids": {0: "batch"} if step else {0: "batch", 1: "time"}}
@@ -170,7 +170,7 @@ def verify(model: LanguageModel, specs: list[dict[str, Any]], path: Path, step: 
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    ins, _ = _names(len(specs))
+    ins, _ = names(len(specs))
     gen = torch.Generator().manual_seed(0)
     state_t: State = None
     state_np = [_zeros(s, 3).numpy() for s in specs]
@@ -196,57 +196,31 @@ def verify(model: LanguageModel, specs: list[dict[str, Any]], path: Path, step: 
     return worst
 
 
-def _vocab(tokenizer: Tokenizer) -> list[str]:
-    """Token names by id (``<eos>``, ``<unk>``, pieces)."""
-    return [tokenizer.token_str(i) for i in range(tokenizer.vocab_size)]
-
-
-def _text(tokenizer: Tokenizer) -> list[str]:
-    """What each id decodes to on its own (``<eos>`` is a newline); joining them decodes a char model exactly."""
-    if tokenizer.kind == "char":
-        return [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
-    return [tokenizer.decode([i]) + ("" if i == tokenizer.eos_id else " ") for i in range(tokenizer.vocab_size)]
-
-
-def describe(model: LanguageModel, tokenizer: Tokenizer, specs: list[dict[str, Any]], quantize: str) -> dict[str, Any]:
-    """The model.json written beside the graphs: what every input and output means."""
-    ins, outs = _names(len(specs))
-    return {
-        "format": "charlm-onnx",
-        "version": 1,
-        "opset": OPSET,
-        "quantize": quantize,
-        "arch": model.config.arch,
-        "vocab_size": tokenizer.vocab_size,
-        "eos_id": tokenizer.eos_id,
-        "unk_id": tokenizer.unk_id,
-        "tokenizer": tokenizer.kind,
-        "vocab": _vocab(tokenizer),
-        "text": _text(tokenizer),
-        "graphs": {
-            "window": {
-                "file": "window.onnx",
-                "inputs": {"ids": "int64 (batch, time)"},
-                "logits": "(batch, time, vocab)",
-            },
-            "step": {"file": "step.onnx", "inputs": {"ids": "int64 (batch,)"}, "logits": "(batch, vocab)"},
-        },
-        "state": [{"input": i, "output": o, "dtype": "float32", **s} for i, o, s in zip(ins, outs, specs, strict=True)],
-        "usage": (
-            "Start each sequence from zeros of every state shape (batch axis set to your batch); feed ids "
-            "with the previous call's state_out_* as state_*. Score: the window graph over <eos> + ids; "
-            "log_softmax(logits) at position t predicts token t+1. Sample: the step graph, one token at a time."
-        ),
-    }
-
-
 def export_onnx(
-    model_dir: str | Path | None, out: str | Path, quantize: str = "none", tolerance: float = TOLERANCE
+    model_dir: str | Path | None,
+    out: str | Path,
+    quantize: str = "none",
+    tolerance: float = TOLERANCE,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Export ``model_dir`` into the directory ``out``; returns ``model.json``'s content plus ``errors``."""
+    """Export ``model_dir`` into the directory ``out``; returns ``model.json``'s content plus ``errors``.
+
+    ``out`` is claimed first (:mod:`charlm.writer`): a model directory, a directory of other files or
+    (without ``force``) an earlier export are refused before anything is loaded; the files are written
+    into a staging directory beside it, which replaces ``out`` as a whole once every graph checks out.
+    """
     if quantize not in QUANTIZE:
         raise BadOption(f"unknown --quantize {quantize!r}; use one of {', '.join(QUANTIZE)}")
     source = resolve_model_dir(model_dir)
+    with claim_dir(out, EXPORT, force, sources=[source]) as staging:
+        info, errors = _export_into(source, staging, quantize, tolerance)
+    return {**info, "errors": errors, "out": str(out)}
+
+
+def _export_into(
+    source: Path, target: Path, quantize: str, tolerance: float
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Write the graphs (each checked against torch), the tokenizer, config.json and model.json into ``target``."""
     model, tokenizer, _ = load_model(source, "cpu")
     arch = model.config.arch
     if not isinstance(model, LanguageModel):  # a --direction both model (BidirectionalLM)
@@ -255,35 +229,30 @@ def export_onnx(
         template, specs = describe_state(model)
     except CharlmError as exc:
         raise CharlmError(f"cannot export --arch {arch}: {exc}") from None
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
     errors: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(dir=target) as tmp:
-        for name in GRAPHS:
-            path = Path(tmp) / f"{name}.onnx"
-            try:
-                _export_graph(model, template, specs, name == "step", path)
-                errors[name] = verify(model, specs, path, name == "step")
-            except torch.onnx.OnnxExporterError as exc:  # e.g. an operator ONNX has no counterpart for
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise CharlmError(f"cannot export --arch {arch} ({name} graph): {reason}") from None
-            except CharlmError as exc:
-                raise CharlmError(f"cannot export --arch {arch} ({name} graph): {exc}") from None
-            if not errors[name] <= tolerance:
-                raise CharlmError(
-                    f"cannot export --arch {arch}: onnxruntime's {name} logits differ from torch's by "
-                    f"{errors[name]:.3g} (> {tolerance:g})"
-                )
-            if quantize == "int8":
-                quantize_int8(path, path)
-        for name in GRAPHS:
-            shutil.move(str(Path(tmp) / f"{name}.onnx"), target / f"{name}.onnx")
-    for extra in ("tokenizer.json", "tokenizer.model", CONFIG):
+    for name in GRAPHS:
+        path = target / f"{name}.onnx"
+        try:
+            _export_graph(model, template, specs, name == "step", path)
+            errors[name] = verify(model, specs, path, name == "step")
+        except torch.onnx.OnnxExporterError as exc:  # e.g. an operator ONNX has no counterpart for
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CharlmError(f"cannot export --arch {arch} ({name} graph): {reason}") from None
+        except CharlmError as exc:
+            raise CharlmError(f"cannot export --arch {arch} ({name} graph): {exc}") from None
+        if not errors[name] <= tolerance:
+            raise CharlmError(
+                f"cannot export --arch {arch}: onnxruntime's {name} logits differ from torch's by "
+                f"{errors[name]:.3g} (> {tolerance:g})"
+            )
+        if quantize == "int8":
+            quantize_int8(path, path)
+    for extra in (TOKENIZER, TOKENIZER_MODEL, CONFIG):
         if (source / extra).exists():
             shutil.copyfile(source / extra, target / extra)
     info = describe(model, tokenizer, specs, quantize)
     write_json_atomic(target / "model.json", info)
-    return {**info, "errors": errors, "out": str(target)}
+    return info, errors
 
 
 def quantize_int8(source: Path, target: Path) -> None:
@@ -291,12 +260,12 @@ def quantize_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.disable(logging.WARNING)  # its advice to pre-process models is for convolutional vision graphs
+    staged = target.with_name(f".{target.name}.int8.tmp")  # beside the target: inside the export's staging
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            staged = Path(tmp) / "q.onnx"
-            quantize_dynamic(
-                str(source), str(staged), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "MatMul", "Gemm"]
-            )
-            shutil.move(str(staged), target)
+        quantize_dynamic(
+            str(source), str(staged), weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM", "MatMul", "Gemm"]
+        )
+        os.replace(staged, target)
     finally:
+        staged.unlink(missing_ok=True)
         logging.disable(logging.NOTSET)

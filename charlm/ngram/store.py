@@ -7,6 +7,8 @@
                          the held-out figures they came from (lines: per-line scoring, stream: eval)
 
 ``ngram.json`` is small and read on every load; ``ngram.npz`` only when a command mixes the n-gram in.
+A model has an n-gram when both files are there; a rebuild removes ``ngram.json`` first and writes it
+last, so a kill leaves the old pair, no n-gram, or the new pair.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from charlm.errors import CharlmError
-from charlm.io import write_json_atomic
+from charlm.io import fsync_dir, write_json_atomic
 from charlm.layout import NGRAM
 from charlm.layout import NGRAM_META as NGRAM_META_FILE
 from charlm.models.base import LanguageModel
@@ -93,6 +95,10 @@ def build(
         meta["lines"] = _tuned(tune.held_lines(model, ngram, np.asarray(val), eos), ngram.order)
         meta["stream"] = _tuned(tune.held_stream(model, ngram, np.asarray(val), eos), ngram.order)
     meta["tune_s"] = round(time.perf_counter() - started - built_s, 3)
+    # The pair is replaced in an order a kill at any moment leaves readable: ngram.json goes first (no
+    # n-gram), then the new ngram.npz, then the new ngram.json (the commit point), never old and new mixed.
+    (Path(directory) / NGRAM_META).unlink(missing_ok=True)
+    fsync_dir(Path(directory))
     ngram.save(Path(directory) / NGRAM_FILE)
     write_json_atomic(Path(directory) / NGRAM_META, meta)
     return meta

@@ -6,14 +6,15 @@
     POST /eval     {"text": "..."}               -> the object `charlm eval --json` prints (path "<request>")
     POST /predict  {"prefix": "...", "k": N}     -> {"predictions": [the objects `charlm predict --json` prints]}
     POST /sample   {"prime": "...", "length": N} -> NDJSON: {"row", "text"} per new piece, then {"done", "samples"}
-    GET  /info     the model's `charlm info --json` object and the server's limits
+    GET  /info     the model's `charlm info --json` object (without paths or the training config) and the limits
     GET  /metrics  ?points=N: the training curve, as `charlm info --curve --json` gives it under "curve"
     GET  /         the playground page (charlm.serve.playground), its files under /static/
     GET  /health   {"status": "ok"}
-    GET  /docs     the generated OpenAPI page (/openapi.json)
+    GET  /docs     an API page rendering /openapi.json, served from the package (works offline: no CDN)
 
 Errors are ``{"error": "one line"}`` with a 4xx status for the client's mistakes and 500 "internal
-error" for ours; no traceback ever reaches a client. Request bodies are strict: unknown fields and
+error" for ours, logged with its traceback on the server's stderr; no traceback and no host path
+ever reaches a client (:mod:`charlm.serve.public`). Request bodies are strict: unknown fields and
 wrong types are refused (422). Non-finite numbers are written as null (strict JSON).
 """
 
@@ -22,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from charlm.api import Model
@@ -36,8 +38,11 @@ from charlm.serve.batching import MicroBatcher
 from charlm.serve.limits import BodyLimit, Limits, RequestError, check_unicode, jsonable, over
 from charlm.serve.playground import alternatives as _alternatives
 from charlm.serve.playground import playground_routes
+from charlm.serve.public import QuietShutdown, log, public_info, public_message, setup_log
 from charlm.serve.requests import EvalRequest, PredictRequest, SampleRequest, ScoreRequest
-from charlm.serve.streaming import sample_stream
+from charlm.serve.streaming import SampleThreads, sample_stream
+
+DOCS_PAGE = (resources.files("charlm.serve") / "docs.html").read_text(encoding="utf-8")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -74,10 +79,11 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(CharlmError)
     async def bad_input(request: Request, exc: CharlmError) -> JSONResponse:
-        return _error(400, str(exc))
+        return _error(400, public_message(str(exc)))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("500 on %s %s", request.method, request.url.path, exc_info=exc)
         return _error(500, "internal error (see the server's log)")
 
 
@@ -95,14 +101,19 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
     limits = limits or Limits()
     batcher = MicroBatcher(model, limits.max_batch, limits.batch_wait_ms)
     samples = asyncio.Semaphore(limits.max_samples)
+    threads = SampleThreads()  # the /sample streams' threads: stopped and joined at shutdown
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         batcher.start()
         yield
+        await threads.stop()
         await batcher.stop()
 
-    app = FastAPI(title="charlm", summary="Score, evaluate and sample with a charlm model.", lifespan=lifespan)
+    # docs_url/redoc_url None: FastAPI's pages load Swagger UI from a CDN; charlm's own page works offline
+    summary = "Score, evaluate and sample with a charlm model."
+    app = FastAPI(title="charlm", summary=summary, lifespan=lifespan, docs_url=None, redoc_url=None)
+    setup_log()
     _install_errors(app)
     _status_routes(app, model, limits, batcher)
     _reading_routes(app, model, limits)
@@ -116,10 +127,10 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         options = _options(body, "unk", "ngram_weight", "precision")
         if body.alternatives:  # a playground's question, not batched: the alternatives need a forward pass of their own
             scores = await _alternatives(model, body, options)
+        elif body.sentences:
+            scores = await batcher.score(body.sentences, body.normalize, body.per_token, options)
         else:
-            scores = (
-                await batcher.score(body.sentences, body.normalize, body.per_token, options) if body.sentences else []
-            )
+            scores = []
         return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
 
     @_post(app, "/sample", SampleRequest)
@@ -129,11 +140,11 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
             raise RequestError(429, f"{limits.max_samples} samples are running already (charlm serve --max-samples)")
         view = model.using(_options(body, "unk", "ngram_weight", "precision"))
         options = body.model_dump(exclude={"unk", "prime", "ngram_weight", "precision"})
-        stream = sample_stream(view, view.prepare(body.prime), options, samples)
+        stream = sample_stream(view, view.prepare(body.prime), options, samples, threads)
         first = await anext(stream)  # errors in the options surface here, as a 4xx, before streaming starts
         return StreamingResponse(_chain(first, stream), media_type="application/x-ndjson")
 
-    return BodyLimit(app, limits.max_body)
+    return QuietShutdown(BodyLimit(app, limits.max_body))
 
 
 def _reading_routes(app: FastAPI, model: Model, limits: Limits) -> None:
@@ -168,7 +179,12 @@ def _status_routes(app: FastAPI, model: Model, limits: Limits, batcher: MicroBat
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        return jsonable({"model": model.info().to_dict(), "limits": limits.to_dict(), "batches": batcher.batches})
+        described = public_info(model.info().to_dict())  # nothing about the host's files
+        return jsonable({"model": described, "limits": limits.to_dict(), "batches": batcher.batches})
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
 
 
 def _post(app: FastAPI, path: str, body: type) -> Any:

@@ -1,7 +1,7 @@
 """Running the service: settings, the socket, uvicorn with one or several worker processes.
 
 ``charlm serve`` binds the socket itself (so ``--port 0`` picks a free port and the line on stderr
-says which), then hands it to uvicorn: one process, or with ``--workers N`` uvicorn's supervisor
+says which, once ``GET /health`` answers there), then hands it to uvicorn: one process, or with ``--workers N`` uvicorn's supervisor
 and N processes that each load the model from its files and share nothing else. The settings
 reach every worker through the environment (``CHARLM_SERVE``, JSON), read by :func:`app_from_env`.
 SIGTERM or Ctrl-C: stop accepting, finish the requests in flight (up to ``--graceful`` seconds), exit 0.
@@ -15,6 +15,8 @@ import os
 import signal
 import socket
 import sys
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -77,6 +79,33 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def url(host: str, port: int) -> str:
+    """``http://HOST:PORT``, an IPv6 address in brackets (``http://[::1]:8000``)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _probe_host(host: str) -> str:
+    """Where to reach a server listening on ``host`` from this machine (a wildcard address: loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def _answers(host: str, port: int) -> bool:
+    """Whether ``GET /health`` on ``host:port`` answers 200 now."""
+    try:
+        with socket.create_connection((_probe_host(host), port), timeout=2) as conn:
+            conn.sendall(b"GET /health HTTP/1.0\r\nHost: charlm\r\n\r\n")
+            return conn.recv(64).split(b"\r\n", 1)[0].split(b" ")[1:2] == [b"200"]
+    except (OSError, IndexError):
+        return False
+
+
+def _announce_when_ready(host: str, port: int, line: str, every: float = 0.05) -> None:
+    """Print ``line`` once the server answers (with --workers N, once a worker has started, not before)."""
+    while not _answers(host, port):
+        time.sleep(every)
+    print(line, file=sys.stderr, flush=True)
+
+
 def _quiet_signals() -> None:
     """Let uvicorn's re-raised SIGTERM/SIGINT end the process with 0 after its graceful shutdown.
 
@@ -118,11 +147,8 @@ def serve(config: ServeConfig) -> None:
         server_header=False,
     )
     port = sock.getsockname()[1]
-    print(
-        f"charlm: serving on http://{config.host}:{port} (playground: /, API page: /docs); SIGTERM or Ctrl-C stops",
-        file=sys.stderr,
-        flush=True,
-    )
+    ready = f"charlm: serving on {url(config.host, port)} (playground: /, API page: /docs); SIGTERM or Ctrl-C stops"
+    threading.Thread(target=_announce_when_ready, args=(config.host, port, ready), daemon=True).start()
     server = uvicorn.Server(settings)
     _quiet_signals()
     if config.open:

@@ -15,6 +15,7 @@ stops it at the next token. A semaphore (``--max-samples``) bounds the samples r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from charlm.api import Model, Sample
 from charlm.errors import CharlmError
 from charlm.options import check_all
 from charlm.serve.limits import jsonable
+from charlm.serve.public import log, public_message
 
 _END = object()
 
@@ -40,8 +42,50 @@ def _summary(s: Sample) -> dict[str, Any]:
     return {"text": s.text, "logprob": s.logprob, "tokens": s.tokens, "ended": s.ended, "ppl": s.ppl}
 
 
+class SampleThreads:
+    """The sampling threads of the streams in flight, so a shutting-down server stops and joins them.
+
+    A thread still inside torch when the interpreter exits aborts the process ("terminate called
+    without an active exception"); :meth:`stop` (the app's shutdown) tells each to stop at its next
+    token and waits for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[threading.Thread, threading.Event] = {}
+
+    def start(self, work: Any, gone: threading.Event) -> None:
+        def run() -> None:
+            try:
+                work()
+            finally:
+                with self._lock:
+                    self._running.pop(threading.current_thread(), None)
+
+        thread = threading.Thread(target=run, name="charlm-sample", daemon=True)
+        with self._lock:
+            self._running[thread] = gone
+        thread.start()
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            running = dict(self._running)
+        for gone in running.values():
+            gone.set()
+
+        def join() -> None:
+            for thread in running:
+                thread.join(timeout)
+
+        await asyncio.to_thread(join)
+
+
 async def sample_stream(
-    model: Model, prime: str, options: dict[str, Any], running: asyncio.Semaphore
+    model: Model,
+    prime: str,
+    options: dict[str, Any],
+    running: asyncio.Semaphore,
+    threads: SampleThreads | None = None,
 ) -> AsyncIterator[bytes]:
     """Lines of the stream; the first is yielded only after the options are checked (errors raise before it)."""
     if model.bidirectional:
@@ -50,33 +94,42 @@ async def sample_stream(
     await running.acquire()
     try:
         yield _line({"prime": prime, "num": options["num"]})
-        async for line in _draw(model, prime, options):
+        async for line in _draw(model, prime, options, threads or SampleThreads()):
             yield line
     finally:
         running.release()
 
 
-async def _draw(model: Model, prime: str, options: dict[str, Any]) -> AsyncIterator[bytes]:
+async def _draw(model: Model, prime: str, options: dict[str, Any], threads: SampleThreads) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[Any] = asyncio.Queue()
     gone = threading.Event()
 
+    def hand_over(item: tuple[Any, Any]) -> None:
+        try:
+            loop.call_soon_threadsafe(pieces.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: the server has shut down
+            gone.set()
+            raise _Stopped from None
+
     def on_token(row: int, text: str) -> None:
         if gone.is_set():
             raise _Stopped
-        loop.call_soon_threadsafe(pieces.put_nowait, (row, text))
+        hand_over((row, text))
 
     def work() -> None:
         try:
             result: Any = model.sample(prime, on_token=on_token, **options)
         except _Stopped:
             result = None
-        except Exception as exc:  # reported on the stream's last line; never a traceback
+        except Exception as exc:  # reported on the stream's last line (never a traceback); logged with it
+            if not isinstance(exc, CharlmError):
+                log.error("a /sample stream failed", exc_info=exc)
             result = exc
-        loop.call_soon_threadsafe(pieces.put_nowait, (_END, result))
+        with contextlib.suppress(_Stopped):
+            hand_over((_END, result))
 
-    thread = threading.Thread(target=work, name="charlm-sample", daemon=True)
-    thread.start()
+    threads.start(work, gone)
     try:
         while True:
             row, item = await pieces.get()
@@ -84,7 +137,11 @@ async def _draw(model: Model, prime: str, options: dict[str, Any]) -> AsyncItera
                 yield _line({"row": row, "text": item})
                 continue
             if isinstance(item, Exception):
-                message = str(item) if isinstance(item, CharlmError) else "internal error (see the server's log)"
+                message = (
+                    public_message(str(item))
+                    if isinstance(item, CharlmError)
+                    else "internal error (see the server's log)"
+                )
                 yield _line({"error": message})
             elif item is not None:
                 yield _line({"done": True, "samples": [_summary(s) for s in item]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from charlm.errors import CharlmError
@@ -10,6 +11,7 @@ from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, Tokenizer
 from charlm.tokenizers.char import CharTokenizer
 from charlm.tokenizers.segment import SEGMENTS, check_segment
 from charlm.tokenizers.word import WordTokenizer
+from charlm.writer import Kind, claim_dir
 
 LEVELS = ("char", "word", "bpe", "unigram")
 
@@ -25,6 +27,7 @@ __all__ = [
     "check_segment",
     "describe",
     "load_tokenizer",
+    "save_tokenizer",
 ]
 
 
@@ -69,6 +72,35 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
     except (ValueError, KeyError, TypeError, RuntimeError, OSError):
         raise CharlmError(f"the tokenizer in {directory} is damaged; retrain or restore the model directory") from None
     raise CharlmError(f"{path} names an unknown tokenizer kind {kind!r}; is it from a newer charlm?")
+
+
+def _is_saved_tokenizer(directory: Path) -> bool:
+    try:
+        payload = json.loads((directory / "tokenizer.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(payload, dict) and payload.get("kind") in LEVELS
+
+
+SAVED = Kind(
+    "a saved tokenizer",
+    "--save",
+    files=frozenset({"tokenizer.json", "tokenizer.model"}),
+    marker=_is_saved_tokenizer,
+)
+
+
+def save_tokenizer(
+    tokenizer: Tokenizer, directory: str | Path, force: bool = False, sources: Sequence[str | Path] = ()
+) -> Path:
+    """Save ``tokenizer`` into ``directory`` as a whole (claimed and staged: :mod:`charlm.writer`).
+
+    A model directory, a directory of other files and (without ``force``) an earlier saved tokenizer
+    are refused; :func:`charlm.writer.check_target` with :data:`SAVED` judges a target before any work.
+    """
+    with claim_dir(directory, SAVED, force, sources) as staging:
+        tokenizer.save(staging)
+    return Path(directory)
 
 
 def describe(tokenizer: Tokenizer, text: str, top: int = 20) -> tuple[dict[str, object], list[tuple[str, int]]]:

@@ -3,6 +3,7 @@
 ::
 
     parent/.NAME.lock        flock'ed while a run writes NAME (holds the pid); a second run gets one line
+                             (the lock and the staging are charlm.writer's, which every writing command uses)
     parent/.NAME.new-PID/    a new run writes here until its first checkpoint ...
     parent/NAME/             ... then it replaces NAME as a whole (an atomic exchange), old files and all
 
@@ -16,9 +17,7 @@ may be replaced without ``--force`` if it holds only run files. A directory hold
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +25,8 @@ from pathlib import Path
 from charlm import checkpoint as ckpt
 from charlm import layout
 from charlm.errors import CharlmError
-from charlm.io import exchange_dirs, fsync_dir
 from charlm.training.config import TrainConfig
+from charlm.writer import Lock, Staging, model_home
 
 # Files a run directory may hold (charlm.layout); anything else means the directory is not charlm's to replace.
 RUN_FILES = layout.NAMES
@@ -50,64 +49,7 @@ def _foreign(run: Path) -> list[str]:
     return sorted(p.name for p in run.iterdir() if p.name not in RUN_FILES and not p.name.startswith("."))
 
 
-class RunLock:
-    """An exclusive ``flock`` on ``parent/.NAME.lock`` (with the holder's pid), released on close."""
-
-    def __init__(self, run: Path) -> None:
-        self.run = run
-        self.path = run.parent / f".{run.name}.lock"
-        self.fd: int | None = None
-
-    def acquire(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
-                os.close(fd)
-                raise CharlmError(
-                    f"{self.run} is being written by another charlm run (pid {holder}); "
-                    "wait for it to finish or choose another --out"
-                ) from None
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:  # else the holder removed the file between our open and our lock: try again
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is None:
-            return
-        with contextlib.suppress(OSError):
-            self.path.unlink()
-        os.close(self.fd)
-        self.fd = None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _clear_stale(final: Path) -> None:
-    """Remove staging directories left by runs that were killed (their pid is gone)."""
-    for old in final.parent.glob(f".{final.name}.new-*"):
-        pid = old.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
+RunLock = Lock  # the run directory's lock is the one every writer takes (charlm.writer)
 
 
 def check_target(final: Path, force: bool, checkpoints: Path) -> None:
@@ -118,6 +60,9 @@ def check_target(final: Path, force: bool, checkpoints: Path) -> None:
             f"{latest} is a real {'directory' if latest.is_dir() else 'file'}, not charlm's link to the "
             "latest run; move it away (charlm keeps a symlink there)"
         )
+    home = model_home(final.parent)
+    if home is not None:
+        raise CharlmError(f"{final} is inside the model directory {home}; choose an --out outside it")
     if not final.exists():
         return
     if not final.is_dir():
@@ -138,42 +83,25 @@ class Claim:
     def __init__(self, final: Path, resume: bool) -> None:
         self.final = final
         self.path = final
-        self.staging: Path | None = None
         self.resume = resume
+        self._staging = Staging(final)
+
+    @property
+    def staging(self) -> Path | None:
+        return self._staging.path
 
     def stage(self) -> None:
-        _clear_stale(self.final)
-        staging = self.final.parent.resolve() / f".{self.final.name}.new-{os.getpid()}"
-        self.staging = self.path = staging  # set first: an interrupt from here on removes it
-        try:
-            staging.mkdir(parents=True, exist_ok=False)
-            probe = staging / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            self.abandon()
-            raise CharlmError(
-                f"cannot write to {self.final.parent} ({exc.strerror}); choose a writable --out"
-            ) from None
+        self.path = self._staging.stage()
 
     def commit(self) -> Path:
         """Put the staged run in place of ``final`` as a whole; returns the final path."""
-        if self.staging is None:
+        if self._staging.path is None:
             return self.path
-        final = self.final.resolve() if self.final.exists() else self.final.absolute()
-        if final.exists():
-            exchange_dirs(self.staging, final)  # the staging path now holds the previous run
-            shutil.rmtree(self.staging, ignore_errors=True)
-        else:
-            os.rename(self.staging, final)
-            fsync_dir(final.parent)
-        self.staging, self.path = None, final
-        return final
+        self.path = self._staging.commit()
+        return self.path
 
     def abandon(self) -> None:
-        if self.staging is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            self.staging = None
+        self._staging.abandon()
 
 
 def default_run(config: TrainConfig) -> Path:

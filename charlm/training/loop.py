@@ -29,7 +29,7 @@ from charlm.training.lines import evaluate_lines
 from charlm.training.loss import training_loss
 from charlm.training.ngram import build_at_end
 from charlm.training.recipes import with_recipe
-from charlm.training.result import TrainResult, budget_spent, resume_command, schedule_spent
+from charlm.training.result import TrainResult, budget_spent, interrupted, resume_command, schedule_spent
 from charlm.training.resume import find_run, resumed_config
 from charlm.training.rundir import MetricsLog, StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
@@ -220,11 +220,7 @@ class Trainer:
                 f"free space, then: {resume_command(ctx.run_dir)}"
             ) from None
         except KeyboardInterrupt:
-            raise CharlmError(
-                f"interrupted at step {run.step}; the last checkpoint is intact; resume with: "
-                f"{resume_command(ctx.run_dir)}",
-                130,
-            ) from None
+            raise interrupted(ctx.claim, ctx.run_dir, run.step) from None
         result = TrainResult(
             ctx.run_dir,
             run.step,

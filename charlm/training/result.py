@@ -7,6 +7,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from charlm.errors import CharlmError
+from charlm.training.claim import Claim, StartInterrupted
 from charlm.training.config import TrainConfig
 from charlm.training.state import RunState
 
@@ -29,6 +31,16 @@ class TrainResult:
 
 def resume_command(run_dir: Path) -> str:
     return f"charlm train --resume {shlex.quote(str(run_dir))}"
+
+
+def interrupted(claim: Claim | None, run_dir: Path, step: int) -> CharlmError:
+    """Ctrl-C or SIGTERM that stopped the run at once: before its first checkpoint nothing was written
+    (the staged run is abandoned: "rerun"), after it the last checkpoint is intact ("resume")."""
+    if claim is not None and claim.staging is not None:
+        return StartInterrupted(claim.final)
+    return CharlmError(
+        f"interrupted at step {step}; the last checkpoint is intact; resume with: {resume_command(run_dir)}", 130
+    )
 
 
 def budget_spent(config: TrainConfig, run: RunState, world: int) -> float:

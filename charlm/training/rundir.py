@@ -5,7 +5,9 @@
   which readers skip) and refreshes loss.png at evaluations, at most every ``PLOT_EVERY_S`` (without
   matplotlib, the ``plot`` extra, one warning says so and the run goes on without loss.png).
 * ``StopSignals`` turns the first Ctrl-C (SIGINT) or SIGTERM into a request the loop honours after
-  the current step (save, then exit); a second one interrupts at once.
+  the current step (save, then exit); a second one interrupts at once. A signal that came during
+  start-up and whose KeyboardInterrupt was swallowed on the way (:mod:`charlm.interrupts`) stops the
+  run as it enters the loop, before its first checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from charlm import interrupts
 from charlm.errors import CharlmError, CharlmWarning, need
 from charlm.io import append_line
 from charlm.layout import METRICS, PLOT
@@ -54,7 +57,7 @@ class MetricsLog:
         now = time.perf_counter()
         if not self.plots or (not force and now - self.last_plot < PLOT_EVERY_S):
             return
-        from charlm.plot import plot_runs
+        from charlm.plot import write_run_plot
 
         try:
             need("matplotlib", "plot", "loss.png")
@@ -63,7 +66,7 @@ class MetricsLog:
             warnings.warn(f"{exc}; training goes on without it", CharlmWarning, stacklevel=2)
             return
 
-        plot_runs([self.run], self.run / PLOT_FILE, title=f"{self.run.name}: loss (nats/token)")
+        write_run_plot(self.run, title=f"{self.run.name}: loss (nats/token)")
         self.last_plot = time.perf_counter()
 
 
@@ -84,6 +87,7 @@ class StopSignals:
         self.signum = signum
 
     def __enter__(self) -> StopSignals:
+        interrupts.check()  # a start-up signal whose KeyboardInterrupt a library swallowed
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNAL_NAMES:
                 self._old[sig] = signal.signal(sig, self._handle)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from charlm import checkpoint as ckpt
+from charlm import interrupts
 from charlm.errors import CharlmError
 from charlm.models.base import build_model
 from charlm.models.config import ModelConfig, State, structure_fields
@@ -216,6 +217,7 @@ def write_run_config(ctx: RunContext, run: RunState) -> None:
 
 def start_event(ctx: RunContext, run: RunState, resumed: bool) -> dict[str, Any]:
     """The ``start`` event: where the run lives, on what, how big, and the data."""
+    interrupts.check()  # a start-up signal a library swallowed: stop before announcing the run
     return {
         "event": "start",
         "run_dir": str(ctx.claim.final if ctx.claim is not None else ctx.run_dir),
