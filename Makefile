@@ -42,6 +42,7 @@ lint: install
 docs: install
 	$(BIN)/python docs/gen_cli.py
 	$(BIN)/python docs/gen_tables.py
+	$(BIN)/python docs/screenshot.py
 
 test: install lint
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal

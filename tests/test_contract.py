@@ -195,6 +195,7 @@ SERVICE_BAD = [
     ("/sample", {"prime": "the"}, "length", 0),
     ("/score", {"sentences": ["the cat"]}, "sentences", ["a\x00b"]),
     ("/score", {"sentences": ["the cat"]}, "ngram_weight", 1.5),
+    ("/score", {"sentences": ["the cat"], "per_token": True}, "alternatives", 101),
     ("/predict", {"prefix": "the"}, "k", 100_001),
     ("/predict", {"prefix": "the ___", "blank": True}, "candidates", [""]),
     ("/eval", {"text": "the cat"}, "text", "a\x00b"),
@@ -268,6 +269,33 @@ def test_predict_and_eval_are_one_answer_on_every_surface(word_service: Any, tin
     text = "the cat sat on the mat\nthe dog sat on the log\n"
     evaluated = client.post("/eval", json={"text": text}).json()
     assert math.isclose(evaluated["logprob"], lm.eval_text(text).logprob, rel_tol=1e-9)
+
+
+def test_alternatives_and_curve_are_one_answer_on_every_surface(word_service: Any, tiny_word_model: Path) -> None:
+    lm, client = word_service
+    sentences = ["the cat sat on the mat", "the apple and zqxwvy salad"]
+    body = {"sentences": sentences, "per_token": True, "alternatives": 3}
+    served = client.post("/score", json=body).json()["scores"]
+    library = [s.to_dict() for s in lm.score(sentences, per_token=True, alternatives=3)]
+    cli = [json.loads(line) for line in _cli_json("score", *sentences, "-m", str(tiny_word_model), "--per-token",
+                                                   "--alternatives", "3", "--device", "cpu").splitlines()]  # fmt: skip
+    for a, b, c in zip(served, library, cli, strict=True):
+        assert [t["token"] for t in a["per_token"]] == [t["token"] for t in b["per_token"]]
+        for x, y, z in zip(a["per_token"], b["per_token"], c["per_token"], strict=True):
+            assert [p["token"] for p in x["alternatives"]] == [p["token"] for p in y["alternatives"]]
+            assert [p["token"] for p in y["alternatives"]] == [p["token"] for p in z["alternatives"]]
+            assert len(x["alternatives"]) == 3
+            assert all(math.isclose(p["logprob"], q["logprob"], rel_tol=1e-9) for p, q in zip(x["alternatives"], z["alternatives"], strict=True))  # fmt: skip
+    refused = client.post("/score", json={"sentences": sentences, "alternatives": 3})
+    assert refused.status_code == 400 and "per-token" in refused.json()["error"]
+    with pytest.raises(BadOption, match="per-token"):
+        lm.score(sentences, alternatives=3)
+    curve = client.get("/metrics", params={"points": 5}).json()
+    info = json.loads(_cli_json("info", "-m", str(tiny_word_model), "--curve", "--points", "5"))
+    assert curve == lm.curve(5) == info["curve"]
+    assert 0 < len(curve["train"]) <= 5 and curve["train"][-1][0] >= curve["train"][0][0]
+    bad = client.get("/metrics", params={"points": 1})
+    assert bad.status_code == 422 and declared("points").problem(1) in bad.json()["error"]
 
 
 @pytest.mark.trains

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,8 @@ from charlm.api.component import Component
 from charlm.api.files import FileScoring
 from charlm.api.info import ModelInfo
 from charlm.checkpoint import load_model, resolve_model_dir
-from charlm.errors import CharlmError
+from charlm.errors import BadOption, CharlmError
+from charlm.eval.alternatives import top_alternatives
 from charlm.eval.beam import Beam, beam_search
 from charlm.eval.bidirectional import (
     is_bidirectional,
@@ -145,6 +147,7 @@ class Model(FileScoring, Component):
         normalize: str = "total",
         per_token: bool = False,
         options: ScoringOptions | None = None,
+        alternatives: int = 0,
         **given: Any,
     ) -> list[SentenceScore]:
         """Score sentences from a fresh state (``<eos>`` counted, start not), in input order.
@@ -153,14 +156,20 @@ class Model(FileScoring, Component):
         token (nats per token) or char (nats per character). The scoring options (``unk``,
         ``ngram_weight``, ``ngram``, ``precision``, ``batch_size``) are the model's unless given.
         A ``--direction both`` model is scored by its forward half here; :meth:`score_both` gives both.
+        ``alternatives`` (with ``per_token``) adds the network's k most likely tokens at each position.
         """
-        check_all("score", {"normalize": normalize, "per_token": per_token})
+        check_all("score", {"normalize": normalize, "per_token": per_token, "alternatives": alternatives})
+        if alternatives and not per_token:
+            raise BadOption("alternatives go with per-token scores (--per-token)")
         opts = self._scoring(options, **given)
         items = self._texts(texts, opts.unk)
         scores = score_sentences(
             self.forward_lm, self.tokenizer, items, per_token=per_token, batch_size=opts.sentences_batch(),
             precision=opts.precision, ngram=self._mix(opts), spelling=self.spelling if opts.unk == "spell" else None,
         )  # fmt: skip
+        if alternatives:
+            found = top_alternatives(self.forward_lm, self.tokenizer, items, alternatives)
+            scores = [replace(s, alternatives=a) for s, a in zip(scores, found, strict=True)]
         return rank(scores, normalize)
 
     def rank(
@@ -169,10 +178,11 @@ class Model(FileScoring, Component):
         normalize: str = "total",
         per_token: bool = False,
         options: ScoringOptions | None = None,
+        alternatives: int = 0,
         **given: Any,
     ) -> Ranking:
         """The sentences best first under ``normalize``, with the margin between the best two."""
-        return ranking(self.score(texts, normalize, per_token, options, **given), normalize)
+        return ranking(self.score(texts, normalize, per_token, options, alternatives, **given), normalize)
 
     @property
     def forward_lm(self) -> LanguageModel:
@@ -243,6 +253,21 @@ class Model(FileScoring, Component):
         check_all("neighbors", {"word": a, "k": k})
         return solve_analogy(self.forward_lm, self.tokenizer, a, check("word", b), check("word", c), k=k)
 
+    def curve(self, points: int = 200) -> dict[str, list[list[float]]]:
+        """The training curve from the run's metrics.jsonl: ``{"train": [[step, loss], ...], "val": [...]}``.
+
+        Each list holds at most ``points`` points, thinned evenly with the last one kept; a model
+        directory without metrics.jsonl has empty curves. Losses are nats per token.
+        """
+        from charlm.layout import METRICS
+        from charlm.plot import read_curves
+
+        check("points", points)
+        if not (self.directory / METRICS).is_file():
+            return {"train": [], "val": []}
+        train, val = read_curves(self.directory)
+        return {"train": _thinned(*train, points), "val": _thinned(*val, points)}
+
     def info(self) -> ModelInfo:
         """What is inside the model directory (:class:`ModelInfo`; ``to_dict()`` is ``charlm info --json``)."""
         segmenter = getattr(self.tokenizer, "segmenter", None)  # word level on Chinese: jieba, version, dictionary
@@ -250,6 +275,13 @@ class Model(FileScoring, Component):
             path=str(self.path), parameters=self.module.num_parameters(), config=dict(self.config),
             segment=segmenter.to_json() if segmenter is not None else None,
         )  # fmt: skip
+
+
+def _thinned(steps: list[int], losses: list[float], points: int) -> list[list[float]]:
+    """At most ``points`` of the (step, loss) pairs, evenly spaced, first and last kept."""
+    n = len(steps)
+    keep = range(n) if n <= points else sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
+    return [[steps[i], losses[i]] for i in keep]
 
 
 def load(path: str | Path | None = None, device: str = "auto", options: ScoringOptions | None = None) -> Model:

@@ -6,16 +6,31 @@ a model to generate and score text are in :mod:`charlm.cli.sample` and :mod:`cha
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from charlm.cli.declared import default, option
 from charlm.cli.options import JsonOpt, ModelOpt, friendly
 
 
 @friendly
-def info(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
+def info(
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+    curve: Annotated[bool, option("curve")] = default("curve"),
+    points: Annotated[int, option("points")] = default("points"),
+) -> None:
     """Show what a model directory holds: architecture, size, tokenizer, data, training, best loss.
+
+    --curve adds the training curve from metrics.jsonl ({"train": [[step, loss], ...], "val": [...]},
+    at most --points points each), as GET /metrics of charlm serve answers.
 
     Example: charlm info --model checkpoints/latest
     """
     from charlm.api import load
     from charlm.cli.render import info_table
 
-    info_table(load(model, device="cpu").info().to_dict(), as_json)
+    lm = load(model, device="cpu")
+    found = lm.info().to_dict()
+    if curve:
+        found["curve"] = lm.curve(points)
+    info_table(found, as_json)

@@ -70,6 +70,7 @@ def score(
         ),
     ] = None,
     per_token: Annotated[bool, option("per_token")] = default("per_token"),
+    alternatives: Annotated[int, option("alternatives")] = default("alternatives"),
     normalize: Annotated[str, option("normalize")] = default("normalize"),
     as_json: JsonOpt = False,
     batch_size: BatchSizeOpt = default("batch_size"),
@@ -88,6 +89,8 @@ def score(
     (log10 and bits also shown); ppl_no_oov leaves out <unk> tokens; bits/char divides by the
     characters plus one for the end of line. Blank lines are skipped.
     A model trained with --direction both reports forward, backward and mean log-probabilities.
+
+    --alternatives K (with --per-token) adds the network's K most likely tokens at each position.
 
     Example: charlm score "the apple and pear salad" "the apple and pair salad"
     """
@@ -114,9 +117,9 @@ def score(
     if lm.bidirectional:  # --direction both: forward, backward, mean
         bidirectional_table(lm.score_both(texts), as_json)
     elif as_json:  # in input order
-        json_lines(lm.score(texts, normalize, per_token))
+        json_lines(lm.score(texts, normalize, per_token, alternatives=alternatives))
     else:
-        scores_table(lm.rank(texts, normalize, per_token), per_token)
+        scores_table(lm.rank(texts, normalize, per_token, alternatives=alternatives), per_token)
 
 
 def _score_file(lm: Model, file: Path, encoding: str, errors: str, as_json: bool) -> None:

@@ -30,10 +30,14 @@ def serve(
     max_samples: Annotated[int, option("max_samples")] = default("max_samples"),
     max_predict_k: Annotated[int, option("max_predict_k")] = default("max_predict_k"),
     graceful: Annotated[float, option("graceful")] = default("graceful"),
+    open_page: Annotated[bool, option("open")] = default("open"),
     threads: Annotated[int | None, option("serve.threads")] = default("serve.threads"),
     device: Annotated[str, option("serve.device")] = default("serve.device"),
 ) -> None:
-    """Serve a model over HTTP: POST /score, /eval, /predict, /sample; GET /info, /health; the API page at /docs.
+    """Serve a model over HTTP: POST /score, /eval, /predict, /sample; GET /info, /metrics, /health; the API page at /docs.
+
+    GET / is the playground: type-ahead, fill the blank, surprisal heatmaps, streamed samples and the
+    model's training curve, in a browser (--open opens it), offline (its files: GET /static/{name}).
 
     Concurrent /score requests are gathered into micro-batches (--max-batch, --batch-wait-ms); every
     request is checked against the limits and gets a JSON error naming the problem. Binds to loopback
@@ -68,5 +72,6 @@ def serve(
         threads=threads,
         graceful=graceful,
         limits=limits,
+        open=open_page,
     )
     run(config)

@@ -95,6 +95,7 @@ class SentenceScore(Totals):
 
     text: str = ""
     per_token: list[tuple[str, float]] | None = None
+    alternatives: list[list[tuple[str, float]]] | None = None  # per token: the network's top (token, nats)
     normalize: str = "total"
     score: float = 0.0
     rank: int = 0
@@ -105,6 +106,10 @@ class SentenceScore(Totals):
             out.pop("per_token")
         else:
             out["per_token"] = [{"token": t, "logprob": lp} for t, lp in self.per_token]
+        out.pop("alternatives")
+        if self.per_token is not None and self.alternatives is not None:
+            for entry, options in zip(out["per_token"], self.alternatives, strict=True):
+                entry["alternatives"] = [{"token": t, "logprob": lp} for t, lp in options]
         return out
 
 

@@ -27,6 +27,7 @@ SCORING = (
 SCORE = (
     Opt("normalize", Choice(NORMALIZE), "total", "Rank by total log-prob, per token, or per char: total|token|char."),
     Opt("per_token", Flag(), False, "Also show each token's log-probability."),
+    Opt("alternatives", Int(0, 100), 0, "With --per-token: also list the network's k most likely tokens at each position (before any n-gram mix)."),
     Opt("sentences", Texts(Text()), (), "Sentences, each scored from a fresh state (<eos> counted)."),
     Opt("sentence", Text(), None, "Sentences to score (or one per line on stdin).", optional=True),
     Opt("independent", Flag(), False, "Score each line from a fresh state (else state carried)."),
@@ -82,6 +83,7 @@ SERVE = (
     Opt("max_sample_num", Int(1, 10_000), 8, "Most samples drawn together by one /sample."),
     Opt("max_samples", Int(1, 10_000), 4, "/sample requests running at once (429 above)."),
     Opt("max_predict_k", Int(1, 100_000), 100, "Most proposals one /predict may ask for (the word beam grows with k)."),
+    Opt("open", Flag(), False, "Open the playground page (GET /) in a web browser once listening."),
     Opt("graceful", Float(0.0, 86_400.0), 30.0, "On SIGTERM, seconds to let requests in flight finish."),
     Opt("serve.threads", Int(1, 4096), None, "Torch threads per worker [default: all cores].", optional=True),
 )  # fmt: skip
@@ -92,6 +94,8 @@ TOOLS = (
     Opt("order", Int(1, 20), None, "n-gram order [default: 6 for char, 5 for word, 4 for subword models].", optional=True),
     Opt("title", Text(), None, "Plot title [default: the run names].", optional=True),
     Opt("top", Int(0, 1_000_000), 20, "How many frequent tokens to list."),
+    Opt("curve", Flag(), False, "Also give the training curve read from metrics.jsonl (train and validation loss by step)."),
+    Opt("points", Int(2, 10_000), 200, "Most points of each training curve (thinned evenly, the last kept)."),
     Opt("recipes.device", Choice(("cpu", "cuda")), None, "Only this kind of device [default: both].", optional=True),
     Opt("recipes.level", Choice(LEVELS), None, "Only the rows this level uses (bpe and unigram use char's).", optional=True),
     Opt("gradflow.arch", Choice(tuple(ARCHS)), None, "Architecture to measure with random weights; repeat for several [default: rnn, lstm, gru when no --model].", ("--arch", "-a"), optional=True),

@@ -7,6 +7,8 @@
     POST /predict  {"prefix": "...", "k": N}     -> {"predictions": [the objects `charlm predict --json` prints]}
     POST /sample   {"prime": "...", "length": N} -> NDJSON: {"row", "text"} per new piece, then {"done", "samples"}
     GET  /info     the model's `charlm info --json` object (without paths or the training config) and the limits
+    GET  /metrics  ?points=N: the training curve, as `charlm info --curve --json` gives it under "curve"
+    GET  /         the playground page (charlm.serve.playground), its files under /static/
     GET  /health   {"status": "ok"}
     GET  /docs     an API page rendering /openapi.json, served from the package (works offline: no CDN)
 
@@ -34,6 +36,8 @@ from charlm.errors import CharlmError
 from charlm.options import ScoringOptions
 from charlm.serve.batching import MicroBatcher
 from charlm.serve.limits import BodyLimit, Limits, RequestError, check_unicode, jsonable, over
+from charlm.serve.playground import alternatives as _alternatives
+from charlm.serve.playground import playground_routes
 from charlm.serve.public import QuietShutdown, log, public_info, public_message, setup_log
 from charlm.serve.requests import EvalRequest, PredictRequest, SampleRequest, ScoreRequest
 from charlm.serve.streaming import SampleThreads, sample_stream
@@ -106,17 +110,14 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         await threads.stop()
         await batcher.stop()
 
-    app = FastAPI(
-        title="charlm",
-        summary="Score, evaluate and sample with a charlm model.",
-        lifespan=lifespan,
-        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN; charlm's own page works offline
-        redoc_url=None,
-    )
+    # docs_url/redoc_url None: FastAPI's pages load Swagger UI from a CDN; charlm's own page works offline
+    summary = "Score, evaluate and sample with a charlm model."
+    app = FastAPI(title="charlm", summary=summary, lifespan=lifespan, docs_url=None, redoc_url=None)
     setup_log()
     _install_errors(app)
     _status_routes(app, model, limits, batcher)
     _reading_routes(app, model, limits)
+    playground_routes(app, model)
 
     @_post(app, "/score", ScoreRequest)
     async def score(body: Any) -> JSONResponse:
@@ -124,7 +125,12 @@ def create_app(model: Model, limits: Limits | None = None) -> Any:
         if model.bidirectional:
             raise RequestError(400, "this is a --direction both model; score it with `charlm score` (not served)")
         options = _options(body, "unk", "ngram_weight", "precision")
-        scores = await batcher.score(body.sentences, body.normalize, body.per_token, options) if body.sentences else []
+        if body.alternatives:  # a playground's question, not batched: the alternatives need a forward pass of their own
+            scores = await _alternatives(model, body, options)
+        elif body.sentences:
+            scores = await batcher.score(body.sentences, body.normalize, body.per_token, options)
+        else:
+            scores = []
         return JSONResponse({"scores": jsonable([s.to_dict() for s in scores])})  # already plain JSON: no re-encoding
 
     @_post(app, "/sample", SampleRequest)
@@ -155,9 +161,11 @@ def _reading_routes(app: FastAPI, model: Model, limits: Limits) -> None:
         return jsonable(result)
 
     @_post(app, "/predict", PredictRequest)
-    async def predict(body: Any) -> JSONResponse:
+    async def predict(body: Any, request: Request) -> JSONResponse:
         _check_predict(body, limits)
         async with predicting:
+            if await request.is_disconnected():  # a type-ahead request the page has since aborted: skip its work
+                return _error(499, "the client closed the request")
             found = await asyncio.get_running_loop().run_in_executor(None, _predict, model, body)
         return JSONResponse({"predictions": jsonable(found)})
 

@@ -70,7 +70,13 @@ def request(name: str, fields: dict[str, str], doc: str, required: tuple[str, ..
 SCORING = {"unk": "unk", "ngram_weight": "ngram_weight", "precision": "precision"}
 ScoreRequest = request(
     "ScoreRequest",
-    {"sentences": "sentences", "normalize": "normalize", "per_token": "per_token", **SCORING},
+    {
+        "sentences": "sentences",
+        "normalize": "normalize",
+        "per_token": "per_token",
+        "alternatives": "alternatives",
+        **SCORING,
+    },
     "Sentences, each scored from a fresh state (<eos> counted), as `charlm score --json`.",
     required=("sentences",),
 )

@@ -39,6 +39,7 @@ class ServeConfig:
     threads: int | None = None
     graceful: float = 30.0
     log_level: str = "warning"
+    open: bool = False  # open the playground (GET /) in a browser once listening
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -115,6 +116,16 @@ def _quiet_signals() -> None:
         signal.signal(sig, lambda number, frame: None)
 
 
+def open_page(host: str, port: int) -> None:
+    """Open the playground in the user's browser shortly after the socket listens (a wildcard host: loopback)."""
+    import threading
+    import webbrowser
+
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    url = f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+    threading.Timer(0.5, webbrowser.open, (url,)).start()
+
+
 def serve(config: ServeConfig) -> None:
     """Load the model (checked here first, so a bad --model fails before listening) and serve until SIGTERM."""
     import uvicorn
@@ -136,10 +147,12 @@ def serve(config: ServeConfig) -> None:
         server_header=False,
     )
     port = sock.getsockname()[1]
-    ready = f"charlm: serving on {url(config.host, port)} (API page: /docs); SIGTERM or Ctrl-C stops"
+    ready = f"charlm: serving on {url(config.host, port)} (playground: /, API page: /docs); SIGTERM or Ctrl-C stops"
     threading.Thread(target=_announce_when_ready, args=(config.host, port, ready), daemon=True).start()
     server = uvicorn.Server(settings)
     _quiet_signals()
+    if config.open:
+        open_page(config.host, port)
     if several:
         Multiprocess(settings, sockets=[sock]).run()
     else:
