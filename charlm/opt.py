@@ -49,10 +49,12 @@ class Opt:
 
     def check(self, value: Any) -> Any:
         """``value`` checked by this option's rule; :class:`BadOption` naming the option otherwise."""
-        problem = self.problem(value)
-        if problem is not None:
-            raise BadOption(f"{self.flag} {problem}")
-        return None if value is None else self.value.check(value)
+        if value is None and (self.optional or self.recipe):
+            return None
+        try:
+            return self.value.check(value)
+        except BadOption as exc:
+            raise BadOption(f"{self.flag} {exc}") from None
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with ``value`` (without the option's name), or None when nothing is."""

@@ -20,16 +20,6 @@ class ModelInfo:
     config: Mapping[str, Any] = field(default_factory=dict)
     segment: Mapping[str, Any] | None = None  # word level on Chinese: jieba, its version, its dictionary
 
-    @property
-    def model(self) -> dict[str, Any]:
-        """The model section of config.json (shapes and options that rebuild it)."""
-        return dict(self.config.get("model", {}))
-
-    @property
-    def train(self) -> dict[str, Any]:
-        """The training section of config.json (what the run was asked to do)."""
-        return dict(self.config.get("train", {}))
-
     def to_dict(self) -> dict[str, Any]:
         info = {"path": self.path, "parameters": self.parameters, **self.config}
         return {**info, "segment": dict(self.segment)} if self.segment is not None else info

@@ -20,7 +20,7 @@ from charlm.errors import BadOption
 from charlm.models.config import ModelConfig
 from charlm.models.options import validate_model
 from charlm.models.softmax import ADAPTIVE_MIN_VOCAB, too_small
-from charlm.options import check, default
+from charlm.options import check, declared, default
 from charlm.options.train import SCHEDULES as SCHEDULES
 from charlm.tokenizers.segment import check_segment
 
@@ -202,6 +202,4 @@ def option_values(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _recipe_field(name: str) -> bool:
-    from charlm.options import declared
-
     return name not in NOT_OPTIONS and name != "save_every" and declared(KEYS.get(name, name)).recipe
