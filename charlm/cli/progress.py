@@ -152,3 +152,66 @@ class EvalProgress:
     def __call__(self, done: int, total: int) -> None:
         if self.enabled:
             self.progress.update(self.task, completed=done, total=total)
+
+
+def _amount(value: float, unit: str) -> str:
+    """``412.0 MB`` for bytes, ``1,234,567 tokens`` otherwise."""
+    return f"{value / 1e6:,.1f} MB" if unit == "bytes" else f"{value:,.0f} {unit}"
+
+
+class PassProgress:
+    """A corpus pass (:class:`charlm.progress.Progress`) on stderr: rate and ETA, each stage on its own.
+
+    On a terminal (``live``) a rich bar per stage; in a pipe or a file one plain line at most every
+    ``every_s`` seconds and one when a stage ends::
+
+        counting 6-grams: 412.0 MB of 1,024.0 MB (40%) 35.1 MB/s eta 0:17
+    """
+
+    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S) -> None:
+        self.live = err.is_terminal if live is None else live
+        self.every_s = every_s
+        self.stage, self.started, self.last_line = "", 0.0, -float("inf")
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> PassProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress.live.is_started:
+            self.progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int, unit: str = "bytes") -> None:
+        now = time.perf_counter()
+        if stage != self.stage:
+            self.stage, self.started, self.last_line = stage, now, -float("inf")
+            if self.live:
+                if not self.progress.live.is_started:
+                    self.progress.start()
+                if self.task is not None:
+                    self.progress.remove_task(self.task)
+                self.task = self.progress.add_task(stage, total=max(total, 1), rate="")
+        elapsed = now - self.started
+        rate = f"{_amount(done / elapsed, unit)}/s" if elapsed > 0 and done else ""
+        if self.live:
+            self.progress.update(self.task, completed=done, total=max(total, done, 1), rate=rate)
+            return
+        finished = total > 0 and done >= total
+        if not finished and now - self.last_line < self.every_s:
+            return
+        share = f" of {_amount(total, unit)} ({min(done / total, 1.0):.0%})" if total > 0 else ""
+        left = eta(elapsed, done / total) if total > 0 and rate else "-"
+        print(f"{stage}: {_amount(done, unit)}{share} {rate} eta {left}", file=sys.stderr, flush=True)
+        self.last_line = now
+
