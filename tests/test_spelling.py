@@ -53,7 +53,34 @@ def test_spell_adds_the_spelling_of_each_unknown_word(tiny_word_model: Path) -> 
         assert spelled[n].oov == plain[n].oov
     per = lm.score([known + " zzqx"], unk="spell", per_token=True)[0].per_token
     assert per is not None and per[-2][0] == "<unk>"
-    assert per[-2][1] == pytest.approx(lm.score([known + " zzqx"], per_token=True)[0].per_token[-2][1] + price)
+    plain_per = lm.score([known + " zzqx"], unk="replace", per_token=True)[0].per_token
+    assert plain_per is not None and per[-2][1] == pytest.approx(plain_per[-2][1] + price)
+
+
+def test_word_models_spell_by_default(tiny_word_model: Path, tiny_model: Path, tmp_path: Path) -> None:
+    """``unk`` auto: a word model prices unknown words by their spelling in score, eval (both ways) and rescore."""
+    lm = charlm.load(tiny_word_model, device="cpu")
+    known = " ".join(lm.tokenizer.token_str(i) for i in range(2, 5))
+    texts = [known + " zzqx", known + " " + lm.tokenizer.token_str(5)]
+    assert [s.logprob for s in lm.score(texts)] == [s.logprob for s in lm.score(texts, unk="spell")]
+    replaced = lm.score(texts, unk="replace")
+    assert lm.score(texts)[0].logprob < replaced[0].logprob  # the unknown word costs its letters
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    for independent in (False, True):
+        spelled, plain = (lm.eval(path, independent=independent, unk=u) for u in ("auto", "replace"))
+        price = float(lm.spelling.unknown_logprobs(["zzqx"])[0])
+        assert spelled.logprob == pytest.approx(plain.logprob + price, abs=1e-4)
+        assert spelled.logprob_no_oov == pytest.approx(plain.logprob_no_oov, abs=1e-4)
+    independent = lm.eval(path, independent=True)
+    assert independent.logprob == pytest.approx(sum(s.logprob for s in lm.score(texts)), abs=1e-4)
+    scorer, plain_scorer = lm.as_rescorer(), lm.as_rescorer(unk="replace")
+    assert scorer.logprobs(texts)[0][0] == pytest.approx(lm.score(texts)[0].logprob, abs=1e-6)
+    assert plain_scorer.logprobs(texts)[0][0] == pytest.approx(replaced[0].logprob, abs=1e-6)
+    with pytest.raises(charlm.CharlmError, match="applies to sentences"):
+        lm.eval(path, unk="skip")
+    char = charlm.load(tiny_model, device="cpu")  # auto is replace for char models
+    assert char.score(["ab"])[0].logprob == char.score(["ab"], unk="replace")[0].logprob
 
 
 def test_spell_is_for_word_models(cli: CliRunner, tiny_model: Path) -> None:
@@ -84,7 +111,7 @@ def test_rescoring_prices_unknown_words_by_spelling(tiny_word_model: Path, tiny_
     texts = [f"{word} .", f"{word[0]}{word}q ."]
     got = lm.as_rescorer(ngram_weight=0.0).logprobs(texts)
     spelled = lm.score(texts, unk="spell", ngram_weight=0.0)
-    plain = lm.score(texts, ngram_weight=0.0)
+    plain = lm.score(texts, unk="replace", ngram_weight=0.0)
     assert [g[1] for g in got] == [s.oov for s in spelled] and got[1][1] == got[0][1] + 1
     assert [g[0] for g in got] == pytest.approx([s.logprob for s in spelled], abs=1e-5)
     assert got[1][0] < plain[1].logprob - 1.0

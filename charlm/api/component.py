@@ -102,13 +102,14 @@ class Component:
         """Words for the ``___`` in ``text``, ranked by the whole sentence's probability (mixed as :meth:`score`).
 
         ``candidates`` is a list of words (none: the model proposes them). A word model prices a
-        candidate it does not know by its spelling (``score(unk="spell")``), so unknown candidates
-        are ranked among themselves instead of tying at ``<unk>``.
+        candidate it does not know by its spelling (``unk`` auto or spell, as :meth:`score`), so unknown
+        candidates are ranked among themselves instead of tying at ``<unk>``.
         """
         check_all("predict", {"prefix": text, "k": k})
         words = check("candidates", list(candidates) if isinstance(candidates, tuple) else candidates)
         both = self.module if self.bidirectional else None
-        spelling = self.spelling if self.tokenizer.kind == "word" and both is None else None
+        spell = self._scoring(options, **given).unk == "spell"
+        spelling = self.spelling if spell and both is None else None
         return fill_blank(self.state_scorer(options, **given), text, words, k, both=both, spelling=spelling)
 
     def begin(self) -> LMState:
@@ -138,9 +139,9 @@ class Component:
 
     def as_rescorer(self, options: ScoringOptions | None = None, **given: Any) -> SentenceScorer:
         """This model as one language model of an n-best rescoring (its n-gram mixed in as :meth:`score` does)."""
-        spelling = self.spelling if self.tokenizer.kind == "word" else None  # unknown words priced by spelling
-        mix = self._mix(self._scoring(options, **given))
-        return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name, mix, spelling)
+        opts = self._scoring(options, **given)  # unk auto: a word model prices unknown words by their spelling
+        spelling = self.spelling if opts.unk == "spell" else None
+        return CharlmScorer(self.forward_lm, self.tokenizer, self.path.name, self._mix(opts), spelling)
 
     def rescore(
         self,

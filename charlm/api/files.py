@@ -17,6 +17,7 @@ from charlm.eval.corpus import CorpusScore, Progress, eval_file
 from charlm.eval.dynamic import DynamicConfig, dynamic_config, open_dynamic
 from charlm.io import read_text
 from charlm.options import ScoringOptions, check, check_all
+from charlm.tokenizers.unk import resolve_unk
 
 if TYPE_CHECKING:
     from charlm.eval.mix import NgramMix
@@ -61,7 +62,7 @@ class FileScoring:
         if file is not None:
             text = read_text(file, encoding, errors)
             return [replace(score_both(self.module, self.tokenizer, text, whole_file=True), text=str(file))]
-        policy = check("unk", unk or self.options.unk)
+        policy = resolve_unk(self.tokenizer, check("unk", unk or self.options.unk), left_to_right=False)
         if policy == "spell":
             raise BadOption(
                 "--unk spell scores left to right; score a --direction both model with replace, skip or error"
@@ -104,12 +105,18 @@ class FileScoring:
                 bool(dynamic), *(tuning.get(k) for k in ("dynamic_lr", "dynamic_lambda", "dynamic_segment"))
             )
         opts = self._scoring(options, **given)
+        if opts.unk in ("skip", "error"):
+            raise BadOption(
+                f"--unk {opts.unk} applies to sentences; a file is scored as it is (unknown words count as "
+                "<unk>, priced by their spelling with --unk spell; see ppl_no_oov)"
+            )
         adapt = open_dynamic(self.forward_lm, self.tokenizer, self.directory, dynamic, dynamic_stats, encoding, errors)
         try:
             return eval_file(
                 self.forward_lm, self.tokenizer, path, independent=independent, batch_size=opts.rows_batch(),
                 precision=opts.precision, encoding=encoding, errors=errors, progress=progress,
                 cache=cache_config(cache, cache_theta, cache_lambda), dynamic=adapt, ngram=self._mix(opts),
+                spelling=self.spelling if opts.unk == "spell" else None,
             )  # fmt: skip
         finally:
             if adapt is not None:

@@ -31,7 +31,7 @@ from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sente
 from charlm.models.base import BidirectionalLM, LanguageModel
 from charlm.options import ScoringOptions, check, check_all
 from charlm.runtime import pick_device
-from charlm.tokenizers.unk import apply_unk_policy
+from charlm.tokenizers.unk import apply_unk_policy, resolve_unk
 
 if TYPE_CHECKING:
     from charlm.ngram.spelling import Spelling
@@ -63,7 +63,10 @@ class Model(FileScoring, Component):
 
     def _scoring(self, options: ScoringOptions | None = None, **given: Any) -> ScoringOptions:
         """The options a call runs with: the model's, then ``options``, then single keywords."""
-        return self.options.merged(options, **given)
+        opts = self.options.merged(options, **given)
+        if opts.unk != "auto":
+            return opts
+        return replace(opts, unk=resolve_unk(self.tokenizer, "auto"))  # type: ignore[arg-type]
 
     def ngram_mix(self, weight: str | float = "auto", ngram: str | Path | None = None) -> NgramMix | None:
         """The n-gram mixture ``ngram_weight``/``ngram`` ask for (None: the network alone), loaded once.

@@ -103,11 +103,6 @@ def score(
     if file is not None:
         if sentences or lines is not None:
             raise BadOption("--file scores a whole file; give sentences or --lines separately")
-        if unk != "replace":
-            raise BadOption(
-                "--unk skip/error apply to sentences; --file scores the text as it is "
-                "(unknown tokens count as <unk>; see ppl_no_oov)"
-            )
         _score_file(load(model, device=device, options=opts), file, encoding, errors, as_json)
         return
     texts = _sentences(sentences, lines, encoding, errors)
@@ -177,6 +172,7 @@ def eval_(
     device: DeviceOpt = default("device"),
     ngram_weight: NgramWeightOpt = default("ngram_weight"),
     ngram: NgramFileOpt = None,
+    unk: UnkOpt = default("unk"),
 ) -> None:
     """Perplexity (with and without OOV), bits per char and OOV rate of a whole file.
 
@@ -194,7 +190,9 @@ def eval_(
     from charlm.cli.render import file_score
     from charlm.inputs import resolve_inputs
 
-    opts = ScoringOptions.of(ngram_weight=ngram_weight, ngram=ngram, precision=precision, batch_size=batch_size)
+    opts = ScoringOptions.of(
+        unk=unk, ngram_weight=ngram_weight, ngram=ngram, precision=precision, batch_size=batch_size
+    )
     lm = load(model, device=device, options=opts)
     label = " ".join(str(f) for f in file)
     with (

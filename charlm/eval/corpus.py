@@ -38,6 +38,7 @@ from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     from charlm.eval.mix import NgramMix
+    from charlm.ngram.spelling import Spelling
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 MIN_ROW_BYTES = 32 << 10
@@ -56,11 +57,17 @@ class CorpusScore(Totals):
 
 
 class _RowTokens:
-    """The token stream of one row, refilled chunk by chunk; remembers the last token fed."""
+    """The token stream of one row, refilled chunk by chunk; remembers the last token fed.
 
-    def __init__(self, chunks: Iterator[str], tokenizer: Tokenizer) -> None:
-        self.chunks, self.tokenizer = chunks, tokenizer
+    With ``spelling`` (a word model's ``--unk spell``) each token also carries what its spelling adds
+    (ln p_spell of an unknown word at its ``<unk>``, 0 elsewhere): :attr:`extra` of the last :meth:`take`.
+    """
+
+    def __init__(self, chunks: Iterator[str], tokenizer: Tokenizer, spelling: Spelling | None = None) -> None:
+        self.chunks, self.tokenizer, self.spelling = chunks, tokenizer, spelling
         self.buffer = np.empty(0, dtype=np.int64)
+        self.extras = np.empty(0, dtype=np.float64)
+        self.extra = self.extras
         self.prev = tokenizer.eos_id
         self.chars = 0
 
@@ -70,9 +77,23 @@ class _RowTokens:
             if chunk is None:
                 break
             self.chars += len(chunk)
-            self.buffer = np.concatenate([self.buffer, self.tokenizer.encode_array(chunk)])
+            ids = self.tokenizer.encode_array(chunk)
+            self.buffer = np.concatenate([self.buffer, ids])
+            self.extras = np.concatenate([self.extras, self._spelled(chunk, ids.size)])
         out, self.buffer = self.buffer[:n], self.buffer[n:]
+        self.extra, self.extras = self.extras[:n], self.extras[n:]
         return out
+
+    def _spelled(self, chunk: str, size: int) -> np.ndarray:
+        extra = np.zeros(size, dtype=np.float64)  # (size,)
+        if self.spelling is not None:
+            from charlm.tokenizers.unk import unknown_words_at
+
+            found = unknown_words_at(self.tokenizer, chunk)
+            if found:
+                places = np.array([place for place, _ in found], dtype=np.int64)
+                extra[places] = self.spelling.unknown_logprobs([word for _, word in found])
+        return extra
 
 
 def _stream(
@@ -110,6 +131,10 @@ def _stream(
                 mask[r, : part.size] = True
                 row.prev = int(part[-1])
         logp, state = score(inputs, targets, state)  # (R,W)
+        if any(row.extra.any() for row in rows):  # unknown words priced by their spelling
+            logp = logp.double()
+            for r, row in enumerate(rows):
+                logp[r, : row.extra.size] += torch.from_numpy(row.extra)
         known = mask & (targets != unk)
         total += float(logp[mask].double().sum())
         total_no_oov += float(logp[known].double().sum())
@@ -164,10 +189,12 @@ def eval_file(
     cache: CacheConfig | None = None,
     dynamic: DynamicEval | None = None,
     ngram: NgramMix | None = None,
+    spelling: Spelling | None = None,
 ) -> CorpusScore:
     """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``).
 
-    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`).
+    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`); ``spelling``
+    (word models, ``--unk spell``) adds to each unknown word's ``<unk>`` the price of its spelling.
 
     ``cache`` mixes a neural cache of each row's history into the streamed scores. ``dynamic`` adapts the
     weights after each segment (:mod:`charlm.eval.dynamic`): one row, windows of its segment length.
@@ -195,9 +222,10 @@ def eval_file(
     model.eval()
     with torch.inference_mode(dynamic is None):
         if independent:
-            result = _independent(model, tokenizer, iter(readers[0]), batch_size, precision, tick, ngram=ngram)
+            lines = iter(readers[0])
+            result = _independent(model, tokenizer, lines, batch_size, precision, tick, ngram=ngram, spelling=spelling)
         else:
-            streams = [_RowTokens(iter(r), tokenizer) for r in readers]
+            streams = [_RowTokens(iter(r), tokenizer, spelling) for r in readers]
             scorer = _window_scorer(model, precision, cache, dynamic, ngram)
             total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, scorer)
             result = CorpusScore(
@@ -233,12 +261,16 @@ def _independent(
     tick: Callable[[], None],
     group: int = 4096,
     ngram: NgramMix | None = None,
+    spelling: Spelling | None = None,
 ) -> CorpusScore:
     """Every line scored as a sentence, ``group`` lines at a time (sorted by length inside a group)."""
     totals = [0.0, 0.0, 0, 0, 0]  # nats, nats without OOV, tokens, chars, oov
     lines = _lines(chunks)
     while batch := [line for _, line in zip(range(group), lines, strict=False)]:
-        for s in score_sentences(model, tokenizer, batch, batch_size=batch_size, precision=precision, ngram=ngram):
+        scores = score_sentences(
+            model, tokenizer, batch, batch_size=batch_size, precision=precision, ngram=ngram, spelling=spelling
+        )
+        for s in scores:
             for k, v in enumerate((s.logprob, s.logprob_no_oov, s.tokens, s.chars, s.oov)):
                 totals[k] += v
         tick()

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from charlm.errors import BadOption
 from charlm.options.declare import check, default
 
-Unk = Literal["replace", "skip", "error", "spell"]
+Unk = Literal["auto", "replace", "skip", "error", "spell"]
 Precision = Literal["fp32", "bf16"]
 NgramWeight = float | Literal["auto"]
 

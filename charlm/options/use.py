@@ -12,13 +12,19 @@ from charlm.opt import Opt
 from charlm.options.train import LEVELS, SEED_MAX
 from charlm.values import Choice, Device, Flag, Float, Int, NgramWeight, Temperature, Text, Texts, Words
 
-UNK_POLICIES = ("replace", "skip", "error", "spell")  # charlm.tokenizers.unk.UNK_POLICIES (tests check they agree)
+UNK_POLICIES = (
+    "auto",
+    "replace",
+    "skip",
+    "error",
+    "spell",
+)  # charlm.tokenizers.unk.UNK_POLICIES (tests check they agree)
 NORMALIZE = ("total", "token", "char")  # charlm.eval.score.NORMALIZE
 PRECISIONS = ("fp32", "bf16")
 WEIGHT = Float(-1e6, 1e6)
 
 SCORING = (
-    Opt("unk", Choice(UNK_POLICIES), "replace", "Characters/words the model does not know: replace (<unk>), skip (drop them), error, or spell (word models: <unk> times the probability of the word's spelling, so misspellings cost more)."),
+    Opt("unk", Choice(UNK_POLICIES), "auto", "Characters/words the model does not know: auto (spell for word models, replace for the others), replace (<unk>), skip (drop them), error, or spell (word models: <unk> times the probability of the word's spelling, so an unknown word costs its letters)."),
     Opt("ngram_weight", NgramWeight(), "auto", "Mix the model's n-gram in: p = (1 - w) p_network + w p_ngram. auto = the weights tuned at build time (per matched context length); 0 = the network alone."),
     Opt("precision", Choice(PRECISIONS), "fp32", "fp32 (exact, default) or bf16 (autocast: faster on CPUs with bf16, approximate)."),
     Opt("batch_size", Int(1, 1_000_000), None, "Sentences per padded batch [default: 64]; for a file, parallel rows [32].", optional=True),

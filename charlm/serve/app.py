@@ -156,7 +156,7 @@ def _reading_routes(app: FastAPI, model: Model, limits: Limits) -> None:
         if len(body.text) > limits.max_eval_chars:
             raise over("text characters", len(body.text), limits.max_eval_chars, "--max-eval-chars")
         check_unicode("text", body.text)
-        view = model.using(_options(body, "ngram_weight", "precision"))
+        view = model.using(_options(body, "unk", "ngram_weight", "precision"))
         result = await asyncio.get_running_loop().run_in_executor(None, _eval, view, body.text, body.independent)
         return jsonable(result)
 

@@ -82,7 +82,7 @@ ScoreRequest = request(
 )
 EvalRequest = request(
     "EvalRequest",
-    {"text": "prime", "independent": "independent", "ngram_weight": "ngram_weight", "precision": "precision"},
+    {"text": "prime", "independent": "independent", **SCORING},
     "A text scored as one stream (state carried), as `charlm eval FILE --json`.",
     required=("text",),
 )

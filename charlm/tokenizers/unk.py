@@ -1,6 +1,7 @@
 """The unknown-token policy for text given to a trained model (prime and score text): ``--unk``.
 
-* ``replace`` (default): unknown characters (char level) or words (word level) become ``<unk>``;
+* ``auto`` (default): ``spell`` for word models, ``replace`` for char models (subwords know everything);
+* ``replace``: unknown characters (char level) or words (word level) become ``<unk>``;
 * ``skip``: they are removed from the text before it is encoded;
 * ``error``: refuse the text with one line naming the unknown characters or words;
 * ``spell`` (word models): unknown words stay ``<unk>`` for the network, and scoring adds the
@@ -15,7 +16,14 @@ from __future__ import annotations
 from charlm.errors import BadOption, CharlmError
 from charlm.tokenizers.base import UNK_ID, Tokenizer
 
-UNK_POLICIES = ("replace", "skip", "error", "spell")
+UNK_POLICIES = ("auto", "replace", "skip", "error", "spell")
+
+
+def resolve_unk(tokenizer: Tokenizer, policy: str, left_to_right: bool = True) -> str:
+    """The policy ``auto`` stands for: ``spell`` for a word model read left to right, else ``replace``."""
+    if policy != "auto":
+        return policy
+    return "spell" if tokenizer.kind == "word" and left_to_right else "replace"
 
 
 def _words(tokenizer: Tokenizer, text: str) -> list[str]:
@@ -35,6 +43,7 @@ def apply_unk_policy(tokenizer: Tokenizer, text: str, policy: str = "replace") -
     """Return ``text`` ready to encode under ``policy``; raise CharlmError for ``error`` when anything is unknown."""
     if policy not in UNK_POLICIES:
         raise BadOption(f"unknown --unk {policy!r}; use one of {', '.join(UNK_POLICIES)}")
+    policy = resolve_unk(tokenizer, policy)
     if policy == "spell" and tokenizer.kind != "word":
         raise BadOption(
             f"--unk spell prices unknown words by their spelling, for word models; this is a {tokenizer.kind} "
