@@ -49,7 +49,8 @@ def score_stream(session: Any, info: dict[str, Any], ids: np.ndarray, rows: int,
     for s in info["state"]:
         shape = list(s["shape"])
         shape[s["batch_axis"]] = rows
-        state[s["input"]] = np.zeros(shape, np.float32)
+        one = np.asarray(s["start"], np.float32).reshape(s["shape"]) if "start" in s else None
+        state[s["input"]] = np.repeat(one, rows, s["batch_axis"]) if one is not None else np.zeros(shape, np.float32)
     for start in range(0, per_row, window):
         x = np.zeros((rows, window), np.int64)
         y = np.full((rows, window), -1, np.int64)

@@ -270,10 +270,9 @@ def test_export_gives_the_full_log_distribution(cli: CliRunner, adaptive_model: 
     lm = charlm.load(adaptive_model, device="cpu")
     ids = torch.randint(0, lm.tokenizer.vocab_size, (2, 7), generator=torch.Generator().manual_seed(3))  # (B,T)
     state = {}
-    for s in info["state"]:
-        shape = list(s["shape"])
-        shape[s["batch_axis"]] = 2
-        state[s["input"]] = np.zeros(shape, np.float32)
+    for s in info["state"]:  # model.json's usage: each tensor's start values (a fitted start state), else zeros
+        assert "start" in s
+        state[s["input"]] = np.repeat(np.asarray(s["start"], np.float32).reshape(s["shape"]), 2, s["batch_axis"])
     got = session.run(None, {"ids": ids.numpy(), **state})[0]  # (B,T,V)
     assert got.shape == (2, 7, lm.tokenizer.vocab_size) == (2, 7, info["vocab_size"])
     np.testing.assert_allclose(np.exp(got.astype(np.float64)).sum(-1), 1.0, atol=1e-4)  # log-probabilities

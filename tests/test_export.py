@@ -61,9 +61,13 @@ def export(model: Path, out: Path, *options: str) -> subprocess.CompletedProcess
 
 
 def zeros(info: dict[str, Any], batch: int) -> dict[str, np.ndarray]:
+    """The fresh state model.json describes: each tensor's start values (a fitted start state), else zeros."""
     out = {}
     for s in info["state"]:
         shape = list(s["shape"])
+        if "start" in s:
+            out[s["input"]] = np.repeat(np.asarray(s["start"], np.float32).reshape(shape), batch, s["batch_axis"])
+            continue
         shape[s["batch_axis"]] = batch
         out[s["input"]] = np.zeros(shape, np.float32)
     return out

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
 # its own layer inside its own package (models.base -> models.cells).
 LAYERS = {
     "charlm.errors": 0,
+    "charlm.progress": 0,
     "charlm.layout": 0,
     "charlm.interrupts": 0.5,  # Ctrl-C and SIGTERM, raised and remembered (stdlib only)
     "charlm.writer": 1.5,  # the one writer: claims, staging, swaps (over io)

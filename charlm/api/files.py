@@ -22,6 +22,7 @@ from charlm.tokenizers.unk import resolve_unk
 if TYPE_CHECKING:
     from charlm.eval.mix import NgramMix
     from charlm.models.base import AnyLM, LanguageModel
+    from charlm.ngram.spelling import Spelling
     from charlm.tokenizers import Tokenizer
 
 
@@ -39,6 +40,9 @@ class FileScoring:
 
         @property
         def bidirectional(self) -> bool: ...
+
+        @property
+        def spelling(self) -> Spelling: ...
 
         def _mix(self, options: ScoringOptions) -> NgramMix | None: ...
 

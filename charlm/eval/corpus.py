@@ -201,10 +201,7 @@ def eval_file(
     """
     check("batch_size", batch_size)
     check("seq_len", window)
-    if independent and cache is not None:
-        raise BadOption("--cache reads the stream's history; drop --independent (lines have no history)")
-    if independent and dynamic is not None:
-        raise BadOption("--dynamic adapts to the stream's history; drop --independent (lines have no history)")
+    _check_modes(independent, cache, dynamic)
     if dynamic is not None:
         batch_size, window = 1, dynamic.config.segment  # the paper's setting: one stream, short segments
     check_precision(precision)
@@ -242,6 +239,14 @@ def eval_file(
     if not any(r.seen_text for r in readers):
         raise empty_file(path)
     return replace(result, path=str(path), ngram=ngram.to_dict() if ngram is not None else None)
+
+
+def _check_modes(independent: bool, cache: CacheConfig | None, dynamic: DynamicEval | None) -> None:
+    """The cache and dynamic evaluation read the stream's history, which lines scored alone do not have."""
+    if independent and cache is not None:
+        raise BadOption("--cache reads the stream's history; drop --independent (lines have no history)")
+    if independent and dynamic is not None:
+        raise BadOption("--dynamic adapts to the stream's history; drop --independent (lines have no history)")
 
 
 def _lines(chunks: Iterator[str]) -> Iterator[str]:

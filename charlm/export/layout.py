@@ -58,7 +58,8 @@ def describe(model: LanguageModel, tokenizer: Tokenizer, specs: list[dict[str, A
         },
         "state": [{"input": i, "output": o, "dtype": "float32", **s} for i, o, s in zip(ins, outs, specs, strict=True)],
         "usage": (
-            "Start each sequence from zeros of every state shape (batch axis set to your batch); feed ids "
+            "Start each sequence from every state's start values where it has them (shape with batch 1, repeated "
+            "along its batch axis), else zeros of its shape (batch axis set to your batch); feed ids "
             "with the previous call's state_out_* as state_*. Score: the window graph over <eos> + ids; "
             "log_softmax(logits) at position t predicts token t+1. Sample: the step graph, one token at a time."
         ),

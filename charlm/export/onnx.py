@@ -10,8 +10,9 @@
 ``out`` is claimed like every output (:mod:`charlm.writer`): written in a staging directory beside it
 and swapped in as a whole, so an export never mixes with an earlier one, and a kill leaves one or the other.
 
-A core's state is flattened to a list of tensors; a fresh state is all zeros (checked at export
-time), so another runtime only needs ``numpy.zeros`` of the shapes in ``model.json``. Every export
+A core's state is flattened to a list of tensors; a fresh state is the model's start state (each
+tensor's ``start`` values in ``model.json``) or all zeros (checked at export time), so another
+runtime needs only ``numpy``. Every export
 is verified with onnxruntime against torch on a batch size and length other than the traced ones;
 an architecture whose graph does not match (a Python time loop unrolled to a fixed length) is
 refused with the reason. ``quantize="int8"`` writes dynamically quantised graphs of the recurrent
@@ -95,7 +96,9 @@ class _Graph(nn.Module):
 def describe_state(model: LanguageModel) -> tuple[State, list[dict[str, Any]]]:
     """The state's nesting and, per tensor, its shape at batch 1 and its batch axis.
 
-    Refuses a core whose fresh state is not zeros: the exported graphs always take a state.
+    A model with a start state of its own (``--start-state fitted`` or ``learned``) records it per
+    tensor as ``start`` (its values at batch 1, row-major); the others start from zeros. Refuses a
+    core whose fresh state is neither: the exported graphs always take a state.
     """
     with torch.inference_mode():
         ids = torch.tensor([[1, 2, 3]] * 3)  # (3,T)
@@ -109,10 +112,14 @@ def describe_state(model: LanguageModel) -> tuple[State, list[dict[str, Any]]]:
             if len(axes) != 1:
                 raise CharlmError("its recurrent state has no single batch axis, so it cannot be exported")
             specs.append({"shape": [1 if i == axes[0] else n for i, n in enumerate(small)], "batch_axis": axes[0]})
-        zeros = [_zeros(s, 2) for s in specs]
-        again, _ = model(ids[:2], unflatten(template, zeros))
+        start = model.start_state(1)
+        if start is not None:
+            for spec, tensor in zip(specs, flatten(start), strict=True):
+                spec["start"] = [float(x) for x in tensor.detach().cpu().float().reshape(-1)]
+        fresh = [_zeros(s, 2) for s in specs]
+        again, _ = model(ids[:2], unflatten(template, fresh))
         if not torch.allclose(logits, again, atol=1e-6):
-            raise CharlmError("its fresh state is not all zeros, which the exported graphs assume")
+            raise CharlmError("its fresh state is neither zeros nor a start state, which the exported graphs assume")
     return template, specs
 
 
@@ -157,7 +164,11 @@ def _export_graph(model: LanguageModel, template: State, specs: list[dict[str, A
 
 
 def _zeros(spec: dict[str, Any], batch: int) -> Tensor:
+    """The fresh state tensor of ``spec`` for ``batch`` rows: its recorded ``start`` values, or zeros."""
     shape = list(spec["shape"])
+    if "start" in spec:
+        one = torch.tensor(spec["start"], dtype=torch.float32).reshape(shape)  # batch axis of size 1
+        return one.repeat(*[batch if i == spec["batch_axis"] else 1 for i in range(len(shape))])
     shape[spec["batch_axis"]] = batch
     return torch.zeros(shape)
 

@@ -35,7 +35,7 @@ from charlm.models.dropout import LockedDropout, embedding_dropout
 from charlm.models.options import validate_model
 from charlm.models.registry import get_arch
 from charlm.models.stack import output_size
-from charlm.models.start import StartState, batch_dims, run_with_resets, zeros_like_state
+from charlm.models.start import FittedStart, StartState, batch_dims, run_with_resets, zeros_like_state
 
 
 class LanguageModel(nn.Module):
@@ -51,7 +51,11 @@ class LanguageModel(nn.Module):
         self.core = build_core(config, config.embed)
         self.proj, self.head = self._head(output_size(self.core))
         # issue 13: a learned start state (models/start.py); absent in older models, which start from zeros
-        self.start = StartState(config.embed) if config.start_state == "learned" else None
+        self.start: StartState | FittedStart | None = None
+        if config.start_state == "learned":
+            self.start = StartState(config.embed)
+        elif config.start_state == "fitted":  # zeros until fitted at the end of training (training/start_fit.py)
+            self.start = FittedStart(self.core, config.embed)
         self._state_dims: list[int] | None = None
 
     def _head(self, out: int) -> tuple[nn.Module | None, nn.Linear | AdaptiveHead]:

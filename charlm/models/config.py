@@ -15,7 +15,7 @@ State = Any  # None | Tensor | tuple[State, ...]: a core's recurrent state, walk
 # so fine-tuning from a model keeps it (:func:`structure_fields`); the others (dropouts) may change.
 STRUCTURE = {"structure": True}
 DIRECTIONS = ("forward", "both")
-START_STATES = ("zero", "learned")  # where a line starts: zeros, or a learned state (models/start.py)
+START_STATES = ("zero", "learned", "fitted")  # where a line starts: zeros, or a learned state (models/start.py)
 
 
 @dataclass(frozen=True)

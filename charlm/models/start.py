@@ -33,6 +33,40 @@ from charlm.models.config import State
 from charlm.models.state import leaves, map_state
 
 
+class FittedStart(nn.Module):
+    """A start state held as it is (``--start-state fitted``): one tensor per leaf of the core's state, one row.
+
+    Zeros until :func:`charlm.training.start_fit.fit_start_state` fits it, at the end of training,
+    to the lines of the training text with every other weight frozen: the state from which the
+    trained network predicts the start of a line best. Each leaf is stored with a batch of 1
+    (``start.leaves.N`` in model.safetensors) and expanded to the batch asked for.
+    """
+
+    def __init__(self, core: nn.Module, input_size: int) -> None:
+        super().__init__()
+        was_training = core.training
+        core.eval()
+        with torch.no_grad():
+            _, template = core(torch.zeros(1, 1, input_size), None)
+        core.train(was_training)
+        self.template = map_state(lambda t: t.detach(), template)  # the layout only (not saved)
+        self.dims = batch_dims(core, input_size, torch.device("cpu"))
+        self.leaves = nn.ParameterList(nn.Parameter(torch.zeros_like(t), requires_grad=False) for t in leaves(template))
+
+    def forward(self, core: nn.Module, batch: int) -> State:
+        params, dims = iter(self.leaves), iter(self.dims)
+
+        def grow(_: Tensor) -> Tensor:
+            leaf, dim = next(params), next(dims)
+            if dim < 0:
+                return leaf
+            shape = [-1] * leaf.dim()
+            shape[dim] = batch
+            return leaf.expand(*shape).contiguous()
+
+        return map_state(grow, self.template)
+
+
 class StartState(nn.Module):
     """A learned input vector whose one step from zeros gives the start state (see the module docstring)."""
 

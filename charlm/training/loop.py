@@ -18,7 +18,6 @@ import torch
 
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
-from charlm.models.base import BidirectionalLM
 from charlm.models.state import detach_state
 from charlm.runtime import autocast
 from charlm.training.claim import claim_run_dir
@@ -34,6 +33,7 @@ from charlm.training.resume import find_run, resumed_config
 from charlm.training.rundir import MetricsLog, StopSignals
 from charlm.training.schedule import LR_CUT, MAX_ROLLBACKS, lr_factor
 from charlm.training.setup import RunContext, bpc, open_run, restore, start_event, write_run_config
+from charlm.training.start_fit import fit_at_end
 from charlm.training.state import RunState
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "find_run", "resume", "train"]
@@ -273,8 +273,9 @@ class Trainer:
         if self.ctx.is_main:
             self.ctx.metrics.plot(force=True)
             write_dynamic_stats(self.run.model, self.run.stream.data, self.ctx.run_dir)
-            model = self.run.model  # the run's n-gram and its tuned weight, unless --ngram-order 0; it mixes forward
-            forward = model.forward_lm if isinstance(model, BidirectionalLM) else model
+            forward, fitted = fit_at_end(self.ctx, self.run)  # the best weights, start state fitted (if fitted)
+            if fitted:
+                self.notice("start-state", fitted)
             if message := build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config):
                 self.notice("ngram", message)
 
