@@ -19,7 +19,7 @@ from charlm.ngram.arpa import write_arpa
 from charlm.ngram.arpa_read import read_arpa
 from charlm.ngram.counts import count_ngrams
 from charlm.ngram.kneser_ney import FALLBACK, discounts, estimate
-from charlm.ngram.model import NgramModel
+from charlm.ngram.model import CLASSES, NgramModel, context_class
 
 runner = CliRunner()
 EOS = 1
@@ -223,8 +223,9 @@ def test_eval_streamed_mixes_each_rows_history(tiny_model: Path, tmp_path: Path)
     net = torch.log_softmax(logits[0].double(), -1).gather(-1, torch.tensor(ids)[:, None]).squeeze(-1).numpy()
     mix = lm.ngram_mix("auto")
     assert mix is not None
-    gram, matched = mix.ngram.logprobs(np.array([EOS, *ids]), np.zeros(len(ids) + 1, dtype=np.int64))
-    w = mix.stream_weight[np.minimum(matched[1:], mix.stream_weight.size - 1)]
+    assert mix.classes == CLASSES and mix.stream_weight.size == mix.ngram.order * CLASSES  # the gate
+    gram, classes = mix.ngram.logprobs(np.array([EOS, *ids]), np.zeros(len(ids) + 1, dtype=np.int64), CLASSES)
+    w = mix.stream_weight[classes[1:]]
     want = float(np.log((1 - w) * np.exp(net) + w * np.exp(gram[1:])).sum())
     got = lm.eval(path, batch_size=1)
     assert math.isclose(got.logprob, want, rel_tol=1e-5)
@@ -289,3 +290,29 @@ def test_cli_build_export_and_external_arpa(tiny_model: Path, tmp_path: Path) ->
         app, ["eval", str(tmp_path / "t.txt"), "--model", str(model), "--json", "--ngram-weight", "0"]
     )
     assert result.exit_code == 0 and '"ngram": null' in result.stdout
+
+
+def test_context_classes_are_the_matched_length_and_the_ngrams_confidence() -> None:
+    matched, logbo = np.array([0, 1, 1, 1, 1, 3]), np.array([0.0, -5.0, -2.0, -1.0, -0.1, -0.1])
+    assert context_class(matched, logbo, 1).tolist() == matched.tolist()  # one class: the matched length
+    assert context_class(matched, logbo, CLASSES).tolist() == [3, 4, 5, 6, 7, 15]  # no context: least sure
+    m = estimate(count_ngrams(np.array([2, 3, 2, 3, 3, 2, 2, 3, 2]), 3, 4, EOS))
+    seq = np.array([EOS, 2, 3, 2, 3, 3, 2])
+    lp, classes = m.logprobs(seq, np.zeros(seq.size, dtype=np.int64), CLASSES)
+    lp1, lengths = m.logprobs(seq, np.zeros(seq.size, dtype=np.int64))
+    assert np.array_equal(lp, lp1) and np.array_equal(classes // CLASSES, lengths)
+    for t in range(1, seq.size):  # a history's class is the same whether scored in a stream or asked for next
+        p, cls = m.distribution(seq[max(0, t - 2) : t], CLASSES)
+        assert cls == classes[t] and math.isclose(float(p.sum()), 1.0, rel_tol=1e-6)
+
+
+def test_the_gate_is_tuned_per_class_and_never_loses_to_lengths(tiny_model: Path) -> None:
+    import json
+
+    meta = json.loads((tiny_model / "ngram.json").read_text())
+    assert meta["mode"] == "gate" and meta["classes"] == CLASSES
+    for which in ("lines", "stream"):
+        tuned = meta[which]
+        assert len(tuned["lambda_by_class"]) == meta["order"] * CLASSES
+        assert all(0.0 <= x <= 1.0 for x in tuned["lambda_by_class"])
+        assert tuned["mixed_by_class"] <= tuned["mixed_by_context"] + 1e-4  # finer groups, each at its best

@@ -70,6 +70,7 @@ def _report(meta: dict[str, Any]) -> None:
                 f"validation {which} ({tuned['tokens']:,} tokens), nats/token: network {tuned['network']:.4f}, "
                 f"n-gram {tuned['ngram']:.4f}, mixed {tuned['mixed']:.4f} (lambda {tuned['lambda']:.3f}), "
                 f"by context {tuned['mixed_by_context']:.4f} (lambda {weights})"
+                + (f", gate {tuned['mixed_by_class']:.4f}" if "mixed_by_class" in tuned else "")
             )
 
 

@@ -7,9 +7,11 @@ The one place every command mixes the n-gram in (:mod:`charlm.ngram`):
 * :meth:`NgramMix.next_logits`: the whole next-token distribution (``sample``; with ``lines=True``
   the per-line weights, for ``predict`` and the stateful scorer, which read from a sentence start).
 
-``lam`` is one number, or one per *matched context length* (how long a suffix of the history the
-n-gram saw followed by a token in training, 0..N-1): a function of the history only, so the mixture
-still sums to 1 over the vocabulary. Mixing happens in log space with ``lam = 0`` never reaching it:
+``lam`` is one number, one per *matched context length* (how long a suffix of the history the
+n-gram saw followed by a token in training, 0..N-1), or, the default since the gate, one per
+*context class*: the matched length and how sure the n-gram is of that context (its back-off
+weight, which its counts decide; :func:`charlm.ngram.model.context_class`). Each is a function of
+the history only, so the mixture still sums to 1 over the vocabulary. Mixing happens in log space with ``lam = 0`` never reaching it:
 a weight of 0 means no :class:`NgramMix` at all, so the network's numbers stay bit for bit. The
 neural cache (:mod:`charlm.eval.cache`) mixes on top of this mixture.
 """
@@ -52,11 +54,13 @@ class NgramMix:
     stream_weight: np.ndarray
     eos: int
     source: str = "model"
+    classes: int = 1  # the weights are per context class (the gate: CLASSES), or per matched length (1)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "order": self.ngram.order,
+            "classes": self.classes,
             "lambda_lines": [round(float(x), 6) for x in self.lines_weight],
             "lambda_stream": [round(float(x), 6) for x in self.stream_weight],
         }
@@ -70,7 +74,7 @@ class NgramMix:
         starts = np.cumsum([0] + [s.size for s in seqs[:-1]])
         seq = np.concatenate(seqs)
         first = np.repeat(starts, [s.size for s in seqs])
-        gram, matched = self.ngram.logprobs(seq, first)
+        gram, matched = self.ngram.logprobs(seq, first, self.classes)
         out = logp.double().clone()  # (B,T)
         for row, (s, a) in enumerate(zip(seqs, starts, strict=True)):
             n = s.size - 1
@@ -93,7 +97,8 @@ class NgramMix:
         keep = self.ngram.order - 1
         rows = []
         for r, history in enumerate(histories):
-            p, matched = self.ngram.distribution(np.asarray(history[-keep:] if keep else [], dtype=np.int64))
+            context = np.asarray(history[-keep:] if keep else [], dtype=np.int64)
+            p, matched = self.ngram.distribution(context, self.classes)
             w = float(self._weights(which, np.array(matched)))
             with np.errstate(divide="ignore"):
                 rows.append(mix_logprobs(net[r], np.log(p), np.full(p.shape, w)))
@@ -118,7 +123,7 @@ class StreamMix:
             self.history = [np.array([self.mix.eos], dtype=np.int64) for _ in range(targets.shape[0])]
         for r, part in enumerate(targets.cpu().numpy()):
             seq = np.concatenate([self.history[r], np.asarray(part, dtype=np.int64)])
-            gram, matched = self.mix.ngram.logprobs(seq, np.zeros(seq.size, dtype=np.int64))
+            gram, matched = self.mix.ngram.logprobs(seq, np.zeros(seq.size, dtype=np.int64), self.mix.classes)
             n, skip = part.size, self.history[r].size
             w = self.mix._weights(self.mix.stream_weight, matched[skip:])
             out[r, :n] = torch.from_numpy(mix_logprobs(out[r, :n].numpy(), gram[skip:], w))
@@ -126,11 +131,14 @@ class StreamMix:
         return out.to(device=logp.device, dtype=logp.dtype)  # float32, as with the neural cache on top
 
 
+_WEIGHTS = {"gate": "lambda_by_class", "context": "lambda_by_context", "fixed": "lambda"}
+
+
 def _stored(meta: dict[str, Any], which: str, mode: str) -> np.ndarray:
     tuned = meta.get(which)
     if not tuned:
         raise CharlmError("this model's n-gram has no tuned weight (built without validation text); give a number")
-    return np.asarray(tuned["lambda_by_context"] if mode == "context" else [tuned["lambda"]], dtype=np.float64)
+    return np.atleast_1d(np.asarray(tuned[_WEIGHTS.get(mode, "lambda")], dtype=np.float64))
 
 
 def resolve(
@@ -164,6 +172,8 @@ def resolve(
             raise BadOption("an external --ngram has no tuned weight here; give --ngram-weight a number")
         mode = meta.get("mode", "context")
         lines, stream = _stored(meta, "lines", mode), _stored(meta, "stream", mode)
+        classes = int(meta.get("classes", 1)) if mode == "gate" else 1
     else:
         lines = stream = np.array([float(value)])
-    return NgramMix(ngram, lines, stream, tokenizer.eos_id, source)
+        classes = 1
+    return NgramMix(ngram, lines, stream, tokenizer.eos_id, source, classes)

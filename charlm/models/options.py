@@ -72,7 +72,7 @@ MODEL = (
     Opt("mogrify_rank", Int(0, 65536), 0, "Mogrifier LSTM: rank of the gating matrices (0 = full)."),
     Opt("start_state", Choice(START_STATES), "fitted", "Where every line starts (scoring, sampling, fresh rows, resets): fitted (zeros while training, then fitted to the training text's line starts with the network frozen), zero, or learned (a start state trained with the network)."),
     Opt("reset_at_eos", Float(0.0, 1.0), 0.0, "At each line end, reset that row's carried state to the start state with this probability, so the model learns to start lines the way score reads them (0 = off, 1 = every line from the start: rnnlm's -independent)."),
-    Opt("softmax", Choice(SOFTMAXES), "full", f"Output layer: full, or adaptive (clustered softmax for word vocabularies of {ADAPTIVE_MIN_VOCAB:,}+ words: trains faster, every probability stays exact)."),
+    Opt("softmax", Choice(SOFTMAXES), None, f"Output layer: full, or adaptive (clustered softmax for word vocabularies of {ADAPTIVE_MIN_VOCAB:,}+ words: trains faster, every probability stays exact; the word recipes take it, and fall back to full below {ADAPTIVE_MIN_VOCAB:,} words)", recipe=True),
     Opt("cutoffs", Cutoffs(), None, "--softmax adaptive: where the frequent-word shortlist and each rarer cluster end, e.g. 2000,10000 [default: at 75% and 90% of the training tokens].", optional=True),
 )  # fmt: skip
 

@@ -22,6 +22,20 @@ import numpy as np
 from charlm.errors import CharlmError
 from charlm.io import write_bytes_atomic
 
+# How sure the n-gram is of its matched context, from that context's back-off weight: KN gives an unseen
+# continuation the share D * N1+(c .) / c(c) of a context c, small for a context seen often with few
+# distinct followers. ln backoff below -3 (under 5%), -1.5, -0.5, and above (or no context at all):
+CONFIDENCE_EDGES = np.array([-3.0, -1.5, -0.5])
+CLASSES = CONFIDENCE_EDGES.size + 1
+
+
+def context_class(matched: np.ndarray, logbo: np.ndarray, classes: int) -> np.ndarray:
+    """The context's class for the gate: ``matched * classes + confidence bin`` (``classes`` 1: ``matched``)."""
+    if classes == 1:
+        return matched
+    bins = np.where(matched > 0, np.digitize(logbo, CONFIDENCE_EDGES), classes - 1)
+    return matched * classes + np.minimum(bins, classes - 1)
+
 
 @dataclass
 class NgramModel:
@@ -68,11 +82,12 @@ class NgramModel:
             ids.append(here)
         return ids
 
-    def logprobs(self, seq: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def logprobs(self, seq: np.ndarray, first: np.ndarray, classes: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """(ln p (T,), matched context length (T,)) of each ``seq[t]`` given ``seq[first[t]:t]``.
 
         The matched length is that of the longest suffix of the history seen followed by some token
-        in training (0: none, not even its last token).
+        in training (0: none, not even its last token). With ``classes`` > 1 the second array is the
+        context's class instead (:func:`context_class`: the matched length and how sure the n-gram is).
 
         ``first[t] <= t`` is where the history of position t may start (a sentence's leading
         ``<eos>``); positions with ``first[t] == t`` are scored with no history (the unigram).
@@ -83,6 +98,7 @@ class NgramModel:
         grams = np.zeros(len(seq), dtype=np.int64)  # longest order k whose (history, token) is a type
         context = np.zeros(len(seq), dtype=np.int64)  # longest history suffix that is a type
         matched = np.zeros(len(seq), dtype=np.int64)  # longest history suffix seen followed by a token
+        sure = np.zeros(len(seq), dtype=np.float64)  # ln backoff of that suffix
         for k in range(1, self.order + 1):
             grams = np.where((ids[k - 1] >= 0) & (t - k + 1 >= first), k, grams)
         for j in range(1, self.order):
@@ -92,6 +108,8 @@ class NgramModel:
             seen = np.zeros(len(seq), dtype=bool)
             seen[ok] = self.continued(j)[prev[ok]]
             matched = np.where(seen, j, matched)
+            if classes > 1 and j < self.order:
+                sure[seen] = self.logbo[j - 1][prev[seen]]
         out = np.zeros(len(seq), dtype=np.float64)
         for k in range(1, self.order + 1):
             at = grams == k
@@ -100,7 +118,7 @@ class NgramModel:
             prev = np.concatenate([[-1], ids[j - 1][:-1]])
             at = (j >= grams) & (j <= context)  # backed off from a context of length j that is a type
             out[at] += self.logbo[j - 1][prev[at]]
-        return out, matched
+        return out, context_class(matched, sure, classes)
 
     def _context_ids(self, context: np.ndarray) -> list[int]:
         """Ids of the context's suffixes of length 1, 2, ... while they are types."""
@@ -114,18 +132,22 @@ class NgramModel:
             found.append(gid)
         return found
 
-    def distribution(self, context: np.ndarray) -> tuple[np.ndarray, int]:
-        """(p over the vocabulary (V,) float64, matched context length) after ``context``."""
+    def distribution(self, context: np.ndarray, classes: int = 1) -> tuple[np.ndarray, int]:
+        """(p over the vocabulary (V,) float64, matched context length) after ``context``.
+
+        With ``classes`` > 1 the second value is the context's class (:func:`context_class`).
+        """
         p = np.exp(self.logprob[0].astype(np.float64))  # (V,)
         ids = self._context_ids(np.asarray(context, dtype=np.int64))
-        v, matched = self.vocab_size, 0
+        v, matched, sure = self.vocab_size, 0, 0.0
         for j, gid in enumerate(ids, 1):
             p *= np.exp(float(self.logbo[j - 1][gid]))
             keys = self.keys[j]
             lo, hi = np.searchsorted(keys, [gid * v, (gid + 1) * v])
             p[keys[lo:hi] % v] = np.exp(self.logprob[j][lo:hi].astype(np.float64))
-            matched = j if hi > lo else matched
-        return p, matched
+            if hi > lo:
+                matched, sure = j, float(self.logbo[j - 1][gid])
+        return p, int(context_class(np.array([matched]), np.array([sure]), classes)[0])
 
     def save(self, path: Path) -> None:
         arrays: dict[str, Any] = {"vocab_size": np.array(self.vocab_size)}

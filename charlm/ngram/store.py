@@ -28,11 +28,11 @@ from charlm.models.base import LanguageModel
 from charlm.ngram import tune
 from charlm.ngram.counts import count_ngrams
 from charlm.ngram.kneser_ney import estimate
-from charlm.ngram.model import NgramModel
+from charlm.ngram.model import CLASSES, NgramModel
 
 NGRAM_FILE, NGRAM_META = NGRAM, NGRAM_META_FILE
 DEFAULT_ORDER = {"char": 6, "word": 5, "bpe": 4, "unigram": 4}
-DEFAULT_MODE = "context"  # what --ngram-weight auto uses: "fixed" or "context" (one weight per matched length)
+DEFAULT_MODE = "gate"  # what --ngram-weight auto uses: "fixed", "context" (per matched length) or "gate" (per class)
 
 
 def default_order(level: str) -> int:
@@ -57,11 +57,13 @@ def load_ngram(directory: Path) -> NgramModel:
 
 def _tuned(held: tune.Held, order: int) -> dict[str, Any]:
     fixed = float(tune.fit(held)[0])
-    by_context = tune.fit(held, buckets=order, start=fixed)  # lengths never met keep the fixed weight
+    by_context = tune.fit(held.lengths(), buckets=order, start=fixed)  # lengths never met keep the fixed weight
+    by_class = tune.fit(held, buckets=order * CLASSES, start=np.repeat(by_context, CLASSES))  # else their length's
     return {
         "lambda": fixed,
         "lambda_by_context": [float(x) for x in by_context],
-        **tune.report(held, fixed, by_context),
+        "lambda_by_class": [float(x) for x in by_class],
+        **tune.report(held, fixed, by_context, by_class),
     }
 
 
@@ -90,6 +92,7 @@ def build(
         "discounts": ngram.discounts,
         "build_s": round(built_s, 3),
         "mode": DEFAULT_MODE,
+        "classes": CLASSES,
     }
     if model is not None and len(val) > 1:
         meta["lines"] = _tuned(tune.held_lines(model, ngram, np.asarray(val), eos), ngram.order)

@@ -2,8 +2,10 @@
 
 ``p = (1 - lam) p_network + lam p_ngram`` per token. The weight maximising held-out likelihood is
 found by EM (the mixture's posterior of the n-gram, averaged, is the next ``lam``; each step cannot
-lower the likelihood). Two shapes: one fixed ``lam``, and one ``lam`` per matched context length
-(0..N-1: how much history the n-gram recognised), which is a function of the context only, so
+lower the likelihood). Three shapes: one fixed ``lam``; one ``lam`` per matched context length
+(0..N-1: how much history the n-gram recognised); and the gate, one ``lam`` per context *class*
+(:func:`charlm.ngram.model.context_class`: the matched length and how sure the n-gram is of that
+context, from its back-off weight, i.e. its counts). Each is a function of the context only, so
 the mixture still sums to 1 over the vocabulary.
 
 The held-out text is scored the two ways it will be used: *lines* (each line from a fresh state,
@@ -14,14 +16,14 @@ bare module (this package sits below :mod:`charlm.eval`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from charlm.models.base import LanguageModel
 from charlm.models.scoring import padded_lines, token_logprobs
-from charlm.ngram.model import NgramModel
+from charlm.ngram.model import CLASSES, NgramModel
 
 MAX_TUNE_TOKENS = 50_000  # held-out tokens scored for tuning, each way
 EM_STEPS = 200
@@ -29,11 +31,15 @@ EM_STEPS = 200
 
 @dataclass(frozen=True)
 class Held:
-    """Aligned per-token values of one held-out scoring: ln p_network, ln p_ngram, matched context length."""
+    """Aligned per-token values of one held-out scoring: ln p_network, ln p_ngram, context class."""
 
     net: np.ndarray
     ngram: np.ndarray
-    context: np.ndarray
+    context: np.ndarray  # the context's class (matched length * CLASSES + confidence)
+
+    def lengths(self) -> Held:
+        """The same tokens with the matched context length in place of the class."""
+        return replace(self, context=self.context // CLASSES)
 
 
 def _net_logprobs(model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, state: object = None) -> tuple:
@@ -56,7 +62,7 @@ def held_lines(model: LanguageModel, ngram: NgramModel, ids: np.ndarray, eos: in
         logp, _ = _net_logprobs(model, inputs, targets)
         for r, line in enumerate(group):
             seq = np.concatenate([[eos], line])
-            lp, ctx = ngram.logprobs(seq, np.zeros(seq.size, dtype=np.int64))
+            lp, ctx = ngram.logprobs(seq, np.zeros(seq.size, dtype=np.int64), CLASSES)
             nets.append(logp[r, : line.size])
             grams.append(lp[1:])
             contexts.append(ctx[1:])
@@ -83,7 +89,7 @@ def held_stream(
     grams, contexts = [], []
     for r in range(rows):
         seq = np.concatenate([[eos], data[r]])
-        lp, ctx = ngram.logprobs(seq, np.zeros(seq.size, dtype=np.int64))
+        lp, ctx = ngram.logprobs(seq, np.zeros(seq.size, dtype=np.int64), CLASSES)
         grams.append(lp[1:])
         contexts.append(ctx[1:])
     return Held(np.concatenate(nets, 1).reshape(-1), np.concatenate(grams), np.concatenate(contexts))
@@ -106,10 +112,10 @@ def mixed(held: Held, lam: np.ndarray | float) -> np.ndarray:
     return mix_logprobs(held.net, held.ngram, weights(held, lam))
 
 
-def fit(held: Held, buckets: int | None = None, start: float = 0.5) -> np.ndarray:
-    """EM for the weight: one value (``buckets`` None) or one per matched context length 0..buckets-1.
+def fit(held: Held, buckets: int | None = None, start: float | np.ndarray = 0.5) -> np.ndarray:
+    """EM for the weight: one value (``buckets`` None) or one per context group 0..buckets-1.
 
-    Every weight starts at ``start``; a length no held-out token has keeps it.
+    A group no held-out token has keeps its ``start`` (a number, or one per group).
     """
     groups = np.minimum(held.context, buckets - 1) if buckets else np.zeros(held.net.shape, dtype=np.int64)
     size = buckets or 1
@@ -140,13 +146,14 @@ def _best_of(held: Held, groups: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return best
 
 
-def report(held: Held, lam: float, by_context: np.ndarray) -> dict[str, float]:
-    """Held-out nats per token of the network, the n-gram and both mixtures."""
+def report(held: Held, lam: float, by_context: np.ndarray, by_class: np.ndarray) -> dict[str, float]:
+    """Held-out nats per token of the network, the n-gram and the three mixtures."""
     n = max(held.net.size, 1)
     return {
         "tokens": int(held.net.size),
         "network": -float(held.net.sum()) / n,
         "ngram": -float(held.ngram.sum()) / n,
         "mixed": -float(mixed(held, lam).sum()) / n,
-        "mixed_by_context": -float(mixed(held, by_context).sum()) / n,
+        "mixed_by_context": -float(mixed(held.lengths(), by_context).sum()) / n,
+        "mixed_by_class": -float(mixed(held, by_class).sum()) / n,
     }

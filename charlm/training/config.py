@@ -123,8 +123,8 @@ class TrainConfig:
 
     def _validate_softmax(self) -> None:
         """``--softmax adaptive`` is for word vocabularies of a few thousand words and more."""
-        if self.softmax != "adaptive":
-            return
+        if self.softmax != "adaptive" or "softmax" in (self.recipe or {}).get("set", ()):
+            return  # the recipe's choice falls back to full for a small vocabulary (training.setup)
         if self.level != "word":
             raise BadOption(
                 f"--softmax adaptive is for --level word (got --level {self.level}): a char or subword "

@@ -79,4 +79,4 @@ def build_at_end(directory: Path, model: LanguageModel, tokenizer: Tokenizer, co
     )
 
 
-_FIGURES = (("network", "network"), ("n-gram", "ngram"), ("mixed", "mixed_by_context"))
+_FIGURES = (("network", "network"), ("n-gram", "ngram"), ("mixed", "mixed_by_class"))

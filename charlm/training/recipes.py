@@ -43,6 +43,7 @@ RECIPE_FIELDS = (
     "batch_size",
     "seq_len",
     "warmup",
+    "softmax",
 )
 DEVICE_KINDS = ("cpu", "cuda")
 LEVEL_ROWS = {"char": "char", "word": "word", "bpe": "char", "unigram": "char"}  # which level's rows a level uses
@@ -64,6 +65,7 @@ def settings(
     tie_weights: bool = False,
     arch: str = "lstm",
     warmup: int = 50,
+    softmax: str = "full",
 ) -> dict[str, Any]:
     """A row's TrainConfig values, positionally, so that a row of :data:`TABLE` fits on one line."""
     return dict(
@@ -78,6 +80,7 @@ def settings(
         batch_size=batch_size,
         seq_len=seq_len,
         warmup=warmup,
+        softmax=softmax,
     )
 
 
@@ -108,7 +111,8 @@ TABLE: tuple[Recipe, ...] = (
     Recipe("cpu-char-1m",    "cpu",  "char", 2,       700,       settings(2, 256, 64, 0.0, 1e-2, 0.1, 16, 128, warmup=10),            "tinyshakespeare, 1 minute on a 2-core CPU: 1.611 nats/char in 704 steps, against 1.683 for 2x384 batch 32 and 1.842 for the 2x512 default without dropout (bench/recipe_sweep.py, docs/recipes.md): at a minute, updates matter more than width"),
     Recipe("cpu-char-3m",    "cpu",  "char", 5,       406,       settings(2, 384, 96, 0.0, 5e-3, 0.1, 16, 128, warmup=10),            "tinyshakespeare, 3 minutes on a 2-core CPU: 1.481 nats/char in 1,217 steps, against 1.499 for batch 32, 1.532 for the 1-minute recipe and 1.573 for 2x512 batch 16 (bench/recipe_sweep.py, docs/recipes.md)"),
     Recipe("cpu-char-10m",   "cpu",  "char", INF,     270,       settings(2, 512, 128, 0.1, 3e-3, 0.2, 16, 128, warmup=10),            "tinyshakespeare, 10 minutes on a 2-core CPU: 1.450 nats/char in 2,704 steps, against 1.458 for 2x384 batch 16 and 1.469 for the old default (2x512, batch 32, dropout 0.2, lr 4e-3; 1,642 steps) (bench/recipe_sweep.py, docs/recipes.md): batch 16 and its extra updates win at ten minutes too; 1.440 at 30 minutes (6,767 steps)"),
-    Recipe("cpu-word-10m",   "cpu",  "word", INF,     252,       settings(2, 400, 400, 0.5, 3e-3, 0.01, 32, 35, True),                 "WikiText-2 valid.txt in 10 minutes: test perplexity 193.9, 2,524 steps (docs/performance.md, 'Word level: WikiText-2')"),
+    Recipe("cpu-word-3m",    "cpu",  "word", 5,       378,       settings(2, 400, 400, 0.3, 3e-3, 0.01, 32, 35, True, softmax="adaptive"), "PENDING"),
+    Recipe("cpu-word-10m",   "cpu",  "word", INF,     378,       settings(2, 400, 400, 0.5, 3e-3, 0.01, 32, 35, True, softmax="adaptive"), "PENDING"),
     Recipe("cuda-char",      "cuda", "char", INF,     4150,      settings(2, 512, 128, 0.2, 4e-3, 0.2, 32, 128),                       "the CPU default on one H100: 1.508 nats/char in 2 minutes, 8,301 steps (docs/performance.md, 'GPU figures'); no GPU sweep yet"),
 )
 # fmt: on

@@ -22,7 +22,7 @@ from charlm import interrupts
 from charlm.errors import CharlmError
 from charlm.models.base import build_model
 from charlm.models.config import ModelConfig, State, structure_fields
-from charlm.models.softmax import check_softmax, choose_cutoffs
+from charlm.models.softmax import ADAPTIVE_MIN_VOCAB, check_softmax, choose_cutoffs
 from charlm.models.state import map_state
 from charlm.runtime import resolve_precision, seed_everything, set_threads
 from charlm.tokenizers import Tokenizer
@@ -85,6 +85,7 @@ def open_run(
         assert source is not None
         config = adopt_source(config, source)
     tokenizer = get_tokenizer(config, source)
+    config = recipe_head(config, tokenizer.vocab_size)
     check_softmax(config.softmax, config.cutoffs, tokenizer.vocab_size)  # before the corpus is encoded
     claimed = claim.path if claim is not None else resume_dir
     run_dir = Path(str(dist.from_main(claimed if dist.is_main else None)))
@@ -117,6 +118,14 @@ def open_run(
         tokenizer.save(run_dir)
     write_run_config(ctx, run)
     return ctx, run, resumed
+
+
+def recipe_head(config: TrainConfig, vocab: int) -> TrainConfig:
+    """The recipe's adaptive head becomes the full softmax for a vocabulary too small to gain from it."""
+    chosen = "softmax" in (config.recipe or {}).get("set", ())
+    if chosen and config.softmax == "adaptive" and vocab < ADAPTIVE_MIN_VOCAB and not config.cutoffs:
+        return replace(config, softmax="full")
+    return config
 
 
 def restore(ctx: RunContext, run: RunState, state: dict[str, Any], rollback: bool = False) -> None:
