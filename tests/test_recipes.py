@@ -38,7 +38,7 @@ def test_every_row_is_a_valid_config_and_every_budget_has_a_row() -> None:
     assert set(RECIPE_FIELDS) <= {f.name for f in fields(TrainConfig)}
     for row in TABLE:
         assert set(row.values) == set(RECIPE_FIELDS) and row.why and row.steps_per_min > 0
-        TrainConfig(corpus="x", **row.values)  # validates the shape and the optimisation values
+        TrainConfig(corpus="x", level=row.level, **row.values)  # validates the shape and the optimisation values
     for device in recipes.DEVICE_KINDS:
         for level in recipes.LEVEL_ROWS:
             bounds = [r.upto_min for r in recipes.rows(device, level)]
@@ -59,7 +59,8 @@ def test_different_budgets_pick_different_rows() -> None:
 
 
 def test_levels_and_devices_have_their_rows() -> None:
-    assert _pick(level="word", time_s=60.0) == "cpu-word-10m"
+    assert _pick(level="word", time_s=60.0) == _pick(level="word", time_s=180.0) == "cpu-word-3m"
+    assert _pick(level="word", time_s=600.0) == "cpu-word-10m"
     assert _pick(level="bpe", time_s=60.0) == _pick(level="unigram", time_s=60.0) == "cpu-char-1m"
     assert _pick(device="cuda", time_s=60.0) == "cuda-char"
     assert _pick(device="cuda", level="word") == "cpu-word-10m"  # no GPU word row yet: the CPU's
@@ -138,9 +139,10 @@ def test_a_library_run_records_its_recipe_like_the_command_line(tiny_model: Path
 @pytest.mark.trains
 def test_word_level_takes_the_word_recipe(corpus: Path, tmp_path: Path) -> None:
     saved = _train(corpus, tmp_path / "w", "--level", "word", *tiny_args(steps=2, eval_every=2))
-    word = next(r for r in TABLE if r.name == "cpu-word-10m")
-    assert saved["recipe"]["name"] == "cpu-word-10m"
+    word = next(r for r in TABLE if r.name == "cpu-word-3m")  # 2 steps: the shortest word recipe
+    assert saved["recipe"]["name"] == "cpu-word-3m" and "softmax" in saved["recipe"]["set"]
     assert (saved["tie_weights"], saved["lr"]) == (word.values["tie_weights"], word.values["lr"])
+    assert word.values["softmax"] == "adaptive" and saved["softmax"] == "full"  # a small vocabulary: the full head
 
 
 @pytest.mark.parametrize(
