@@ -100,9 +100,9 @@ def pairs(source: str, count: int, seed: int) -> list[tuple[str, str, str]]:
     return found
 
 
-def judge(model: str, items: list[tuple[str, str, str]], weight: str | float) -> dict[str, Any]:
+def judge(model: str, items: list[tuple[str, str, str]], weight: str | float, unk: str = "auto") -> dict[str, Any]:
     """Share of pairs whose original scores higher, overall and per kind, with ``ngram_weight=weight``."""
-    lm = charlm.load(model, device="cpu", options=ScoringOptions(ngram_weight=weight))
+    lm = charlm.load(model, device="cpu", options=ScoringOptions(ngram_weight=weight, unk=unk))  # type: ignore[arg-type]
     good = lm.score([a for a, _, _ in items])
     bad = lm.score([b for _, b, _ in items])
     right = [g.logprob > b.logprob for g, b in zip(good, bad, strict=True)]
@@ -124,16 +124,18 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=600)
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--weights", default="auto,0,1", help="n-gram weights to compare, comma-separated")
+    parser.add_argument("--unk", default="auto", help="unknown words: auto (spell for word models) or replace")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     items = pairs(args.source, args.pairs, args.seed)
     weights = [w if w == "auto" else float(w) for w in args.weights.split(",")]
     started = time.perf_counter()
-    results = {str(w): judge(args.model, items, w) for w in weights}
+    results = {str(w): judge(args.model, items, w, args.unk) for w in weights}
     report = {
         "model": args.model,
         "source": args.source,
         "seed": args.seed,
+        "unk": args.unk,
         "pairs": len(items),
         "seconds": round(time.perf_counter() - started, 1),
         "results": results,
