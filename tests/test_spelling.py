@@ -119,3 +119,20 @@ def test_rescoring_prices_unknown_words_by_spelling(tiny_word_model: Path, tiny_
     assert char.as_rescorer(ngram_weight=0.0).logprobs(["the cat"])[0][0] == pytest.approx(
         char.score(["the cat"], ngram_weight=0.0)[0].logprob, abs=1e-5
     )
+
+
+def test_an_unknown_word_no_longer_wins_a_sentence(cli: CliRunner, tiny_word_model: Path) -> None:
+    """`charlm score` (defaults) never prefers a sentence because one of its words is unknown."""
+    import json
+
+    lm = charlm.load(tiny_word_model, device="cpu")
+    words = [lm.tokenizer.token_str(i) for i in range(2, 6)]
+    known = f"{words[0]} {words[1]} {words[2]}"
+    unknown = f"{words[0]} zqxwvy {words[2]}"
+    result = cli.invoke(app, ["score", "-m", str(tiny_word_model), "--json", unknown, known])
+    no_crash(result)
+    ranked = {row["text"]: row["rank"] for row in map(json.loads, result.output.splitlines())}
+    assert ranked[known] == 1 and ranked[unknown] == 2
+    old = lm.score([unknown, known], unk="replace")  # the old price: one <unk>, whatever the word
+    new = lm.score([unknown, known])
+    assert new[0].logprob < old[0].logprob - 5 and new[1].logprob == old[1].logprob
