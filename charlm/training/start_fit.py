@@ -33,10 +33,10 @@ from charlm.training.ngram import run_ids
 from charlm.training.setup import RunContext, bpc, write_run_config
 from charlm.training.state import RunState
 
-PREFIX = 32  # tokens of each line the fit reads: the start state hardly matters further in
-STEPS = 200
+PREFIX = 16  # tokens of each line the fit reads: the start state hardly matters further in
+STEPS = 100
 LINES = 64  # lines per step
-LR = 0.05
+LR = 0.1
 WINDOW = 4096  # tokens read at each random offset to find line starts in
 
 
