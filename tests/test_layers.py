@@ -21,6 +21,7 @@ LAYERS = {
     "charlm.io": 1,
     "charlm.values": 1,
     "charlm.opt": 1.2,  # Opt, over values
+    "charlm.sizes": 1.2,  # memory sizes and pruning thresholds as options
     "charlm.durations": 1.2,  # kinds of option value and Opt (one rule for every surface)
     "charlm.runtime": 1,
     "charlm.models": 2,

@@ -214,4 +214,3 @@ class PassProgress:
         left = eta(elapsed, done / total) if total > 0 and rate else "-"
         print(f"{stage}: {_amount(done, unit)}{share} {rate} eta {left}", file=sys.stderr, flush=True)
         self.last_line = now
-

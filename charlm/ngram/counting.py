@@ -25,6 +25,7 @@ from __future__ import annotations
 import mmap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def thresholds(prune: str | Sequence[int], order: int) -> list[int] | None:
     if isinstance(prune, str):
         return None
     given = [int(t) for t in prune] or [0]
-    if given[0] != 0 or any(b < a for a, b in zip(given, given[1:])):
+    if given[0] != 0 or any(b < a for a, b in pairwise(given)):
         raise CharlmError(f"--ngram-prune must start at 0 and never decrease (got {' '.join(map(str, given))})")
     return [given[min(k, len(given) - 1)] for k in range(order)]
 
@@ -120,7 +121,10 @@ def count_stream(
         if first >= 0:
             adjusted[first] += 1  # the stream's first (k-1)-gram: as if a boundary came before it
         counts[k - 2] = adjusted
-        keys.append(key), counts.append(raw), suffix.append(suf), applied.append(t)
+        keys.append(key)
+        counts.append(raw)
+        suffix.append(suf)
+        applied.append(t)
     return Counts(vocab_size, keys, counts, suffix, tuple(applied))
 
 
@@ -139,9 +143,7 @@ class _Counter:
         for a in range(0, self.stream.size, self.budget.chunk):
             tok = self.stream.tokens(a, min(a + self.budget.chunk, self.stream.size))
             if int(tok.max()) >= self.vocab or int(tok.min()) < 0:
-                raise CharlmError(
-                    f"token ids must lie in 0..{self.vocab - 1}; is this the model's own corpus cache?"
-                )
+                raise CharlmError(f"token ids must lie in 0..{self.vocab - 1}; is this the model's own corpus cache?")
             raw += np.bincount(tok, minlength=self.vocab)
             self._done("counting 1-grams", a + tok.size, self.stream.size)
         return raw
@@ -198,11 +200,11 @@ class _nowhere:
 def _blocks(table: Table, size: int) -> Iterator[Run]:
     """A table in blocks of ``size`` types, whether in memory or merged on disk."""
     if not isinstance(table[0], Path):
-        run: Run = table  # type: ignore[assignment]
+        run: Run = table
         for a in range(0, max(run[0].size, 1), size):
             yield run[0][a : a + size], run[1][a : a + size], run[2][a : a + size]
         return
-    stem, n = table  # type: ignore[misc]
+    stem, n = table
     for a in range(0, max(n, 1), size):
         yield tuple(read_block(Path(f"{stem}.{name}"), a, min(a + size, n)) for name in FIELDS)  # type: ignore[misc]
 
@@ -225,7 +227,7 @@ def _load(table: Table, t: int, lower: int, budget: Budget) -> tuple[np.ndarray,
     """
     adjusted = np.zeros(lower, dtype=np.int64)
     if t == 0 and not isinstance(table[0], Path):
-        key, raw, suf = table  # type: ignore[misc]
+        key, raw, suf = table
         adjusted += np.bincount(suf[suf >= 0], minlength=lower)
         return key, raw, suf, adjusted
     size = sum(int(np.count_nonzero(raw > t)) for _, raw, _ in _blocks(table, budget.entries))
@@ -235,7 +237,7 @@ def _load(table: Table, t: int, lower: int, budget: Budget) -> tuple[np.ndarray,
         adjusted += np.bincount(block[2][block[2] >= 0], minlength=lower)
         keep = block[1] > t
         n = int(np.count_nonzero(keep))
-        for whole, part in zip(kept, block):
+        for whole, part in zip(kept, block, strict=True):
             whole[at : at + n] = part[keep]
         at += n
     if isinstance(table[0], Path):

@@ -18,8 +18,10 @@ Plain reads (``np.fromfile``) keep the page cache out of the process's resident 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +71,7 @@ class Runs:
         run = combine(self.held)
         self.held = []
         stem = self.directory / f"run{len(self.spilled)}"
-        for name, values in zip(FIELDS, run):
+        for name, values in zip(FIELDS, run, strict=True):
             values.astype(np.int64).tofile(f"{stem}.{name}")
         self.spilled.append(stem)
         self.sizes.append(int(run[0].size))
@@ -88,22 +90,19 @@ class Runs:
         if self.held:
             self._spill()
         stem, total, done = self.directory / "merged", sum(self.sizes), 0
-        outs = {name: open(f"{stem}.{name}", "wb") for name in FIELDS}
-        try:
+        with contextlib.ExitStack() as files:
+            outs = {name: files.enter_context(open(f"{stem}.{name}", "wb")) for name in FIELDS}
             written = 0
             for lo, hi in self._ranges():
                 parts = self._slices(lo, hi)
                 done += sum(int(p[0].size) for p in parts)
                 merged = combine(parts)
                 del parts
-                for name, values in zip(FIELDS, merged):
+                for name, values in zip(FIELDS, merged, strict=True):
                     values.tofile(outs[name])
                 written += int(merged[0].size)
                 progress(stage, done, total, "n-grams")
                 interrupts.check()
-        finally:
-            for fh in outs.values():
-                fh.close()
         for run in self.spilled:
             for name in FIELDS:
                 Path(f"{run}.{name}").unlink(missing_ok=True)
@@ -117,14 +116,18 @@ class Runs:
         total = sum(self.sizes)
         ranges = max(1, -(-total // max(self.entries, 1)))
         stride = max(1, total // (ranges * SAMPLES_PER_RANGE))
-        sample = np.sort(np.concatenate([np.array(self._keys(r, n)[::stride]) for r, n in zip(self.spilled, self.sizes)]))
+        sample = np.sort(
+            np.concatenate(
+                [np.array(self._keys(r, n)[::stride]) for r, n in zip(self.spilled, self.sizes, strict=True)]
+            )
+        )
         cuts = np.unique(sample[(np.arange(1, ranges) * sample.size) // ranges]) if sample.size else sample
         ends: list[int | None] = [None, *(int(c) for c in cuts), None]
-        yield from zip(ends[:-1], ends[1:])
+        yield from pairwise(ends)
 
     def _slices(self, lo: int | None, hi: int | None) -> list[Run]:
         found: list[Run] = []
-        for run, size in zip(self.spilled, self.sizes):
+        for run, size in zip(self.spilled, self.sizes, strict=True):
             keys = self._keys(run, size)
             a = 0 if lo is None else int(np.searchsorted(keys, lo))
             b = size if hi is None else int(np.searchsorted(keys, hi))

@@ -16,7 +16,7 @@ import numpy as np
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.base import LanguageModel
-from charlm.ngram.store import build, default_order
+from charlm.ngram.store import Plan, build, default_order
 from charlm.tokenizers import Tokenizer
 from charlm.training.config import TrainConfig
 from charlm.training.windows import split_ids
@@ -51,7 +51,7 @@ def run_ids(directory: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_run_ngram(
-    directory: Path, model: LanguageModel, tokenizer: Tokenizer, order: int | None, level: str
+    directory: Path, model: LanguageModel, tokenizer: Tokenizer, order: int | None, level: str, plan: Plan = Plan()
 ) -> dict[str, Any]:
     """Count the run's training ids into ``<run>/ngram.npz`` and tune its weight on the validation ids."""
     train, val = run_ids(directory)
@@ -64,6 +64,7 @@ def build_run_ngram(
         val,
         order or default_order(level),
         tokenizer.eos_id,
+        plan,
     )
 
 
@@ -71,7 +72,8 @@ def build_at_end(directory: Path, model: LanguageModel, tokenizer: Tokenizer, co
     """The end-of-training build (forward models, unless ``ngram_order == 0``): a one-line summary."""
     if config.ngram_order == 0 or config.direction != "forward":
         return None
-    meta = build_run_ngram(directory, model, tokenizer, config.ngram_order, config.level)
+    plan = Plan(int(config.memory), config.ngram_prune)  # both checked by TrainConfig: bytes, auto or counts
+    meta = build_run_ngram(directory, model, tokenizer, config.ngram_order, config.level, plan)
     tuned = meta.get("lines") or {}
     figures = ", ".join(f"{name} {tuned[key]:.4f}" for name, key in _FIGURES if key in tuned)
     return f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s" + (
