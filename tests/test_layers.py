@@ -15,6 +15,7 @@ LAYERS = {
     "charlm.errors": 0,
     "charlm.layout": 0,
     "charlm.interrupts": 0.5,  # Ctrl-C and SIGTERM, raised and remembered (stdlib only)
+    "charlm.progress": 0.5,  # the progress callback type of long passes (stdlib only)
     "charlm.writer": 1.5,  # the one writer: claims, staging, swaps (over io)
     "charlm.streams": 1.2,  # pipes, FIFOs and stdin read once, up to a limit (over io)
     "charlm.inputs": 2,

@@ -98,7 +98,7 @@ class Model(FileScoring, Component):
         order: int | None = None,
         memory: int | str = default("memory"),
         ngram_prune: str | int | Sequence[int] = default("ngram_prune"),
-        progress: Progress = silent,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """Count the run's training ids (its corpus cache) into an interpolated modified Kneser-Ney n-gram.
 
@@ -113,7 +113,7 @@ class Model(FileScoring, Component):
         from charlm.writer import locked
 
         check("order", order)
-        plan = Plan(check("memory", memory), check("ngram_prune", ngram_prune), progress)
+        plan = Plan(check("memory", memory), check("ngram_prune", ngram_prune), progress or silent)
         refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
         with locked(self.directory):  # not while a training run writes the directory
             meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind, plan)
