@@ -16,7 +16,8 @@ Pruning (KenLM's ``--prune``): a k-gram seen at most ``t_k`` times is dropped, w
 ``t`` non-decreasing over the orders. An n-gram is seen no more often than its prefix or its suffix,
 so the kept types still form a trie (every kept type's prefix and suffix are kept), and a pruned
 (k-1)-gram's extensions are never formed. Lower-order adjusted counts then count the left
-extensions whose context survived. ``"auto"`` prunes only where an order's table would push the whole
+extensions whose context survived (at least 1: every n-gram seen has a left neighbour or starts the
+stream; without pruning that floor changes nothing). ``"auto"`` prunes only where an order's table would push the whole
 result past half the budget: at the smallest threshold that fits it, recorded like any other.
 """
 
@@ -120,6 +121,8 @@ def count_stream(
         key, raw, suf, adjusted = _load(table, t, keys[k - 2].size, budget)
         if first >= 0:
             adjusted[first] += 1  # the stream's first (k-1)-gram: as if a boundary came before it
+        if k > 2:  # a seen n-gram has a left neighbour; one whose extensions' contexts were all pruned counts 1
+            np.maximum(adjusted, 1, out=adjusted)
         counts[k - 2] = adjusted
         keys.append(key)
         counts.append(raw)

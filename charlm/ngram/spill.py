@@ -39,11 +39,13 @@ def combine(runs: list[Run]) -> Run:
     if len(runs) == 1:
         return runs[0]
     key, count, suffix = (np.concatenate([r[i] for r in runs]) for i in range(3))
+    if not key.size:
+        return key, count, suffix
     order = np.argsort(key, kind="stable")
     key, count, suffix = key[order], count[order], suffix[order]
     del order
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))  # (distinct,)
-    return key[starts], np.add.reduceat(count, starts) if count.size else count, suffix[starts]
+    return key[starts], np.add.reduceat(count, starts), suffix[starts]
 
 
 def read_block(path: Path, start: int, stop: int) -> np.ndarray:
@@ -63,6 +65,8 @@ class Runs:
     sizes: list[int] = field(default_factory=list)
 
     def add(self, run: Run) -> None:
+        if not run[0].size:
+            return
         self.held.append(run)
         if sum(r[0].size for r in self.held) > self.entries:
             self._spill()
