@@ -34,7 +34,7 @@ import numpy as np
 from charlm import interrupts
 from charlm.errors import CharlmError
 from charlm.ngram.counts import Counts
-from charlm.ngram.spill import FIELDS, Run, Runs, read_block
+from charlm.ngram.spill import FIELDS, Run, Runs, distinct, read_block
 from charlm.progress import Progress, silent
 
 DEFAULT_MEMORY = 4 * 2**30
@@ -182,8 +182,7 @@ class _Counter:
                 first = int(prev[0]) if a == 0 else first
                 ok = prev[:-1] >= 0
                 key = prev[:-1][ok] * self.vocab + self.stream.tokens(a + k - 1, b + k - 1)[ok]
-                uniq, index, count = np.unique(key, return_index=True, return_counts=True)
-                runs.add((uniq, count.astype(np.int64), prev[1:][ok][index]))
+                runs.add(distinct(key, None, prev[1:][ok]))
                 self._done(f"counting {k}-grams", b, positions)
         if self.pid is not None:
             self.pid.unlink(missing_ok=True)

@@ -34,18 +34,26 @@ SAMPLES_PER_RANGE = 64
 Run = tuple[np.ndarray, np.ndarray, np.ndarray]  # (key, count, suffix), sorted by key, keys distinct
 
 
+def distinct(key: np.ndarray, count: np.ndarray | None, suffix: np.ndarray) -> Run:
+    """Keys sorted and made distinct, their counts summed (None: each key once); any equal key's suffix."""
+    if not key.size:
+        return key, np.empty(0, dtype=np.int64), suffix
+    order = np.argsort(key)  # not stable: equal keys carry equal suffixes, and counts are summed
+    key = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))  # (distinct,)
+    if count is None:
+        summed = np.diff(np.append(starts, key.size))
+    else:
+        summed = np.add.reduceat(count[order], starts)
+    return key[starts], summed.astype(np.int64, copy=False), suffix[order[starts]]
+
+
 def combine(runs: list[Run]) -> Run:
-    """One run from several: keys sorted and made distinct, counts summed (suffix: the first seen)."""
+    """One run from several: keys sorted and made distinct, counts summed."""
     if len(runs) == 1:
         return runs[0]
     key, count, suffix = (np.concatenate([r[i] for r in runs]) for i in range(3))
-    if not key.size:
-        return key, count, suffix
-    order = np.argsort(key, kind="stable")
-    key, count, suffix = key[order], count[order], suffix[order]
-    del order
-    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))  # (distinct,)
-    return key[starts], np.add.reduceat(count, starts), suffix[starts]
+    return distinct(key, count, suffix)
 
 
 def read_block(path: Path, start: int, stop: int) -> np.ndarray:
