@@ -41,10 +41,7 @@ def distinct(key: np.ndarray, count: np.ndarray | None, suffix: np.ndarray) -> R
     order = np.argsort(key)  # not stable: equal keys carry equal suffixes, and counts are summed
     key = key[order]
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))  # (distinct,)
-    if count is None:
-        summed = np.diff(np.append(starts, key.size))
-    else:
-        summed = np.add.reduceat(count[order], starts)
+    summed = np.diff(np.append(starts, key.size)) if count is None else np.add.reduceat(count[order], starts)
     return key[starts], summed.astype(np.int64, copy=False), suffix[order[starts]]
 
 

@@ -17,6 +17,7 @@ from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.base import LanguageModel
 from charlm.ngram.store import Plan, build, default_order
+from charlm.progress import Progress, silent
 from charlm.tokenizers import Tokenizer
 from charlm.training.config import TrainConfig
 from charlm.training.windows import split_ids
@@ -68,15 +69,21 @@ def build_run_ngram(
     )
 
 
-def build_at_end(directory: Path, model: LanguageModel, tokenizer: Tokenizer, config: TrainConfig) -> str | None:
-    """The end-of-training build (forward models, unless ``ngram_order == 0``): a one-line summary."""
+def build_at_end(
+    directory: Path, model: LanguageModel, tokenizer: Tokenizer, config: TrainConfig, progress: Progress = silent
+) -> str | None:
+    """The end-of-training build (forward models, unless ``ngram_order == 0``): a one-line summary.
+
+    Counted within ``config.memory`` and pruned as ``config.ngram_prune`` says; ``progress`` hears the passes.
+    """
     if config.ngram_order == 0 or config.direction != "forward":
         return None
-    plan = Plan(int(config.memory), config.ngram_prune)  # both checked by TrainConfig: bytes, auto or counts
+    plan = Plan(int(config.memory), config.ngram_prune, progress)  # both checked by TrainConfig
     meta = build_run_ngram(directory, model, tokenizer, config.ngram_order, config.level, plan)
     tuned = meta.get("lines") or {}
     figures = ", ".join(f"{name} {tuned[key]:.4f}" for name, key in _FIGURES if key in tuned)
-    return f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s" + (
+    pruned = f" (pruned at {' '.join(map(str, meta['pruned']))})" if any(meta["pruned"]) else ""
+    return f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s{pruned}" + (
         f"; validation lines, nats/token: {figures}" if figures else ""
     )
 
