@@ -78,7 +78,8 @@ class Stream:
     def release(self) -> None:
         """Drop the mapped pages read so far from this process (clean file pages: read again on demand)."""
         mapped = getattr(self.ids, "_mmap", None)  # np.memmap's mmap object (slices share it)
-        if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        read_only = getattr(self.ids, "mode", None) == "r"  # a private copy-on-write map would lose its writes
+        if read_only and isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
             mapped.madvise(mmap.MADV_DONTNEED)
 
 
