@@ -194,3 +194,15 @@ def test_cli_build_with_a_small_budget_reports_it(tiny_model: Path, tmp_path: Pa
     meta = json.loads((model / "ngram.json").read_text())
     assert meta["prune"] == [0, 0, 1] and meta["memory"] == "1M"
     assert not list(model.glob(SPILL_PREFIX + "*"))
+
+
+@pytest.mark.trains
+def test_training_counts_its_ngram_within_its_budget_and_pruning(corpus: Path, tmp_path: Path) -> None:
+    from charlm.training.loop import train
+    from tests.conftest import tiny_config
+
+    run = train(tiny_config(corpus, tmp_path, steps=2, memory="1M", ngram_prune=[0, 0, 1])).run_dir
+    meta = json.loads((run / "ngram.json").read_text())
+    assert meta["memory"] == "1M" and meta["prune"] == [0, 0, 1] and meta["pruned"] == [0, 0, 1, 1, 1, 1]
+    assert json.loads((run / "config.json").read_text())["train"]["memory"] == 2**20
+    assert not list(run.glob(SPILL_PREFIX + "*"))
