@@ -142,6 +142,7 @@ class _Counter:
     def __init__(self, stream: Stream, vocab: int, budget: Budget, workdir: Path, progress: Progress) -> None:
         self.stream, self.vocab, self.budget, self.workdir, self.progress = stream, vocab, budget, workdir, progress
         self.pid: Path | None = None  # (k-2)-gram ids per position, written by the last pass
+        self.pid_dtype: type = np.int64
 
     def unigrams(self) -> np.ndarray:
         raw = np.zeros(self.vocab, dtype=np.int64)
@@ -162,7 +163,7 @@ class _Counter:
         """Ids at order ``j`` of the j-grams at positions a..b-1 (-1: pruned)."""
         if j == 1:
             return self.stream.tokens(a, b)
-        base = self.stream.tokens(a, b) if j == 2 else read_block(self.pid, a, b)  # type: ignore[arg-type]
+        base = self.stream.tokens(a, b) if j == 2 else read_block(self.pid, a, b, self.pid_dtype)  # type: ignore[arg-type]
         table = keys[j - 1]
         key = base * self.vocab + self.stream.tokens(a + j - 1, b + j - 1)  # (b-a,)
         at = np.minimum(np.searchsorted(table, key), max(table.size - 1, 0))
@@ -174,13 +175,14 @@ class _Counter:
         positions, chunk = self.stream.size - k + 1, self.budget.chunk
         runs = Runs(self.workdir, self.budget.entries)
         out = self.workdir / f"ids{k - 1}" if k >= 3 and not last else None
+        dtype = np.int32 if keys[k - 2].size < 2**31 else np.int64  # ids and -1: half the disk, mostly
         first = -1
         with open(out, "wb") if out else _nowhere() as sink:
             for a in range(0, positions, chunk):
                 b = min(a + chunk, positions)
                 prev = self._ids(k - 1, keys, a, b + 1)  # (k-1)-gram ids at a..b: prefixes, and suffixes from a+1
                 if sink is not None:
-                    prev[: b - a].tofile(sink)
+                    prev[: b - a].astype(dtype).tofile(sink)
                 first = int(prev[0]) if a == 0 else first
                 ok = prev[:-1] >= 0
                 key = prev[:-1][ok] * self.vocab + self.stream.tokens(a + k - 1, b + k - 1)[ok]
@@ -188,7 +190,7 @@ class _Counter:
                 self._done(f"counting {k}-grams", b, positions)
         if self.pid is not None:
             self.pid.unlink(missing_ok=True)
-        self.pid = out
+        self.pid, self.pid_dtype = out, dtype
         table = runs.in_memory()
         return (table if table is not None else runs.merge(f"merging {k}-grams", self.progress)), first
 

@@ -53,10 +53,12 @@ def combine(runs: list[Run]) -> Run:
     return distinct(key, count, suffix)
 
 
-def read_block(path: Path, start: int, stop: int) -> np.ndarray:
-    """int64 values ``start:stop`` of a raw file, read (not mapped)."""
+def read_block(path: Path, start: int, stop: int, dtype: type = np.int64) -> np.ndarray:
+    """Values ``start:stop`` of a raw file of ``dtype``, read (not mapped), as int64."""
+    size = np.dtype(dtype).itemsize
     with open(path, "rb") as fh:
-        return np.fromfile(fh, dtype=np.int64, count=max(stop - start, 0), offset=start * 8)
+        values: np.ndarray = np.fromfile(fh, dtype=dtype, count=max(stop - start, 0), offset=start * size)
+    return values.astype(np.int64, copy=False)
 
 
 @dataclass
