@@ -206,3 +206,36 @@ def test_training_counts_its_ngram_within_its_budget_and_pruning(corpus: Path, t
     assert meta["memory"] == "1M" and meta["prune"] == [0, 0, 1] and meta["pruned"] == [0, 0, 1, 1, 1, 1]
     assert json.loads((run / "config.json").read_text())["train"]["memory"] == 2**20
     assert not list(run.glob(SPILL_PREFIX + "*"))
+
+
+PEAK = """
+import sys
+from pathlib import Path
+import numpy as np
+from charlm.ngram.counting import count_stream
+
+def kb(field):  # this process's own figures (ru_maxrss would carry the parent's peak across fork + exec)
+    line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
+
+ids = np.memmap(sys.argv[1], dtype=np.uint16, mode="r")
+before = kb("VmRSS")
+counts = count_stream(ids, 4, 64, 1, Path(sys.argv[2]), memory=int(sys.argv[3]))
+print(kb("VmHWM") - before, sum(k.size for k in counts.keys))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_counting_holds_its_budget_not_the_stream(tmp_path: Path) -> None:
+    """20M tokens (160 MB as int64, which one sort per order would hold several times) in a 32 MB budget."""
+    import subprocess
+    import sys
+
+    block = np.random.default_rng(0).integers(2, 64, size=5000, dtype=np.uint16)
+    np.tile(block, 4000).tofile(tmp_path / "corpus.ids")  # (20M,): few types, a long stream
+    (tmp_path / "spill").mkdir()
+    budget = 32 * 2**20
+    args = [sys.executable, "-c", PEAK, str(tmp_path / "corpus.ids"), str(tmp_path / "spill"), str(budget)]
+    grown, types = (int(x) for x in subprocess.run(args, capture_output=True, text=True, check=True).stdout.split())
+    assert types < 30_000 and grown < budget, f"peak grew by {grown:,} bytes"
