@@ -13,15 +13,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
 # its own layer inside its own package (models.base -> models.cells).
 LAYERS = {
     "charlm.errors": 0,
-    "charlm.progress": 0,
     "charlm.layout": 0,
     "charlm.interrupts": 0.5,  # Ctrl-C and SIGTERM, raised and remembered (stdlib only)
+    "charlm.progress": 0.5,  # the progress callback type of long passes (stdlib only)
     "charlm.writer": 1.5,  # the one writer: claims, staging, swaps (over io)
     "charlm.streams": 1.2,  # pipes, FIFOs and stdin read once, up to a limit (over io)
     "charlm.inputs": 2,
     "charlm.io": 1,
     "charlm.values": 1,
     "charlm.opt": 1.2,  # Opt, over values
+    "charlm.sizes": 1.2,  # memory sizes and pruning thresholds as options
     "charlm.durations": 1.2,  # kinds of option value and Opt (one rule for every surface)
     "charlm.runtime": 1,
     "charlm.models": 2,
