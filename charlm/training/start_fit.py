@@ -37,7 +37,9 @@ PREFIX = 16  # tokens of each line the fit reads: the start state hardly matters
 STEPS = 100
 LINES = 64  # lines per step
 LR = 0.1
-WINDOW = 4096  # tokens read at each random offset to find line starts in
+POOL = 2048  # line starts drawn for the fit
+WINDOW = 1024  # tokens read at each random offset to find line starts in
+PER_WINDOW = 2  # line starts taken from one offset (few, so the pool spreads over the text)
 
 
 def line_starts(ids: Any, eos: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -50,7 +52,7 @@ def line_starts(ids: Any, eos: int, count: int, rng: np.random.Generator) -> lis
         at = int(rng.integers(0, max(n - 1, 1)))
         window = np.asarray(ids[at : at + WINDOW], dtype=np.int64)
         ends = np.flatnonzero(window[:-1] == eos)
-        for end in rng.permutation(ends)[: max(1, count // 16)]:
+        for end in rng.permutation(ends)[:PER_WINDOW]:
             line = window[end + 1 : end + 1 + PREFIX]
             stop = np.flatnonzero(line == eos)
             found.append(line[: stop[0] + 1] if stop.size else line)
@@ -64,7 +66,7 @@ def fit_start_state(model: LanguageModel, train_ids: Any, eos: int, seed: int, s
         return {}
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
-    lines = line_starts(train_ids, eos, LINES * 8, rng)
+    lines = line_starts(train_ids, eos, POOL, rng)
     if len(lines) < 2:
         return {"fitted": False, "why": "too few line ends in the training text"}
     was_training = model.training
@@ -80,9 +82,10 @@ def fit_start_state(model: LanguageModel, train_ids: Any, eos: int, seed: int, s
 
     def loss_of(batch: list[np.ndarray]) -> torch.Tensor:
         inputs, targets, mask = padded_lines(batch, eos)  # (B,T) each
-        logits, _ = model(inputs.to(device), None)  # (B,T,V) from the start state
-        logp = torch.log_softmax(logits.float(), -1).gather(-1, targets.to(device).unsqueeze(-1)).squeeze(-1)
-        return -logp[mask.to(device)].mean()
+        y, _ = model.features(inputs.to(device), None)  # (B,T,D) from the start state
+        keep = mask.to(device)
+        # the training loss over the real tokens only (an adaptive head computes just their clusters)
+        return model.loss_from(y[keep].unsqueeze(0), targets.to(device)[keep].unsqueeze(0))
 
     try:
         with torch.no_grad():
