@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
 LAYERS = {
     "charlm.errors": 0,
     "charlm.layout": 0,
+    "charlm.progress": 0,  # the Progress callback type of long corpus passes (stdlib only)
     "charlm.interrupts": 0.5,  # Ctrl-C and SIGTERM, raised and remembered (stdlib only)
     "charlm.writer": 1.5,  # the one writer: claims, staging, swaps (over io)
     "charlm.streams": 1.2,  # pipes, FIFOs and stdin read once, up to a limit (over io)
@@ -122,7 +123,7 @@ def test_cycle_finder_finds_a_planted_cycle() -> None:
 # What the command line and the service may import besides themselves: the API, the option
 # declarations, and the plumbing below every layer (errors, text reading, threads).
 SURFACE_MAY_IMPORT = ("charlm.api", "charlm.serve", "charlm.options", "charlm.values", "charlm.opt", "charlm.errors", "charlm.io", "charlm.inputs",
-                      "charlm.runtime", "charlm.interrupts", "charlm.streams")  # fmt: skip
+                      "charlm.runtime", "charlm.interrupts", "charlm.streams", "charlm.progress")  # fmt: skip
 
 
 def test_surfaces_reach_the_library_through_the_api() -> None:

@@ -1,4 +1,4 @@
-"""Progress on stderr: the training bar fed by the run's (typed) events, the evaluation bar, the run summary.
+"""Progress on stderr: the training bar fed by the run's (typed) events, the corpus passes' bars, the run summary.
 
 The library never prints; it reports through callbacks, and these draw what they report. On a
 terminal, training draws a live bar; when stderr is a pipe or a file (a log, CI, nohup) it writes
@@ -59,16 +59,21 @@ class TrainProgress:
         self.val = "-"
         self.bpc = "-"
         self.lines = "-"
+        self.passes = PassProgress(self.live, every_s)
 
     def __enter__(self) -> TrainProgress:
         return self  # the bar starts with the run's "start" event, so set-up errors print alone
 
     def __exit__(self, *exc: object) -> None:
+        self.passes.__exit__(*exc)
         if self.progress.live.is_started:  # a bar never started prints nothing (no blank line before an error)
             self.progress.stop()
 
     def __call__(self, event: Event) -> None:
-        if event["event"] == "start":
+        if event["event"] == "pass":  # the corpus passes before the run starts: their own bar or lines
+            self.passes(event["stage"], event["done"], event["total"], event["unit"])
+        elif event["event"] == "start":
+            self.passes.__exit__()
             if self.live:
                 self.progress.start()
             err.print(
@@ -121,37 +126,6 @@ def train_done(result: Any) -> None:
         f"{fmt(result.best_val_lines_bpc, 4)} per line"
     )
     print(result.run_dir)
-
-
-class EvalProgress:
-    """A byte-count progress bar on stderr for ``charlm eval``; a no-op when not enabled."""
-
-    def __init__(self, path: str, enabled: bool) -> None:
-        self.enabled = enabled
-        self.progress = Progress(
-            TextColumn(f"[bold]eval {path}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-        self.task = self.progress.add_task("eval", total=1)
-
-    def __enter__(self) -> EvalProgress:
-        if self.enabled:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.progress.stop()
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.enabled:
-            self.progress.update(self.task, completed=done, total=total)
 
 
 def _amount(value: float, unit: str) -> str:
@@ -214,4 +188,3 @@ class PassProgress:
         left = eta(elapsed, done / total) if total > 0 and rate else "-"
         print(f"{stage}: {_amount(done, unit)}{share} {rate} eta {left}", file=sys.stderr, flush=True)
         self.last_line = now
-

@@ -34,12 +34,12 @@ from charlm.io import TextReader, check_codec, check_text_file, empty_file, line
 from charlm.models.base import LanguageModel
 from charlm.models.scoring import token_logprobs
 from charlm.options import check
+from charlm.progress import Progress, silent
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     from charlm.eval.mix import NgramMix
 
-Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 MIN_ROW_BYTES = 32 << 10
 
 
@@ -158,7 +158,7 @@ def eval_file(
     precision: str = "fp32",
     encoding: str = "utf-8",
     errors: str = "strict",
-    progress: Progress | None = None,
+    progress: Progress = silent,
     chunk_bytes: int | None = None,
     min_row_bytes: int = MIN_ROW_BYTES,
     cache: CacheConfig | None = None,
@@ -167,7 +167,8 @@ def eval_file(
 ) -> CorpusScore:
     """Score a file streamed (state carried, ``batch_size`` parallel rows) or line by line (``independent``).
 
-    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`).
+    ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`). ``progress``
+    hears the bytes read (:mod:`charlm.progress`); memory holds a chunk per row, whatever the file's size.
 
     ``cache`` mixes a neural cache of each row's history into the streamed scores. ``dynamic`` adapts the
     weights after each segment (:mod:`charlm.eval.dynamic`): one row, windows of its segment length.
@@ -189,8 +190,7 @@ def eval_file(
     readers = [TextReader(path, encoding, errors, a, b, chunk_bytes) for a, b in itertools.pairwise(cuts)]
 
     def tick() -> None:
-        if progress is not None:
-            progress(sum(r.done for r in readers), size)
+        progress("evaluating", sum(r.done for r in readers), size)
 
     model.eval()
     with torch.inference_mode(dynamic is None):
