@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 LINE_EVERY_S = 10.0  # off a terminal: a line at every evaluation, and between them at most this often
+QUICK_BYTES = 1 << 20  # a corpus pass over fewer bytes is not drawn (it is over in a blink)
 
 
 def eta(elapsed_s: float, progress: float) -> str:
@@ -137,14 +138,14 @@ class PassProgress:
     """A corpus pass (:class:`charlm.progress.Progress`) on stderr: rate and ETA, each stage on its own.
 
     On a terminal (``live``) a rich bar per stage; in a pipe or a file one plain line at most every
-    ``every_s`` seconds and one when a stage ends::
+    ``every_s`` seconds and one when a stage ends; a pass over fewer than ``min_bytes`` bytes is not shown::
 
         counting 6-grams: 412.0 MB of 1,024.0 MB (40%) 35.1 MB/s eta 0:17
     """
 
-    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S) -> None:
+    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S, min_bytes: int = QUICK_BYTES) -> None:
         self.live = err.is_terminal if live is None else live
-        self.every_s = every_s
+        self.every_s, self.min_bytes = every_s, min_bytes
         self.stage, self.started, self.last_line = "", 0.0, -float("inf")
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -167,6 +168,8 @@ class PassProgress:
             self.progress.stop()
 
     def __call__(self, stage: str, done: int, total: int, unit: str = "bytes") -> None:
+        if unit == "bytes" and 0 < total < self.min_bytes:
+            return  # a pass over a small file ends before a bar could say anything
         now = time.perf_counter()
         if stage != self.stage:
             self.stage, self.started, self.last_line = stage, now, -float("inf")
@@ -186,5 +189,7 @@ class PassProgress:
             return
         share = f" of {_amount(total, unit)} ({min(done / total, 1.0):.0%})" if total > 0 else ""
         left = eta(elapsed, done / total) if total > 0 and rate else "-"
-        print(f"{stage}: {_amount(done, unit)}{share} {rate} eta {left}", file=sys.stderr, flush=True)
+        print(
+            f"{stage}: {_amount(done, unit)}{share}{' ' + rate if rate else ''} eta {left}", file=sys.stderr, flush=True
+        )
         self.last_line = now

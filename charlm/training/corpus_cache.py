@@ -74,7 +74,6 @@ def fit_tokenizer(
     rng, lines = random.Random(seed), list[str]()
     for piece in chunks:
         lines.extend(line for line in piece.split("\n") if keep >= 1.0 or rng.random() < keep)
-    progress("fitting the vocabulary", 0, 0, "lines")
     return SubwordTokenizer.fit_lines(lines, level, vocab_size)
 
 
