@@ -75,7 +75,7 @@ class FileScoring:
         independent: bool = False,
         encoding: str = "utf-8",
         errors: str = "strict",
-        progress: Progress = silent,
+        progress: Progress | None = None,
         cache: int | None = None,
         cache_theta: float | None = None,
         cache_lambda: float | None = None,
@@ -109,7 +109,7 @@ class FileScoring:
         try:
             return eval_file(
                 self.forward_lm, self.tokenizer, path, independent=independent, batch_size=opts.rows_batch(),
-                precision=opts.precision, encoding=encoding, errors=errors, progress=progress,
+                precision=opts.precision, encoding=encoding, errors=errors, progress=progress or silent,
                 cache=cache_config(cache, cache_theta, cache_lambda), dynamic=adapt, ngram=self._mix(opts),
             )  # fmt: skip
         finally:
@@ -137,7 +137,7 @@ class FileScoring:
         path: str | Path,
         encoding: str = "utf-8",
         errors: str = "strict",
-        progress: Progress = silent,
+        progress: Progress | None = None,
         options: ScoringOptions | None = None,
         **given: Any,
     ) -> CorpusScore | list[BidirectionalScore]:
