@@ -143,9 +143,9 @@ class PassProgress:
         counting 6-grams: 412.0 MB of 1,024.0 MB (40%) 35.1 MB/s eta 0:17
     """
 
-    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S, min_bytes: int = QUICK_BYTES) -> None:
+    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S, min_bytes: int | None = None) -> None:
         self.live = err.is_terminal if live is None else live
-        self.every_s, self.min_bytes = every_s, min_bytes
+        self.every_s, self.min_bytes = every_s, QUICK_BYTES if min_bytes is None else min_bytes
         self.stage, self.started, self.last_line = "", 0.0, -float("inf")
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),

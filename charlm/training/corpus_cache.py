@@ -32,6 +32,7 @@ from charlm.tokenizers import LEVELS, Tokenizer, build_tokenizer, check_segment
 
 SUBWORD_SAMPLE_BYTES = 64 << 20
 MAX_UNK_RATE = 0.5
+COUNT_STEP = 1 << 20  # ids counted at once (np.bincount widens them to int64: 8 MB)
 
 
 def fit_tokenizer(
@@ -88,9 +89,9 @@ def token_counts(
     return counts, chars
 
 
-def id_counts(ids: np.ndarray, vocab: int, step: int = 1 << 22) -> np.ndarray:
-    """How often each id occurs in ``ids (N,)`` (a memmap), counted a bounded slice at a time: (V,) int64."""
-    counts = np.zeros(vocab, dtype=np.int64)
+def id_counts(ids: np.ndarray, vocab: int) -> np.ndarray:
+    """How often each id occurs in ``ids (N,)`` (a memmap), counted :data:`COUNT_STEP` ids at a time: (V,) int64."""
+    counts, step = np.zeros(vocab, dtype=np.int64), COUNT_STEP
     for first in range(0, len(ids), step):
         counts += np.bincount(np.asarray(ids[first : first + step]), minlength=vocab)[:vocab]
     return counts
