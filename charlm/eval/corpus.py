@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from charlm import io as charlm_io
 from charlm.errors import BadOption
 from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.eval.dynamic import DynamicEval
@@ -186,8 +187,7 @@ def eval_file(
     size = check_text_file(path)  # also refuses what is not a path at all (None, a number)
     path = Path(path)
     rows = 1 if independent else max(1, min(batch_size, size // max(min_row_bytes, 1)))
-    cuts = line_starts(path, size, rows, encoding)
-    readers = [TextReader(path, encoding, errors, a, b, chunk_bytes) for a, b in itertools.pairwise(cuts)]
+    readers = _row_readers(path, size, rows, encoding, errors, chunk_bytes or None, min_row_bytes)
 
     def tick() -> None:
         progress("evaluating", sum(r.done for r in readers), size)
@@ -214,6 +214,15 @@ def eval_file(
     if not any(r.seen_text for r in readers):
         raise empty_file(path)
     return replace(result, path=str(path), ngram=ngram.to_dict() if ngram is not None else None)
+
+
+def _row_readers(
+    path: Path, size: int, rows: int, encoding: str, errors: str, chunk_bytes: int | None, min_row_bytes: int
+) -> list[TextReader]:
+    """A reader per row, cut at line starts; the rows share one chunk's worth of memory (32 rows: 32 KB each)."""
+    cuts = line_starts(path, size, rows, encoding)
+    chunk_bytes = chunk_bytes or max(min_row_bytes, charlm_io.CHUNK_BYTES // max(len(cuts) - 1, 1))
+    return [TextReader(path, encoding, errors, a, b, chunk_bytes) for a, b in itertools.pairwise(cuts)]
 
 
 def _lines(chunks: Iterator[str]) -> Iterator[str]:
