@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch", type=Path, default=None, help="where the texts go [default: a temp dir]")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every command [default: 1]")
+    parser.add_argument("--note", default="", help="a sentence shown under the docs table (where it was run)")
     args = parser.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = os.environ["CHARLM_THREADS"] = str(args.threads)  # the children inherit it
     sizes = sorted(parse_size(s) for s in args.sizes.split(","))
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "model": " ".join(MODEL),
         "threads": args.threads,
+        "note": args.note,
         "rows": rows,
         "summary": summarise(rows),
     }

@@ -61,7 +61,7 @@ def prepare(
 
     When ``resuming``, the run's cached tokens are used even if the corpus file has changed or moved
     since, so the resumed run is the same run. Without ``--val`` the held-out part is the end of the
-    corpus, ``--val-fraction`` of it capped at ``--val-tokens`` (:func:`charlm.training.windows.held_out`).
+    corpus, ``val_fraction`` of it (5%) capped at ``--val-tokens`` (:func:`charlm.training.windows.held_out`).
     """
     hint = (
         f"the corpus does not suit the tokenizer of {config.init_from}; train a new model instead"
