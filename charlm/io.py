@@ -158,8 +158,7 @@ def iter_chunks(
     reader = TextReader(path, encoding, errors, chunk_bytes=chunk_bytes, hint=hint)
     total = reader.end - reader.start
     progress = progress if total else silent  # an empty file: nothing to report (0 would read as "unknown")
-    progress(stage, 0, total)
-    for piece in reader:
+    for piece in reader:  # the first report after the first chunk: a file refused there shows one line, its error
         yield piece
         progress(stage, reader.done, total)
     if not reader.seen_text:

@@ -9,7 +9,7 @@ from charlm.progress import silent
 
 
 def test_pipe_lines_name_stage_share_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
-    bar = PassProgress(live=False, every_s=3600)
+    bar = PassProgress(live=False, every_s=3600, min_bytes=0)
     with bar:
         bar("counting characters", 0, 2_000_000)
         bar("counting characters", 1_000_000, 2_000_000)  # within every_s: no line

@@ -179,6 +179,7 @@ def test_passes_write_plain_progress_lines_in_a_pipe(
     tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("charlm.cli.progress.QUICK_BYTES", 0)  # draw even this small file's passes
+    monkeypatch.setattr("charlm.io.CHUNK_BYTES", 16 << 10)  # in several chunks: the last line has a rate
     runner = CliRunner()
     path = _text(tmp_path, 1)
     tokenized = runner.invoke(app, ["tokenize", str(path), "--json"])

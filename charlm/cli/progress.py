@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 LINE_EVERY_S = 10.0  # off a terminal: a line at every evaluation, and between them at most this often
-QUICK_BYTES = 1 << 20  # a corpus pass over fewer bytes is not drawn (it is over in a blink)
+QUICK_BYTES = 2 << 20  # a corpus pass over fewer bytes is not drawn (over in a blink; eval's bar starts there too)
 
 
 def eta(elapsed_s: float, progress: float) -> str:
