@@ -79,7 +79,7 @@ def _library_defaults() -> list[tuple[str, str, Any]]:
     found += [("Limits", f.name, f.default) for f in fields(Limits)]
     scopes = {"sample": "sample", "beam": "beam", "neighbors": "neighbors", "analogy": "neighbors"}
     methods = [getattr(Model, m) for m in ("score", "rank", "eval", "sample", "beam", "predict", "fill_blank",
-                                           "neighbors", "analogy", "rescore")]  # fmt: skip
+                                           "neighbors", "analogy", "rescore", "build_ngram")]  # fmt: skip
     for fn in [*methods, gradflow]:
         scope = scopes.get(fn.__name__, "gradflow" if fn is gradflow else fn.__name__)
         for p in inspect.signature(fn).parameters.values():

@@ -16,12 +16,14 @@ LAYERS = {
     "charlm.layout": 0,
     "charlm.progress": 0,  # the Progress callback type of long corpus passes (stdlib only)
     "charlm.interrupts": 0.5,  # Ctrl-C and SIGTERM, raised and remembered (stdlib only)
+    "charlm.progress": 0.5,  # the progress callback type of long passes (stdlib only)
     "charlm.writer": 1.5,  # the one writer: claims, staging, swaps (over io)
     "charlm.streams": 1.2,  # pipes, FIFOs and stdin read once, up to a limit (over io)
     "charlm.inputs": 2,
     "charlm.io": 1,
     "charlm.values": 1,
     "charlm.opt": 1.2,  # Opt, over values
+    "charlm.sizes": 1.2,  # memory sizes and pruning thresholds as options
     "charlm.durations": 1.2,  # kinds of option value and Opt (one rule for every surface)
     "charlm.runtime": 1,
     "charlm.models": 2,

@@ -29,7 +29,8 @@ from charlm.eval.neighbors import neighbors as nearest
 from charlm.eval.sample import Sample, TokenCallback, sample
 from charlm.eval.score import Ranking, SentenceScore, rank, ranking, score_sentences
 from charlm.models.base import BidirectionalLM, LanguageModel
-from charlm.options import ScoringOptions, check, check_all
+from charlm.options import ScoringOptions, check, check_all, default
+from charlm.progress import Progress, silent
 from charlm.runtime import pick_device
 from charlm.tokenizers.unk import apply_unk_policy
 
@@ -92,19 +93,30 @@ class Model(FileScoring, Component):
         spelling: Spelling = self.__dict__["_spelling"]
         return spelling
 
-    def build_ngram(self, order: int | None = None) -> dict[str, Any]:
+    def build_ngram(
+        self,
+        order: int | None = None,
+        memory: int | str = default("memory"),
+        ngram_prune: str | int | Sequence[int] = default("ngram_prune"),
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
         """Count the run's training ids (its corpus cache) into an interpolated modified Kneser-Ney n-gram.
 
         ``order`` defaults per level (6 char, 5 word, 4 subword); the mixing weights are tuned on the
-        run's validation ids, per line and streamed. Returns what ``ngram.json`` records.
+        run's validation ids, per line and streamed. ``memory`` (bytes, or ``"4G"``) bounds the
+        counting, which spills sorted runs to disk past it; ``ngram_prune`` is ``"auto"`` (prune only
+        what would not fit) or counts per order at or below which n-grams are dropped (``[0, 0, 1]``).
+        ``progress`` hears about counting and merging. Returns what ``ngram.json`` records.
         """
+        from charlm.ngram.store import Plan
         from charlm.training.ngram import build_run_ngram
         from charlm.writer import locked
 
         check("order", order)
+        plan = Plan(check("memory", memory), check("ngram_prune", ngram_prune), progress or silent)
         refuse_sampling(self.module)  # a --direction both model has no left-to-right probabilities to mix
         with locked(self.directory):  # not while a training run writes the directory
-            meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind)
+            meta = build_run_ngram(self.directory, self.forward_lm, self.tokenizer, order, self.tokenizer.kind, plan)
         self.__dict__.pop("_mixes", None)
         return meta
 

@@ -40,18 +40,23 @@ app = typer.Typer(
 def build(
     model: ModelOpt = None,
     order: Annotated[int | None, option("order")] = default("order"),
+    memory: Annotated[str, option("memory")] = default("memory"),  # parsed to bytes
+    ngram_prune: Annotated[str, option("ngram_prune")] = default("ngram_prune"),  # parsed to auto or counts
     as_json: JsonOpt = False,
 ) -> None:
     """Count the model's training tokens into an n-gram and tune its mixing weight on validation.
 
     Reads the run's corpus cache (corpus.ids), writes ngram.npz and ngram.json into the model
-    directory. Training does this at its end unless --ngram-order 0.
+    directory. Training does this at its end unless --ngram-order 0. Counting holds at most --memory:
+    past it, sorted runs go to a temporary folder in the model directory and are merged (see docs/ngram.md).
 
-    Example: charlm ngram build --model checkpoints/latest --order 6
+    Example: charlm ngram build --model checkpoints/latest --order 6 --memory 2G --ngram-prune "0 0 1"
     """
     from charlm.api import load
+    from charlm.cli.progress import PassProgress
 
-    meta = load(model, device="cpu").build_ngram(order)
+    with PassProgress() as progress:
+        meta = load(model, device="cpu").build_ngram(order, memory, ngram_prune, progress)
     if as_json:
         from charlm.io import json_text
 
@@ -61,7 +66,11 @@ def build(
 
 
 def _report(meta: dict[str, Any]) -> None:
-    print(f"{meta['order']}-gram: {sum(meta['types']):,} n-grams {meta['types']}, built in {meta['build_s']} s")
+    pruned = f", pruned at {' '.join(map(str, meta['pruned']))}" if any(meta.get("pruned", ())) else ""
+    print(
+        f"{meta['order']}-gram: {sum(meta['types']):,} n-grams {meta['types']}, built in {meta['build_s']} s "
+        f"(memory {meta.get('memory', '-')}{pruned})"
+    )
     for which in ("lines", "stream"):
         tuned = meta.get(which)
         if tuned:

@@ -108,6 +108,8 @@ def train(
     errors: Annotated[str, option("errors")] = default("errors"),
     force: Annotated[bool, option("force")] = default("force"),
     ngram_order: Annotated[int | None, option("ngram_order")] = default("ngram_order"),
+    memory: Annotated[str, option("memory")] = default("memory"),  # parsed to bytes
+    ngram_prune: Annotated[str, option("ngram_prune")] = default("ngram_prune"),  # parsed to auto or counts
 ) -> None:
     """Train a language model on CORPUS; writes a model directory and points checkpoints/latest at it.
 

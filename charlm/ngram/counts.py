@@ -35,6 +35,7 @@ class Counts:
     keys: list[np.ndarray]  # (n_k,) int64 sorted; order 1: arange(V)
     counts: list[np.ndarray]  # (n_k,) int64 adjusted counts (raw at the top order)
     suffix: list[np.ndarray]  # (n_k,) int64 id of each type's (k-1)-suffix at order k-1; order 1: empty
+    pruned: tuple[int, ...] = ()  # per order, the count at or below which types were dropped (0: none)
 
     @property
     def order(self) -> int:

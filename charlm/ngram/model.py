@@ -12,7 +12,6 @@ ARPA semantics: ``p(w | c) = prob(c w)`` if ``(c w)`` is a type, else ``backoff(
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from charlm.errors import CharlmError
-from charlm.io import write_bytes_atomic
+from charlm.io import write_atomic
 
 
 @dataclass
@@ -135,9 +134,7 @@ class NgramModel:
             arrays[f"logprob{k}"] = self.logprob[k - 1]
             if k < self.order:
                 arrays[f"logbo{k}"] = self.logbo[k - 1]
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        write_bytes_atomic(path, buffer.getvalue())
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))  # straight to the temp file: no copy in memory
 
     @classmethod
     def load(cls, path: Path) -> NgramModel:

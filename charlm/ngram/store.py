@@ -8,13 +8,18 @@
 
 ``ngram.json`` is small and read on every load; ``ngram.npz`` only when a command mixes the n-gram in.
 A model has an n-gram when both files are there; a rebuild removes ``ngram.json`` first and writes it
-last, so a kill leaves the old pair, no n-gram, or the new pair.
+last, so a kill leaves the old pair, no n-gram, or the new pair. Counting past its memory budget
+sorts runs into ``<model>/.ngram-spill-*/`` (:mod:`charlm.ngram.counting`), removed when the build
+ends, fails or is interrupted; one a SIGKILL left behind is removed by the next build.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +31,26 @@ from charlm.layout import NGRAM
 from charlm.layout import NGRAM_META as NGRAM_META_FILE
 from charlm.models.base import LanguageModel
 from charlm.ngram import tune
-from charlm.ngram.counts import count_ngrams
+from charlm.ngram.counting import DEFAULT_MEMORY, count_stream
+from charlm.ngram.counts import Counts
 from charlm.ngram.kneser_ney import estimate
 from charlm.ngram.model import NgramModel
+from charlm.progress import Progress, silent
+from charlm.sizes import size_text
 
 NGRAM_FILE, NGRAM_META = NGRAM, NGRAM_META_FILE
 DEFAULT_ORDER = {"char": 6, "word": 5, "bpe": 4, "unigram": 4}
 DEFAULT_MODE = "context"  # what --ngram-weight auto uses: "fixed" or "context" (one weight per matched length)
+SPILL_PREFIX = ".ngram-spill-"  # the temporary directory of sorted runs, inside the model directory while counting
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to count: the memory budget in bytes, the pruning (``"auto"`` or counts per order), progress."""
+
+    memory: int = DEFAULT_MEMORY
+    prune: str | tuple[int, ...] = "auto"
+    progress: Progress = silent
 
 
 def default_order(level: str) -> int:
@@ -65,6 +83,14 @@ def _tuned(held: tune.Held, order: int) -> dict[str, Any]:
     }
 
 
+def _count(train: np.ndarray, order: int, vocab_size: int, eos: int, directory: Path, plan: Plan) -> Counts:
+    """The counts, spilled (if need be) to a temporary directory beside the model, removed whatever happens."""
+    for stale in directory.glob(SPILL_PREFIX + "*"):  # a killed build's (the caller holds the directory)
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=SPILL_PREFIX) as spill:
+        return count_stream(train, order, vocab_size, eos, Path(spill), plan.memory, plan.prune, plan.progress)
+
+
 def build(
     directory: Path,
     model: LanguageModel | None,
@@ -74,11 +100,14 @@ def build(
     val: np.ndarray,
     order: int,
     eos: int,
+    plan: Plan = Plan(),
 ) -> dict[str, Any]:
     """Count ``train``, estimate the model, tune the weights on ``val`` (needs ``model``) and save both files."""
     started = time.perf_counter()
-    counts = count_ngrams(np.asarray(train), order, vocab_size, eos)
+    counts = _count(train, order, vocab_size, eos, Path(directory), plan)
+    pruned = list(counts.pruned)
     ngram = estimate(counts)
+    del counts  # the model keeps the keys; the counts and suffixes go
     built_s = time.perf_counter() - started
     meta: dict[str, Any] = {
         "format": 1,
@@ -90,6 +119,9 @@ def build(
         "discounts": ngram.discounts,
         "build_s": round(built_s, 3),
         "mode": DEFAULT_MODE,
+        "memory": size_text(plan.memory),
+        "prune": plan.prune if isinstance(plan.prune, str) else list(plan.prune),
+        "pruned": pruned,
     }
     if model is not None and len(val) > 1:
         meta["lines"] = _tuned(tune.held_lines(model, ngram, np.asarray(val), eos), ngram.order)

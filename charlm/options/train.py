@@ -15,6 +15,7 @@ from charlm.errors import BadOption, CharlmError
 from charlm.io import check_codec
 from charlm.models.options import MODEL
 from charlm.opt import Opt
+from charlm.sizes import MemorySize, Prune
 from charlm.values import Choice, Device, Flag, Float, Int, Value
 
 LEVELS = ("char", "word", "bpe", "unigram")  # charlm.tokenizers.LEVELS (tests check they agree)
@@ -80,6 +81,8 @@ BUDGET = (
     Opt("train.precision", Choice(TRAIN_PRECISIONS), "auto", "auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16."),
     Opt("threads", Int(1, 4096), None, "CPU threads [default: all].", optional=True),
     Opt("ngram_order", Int(0, 20), None, "Order of the n-gram built at the end (charlm ngram) [default: 6 char, 5 word, 4 subword]; 0: none.", optional=True),
+    Opt("memory", MemorySize(), "4G", "Memory budget of the n-gram build (counts past it are sorted to disk beside the model and merged), e.g. 512M, 4G."),
+    Opt("ngram_prune", Prune(), "auto", "Drop n-grams seen at most this often, per order: '0 0 1' drops trigrams and longer seen once (one number N: '0 0 N'; 0: none); auto: only where the n-gram would not fit in --memory."),
     Opt("force", Flag(), False, "Replace a model already in --out."),
 )  # fmt: skip
 

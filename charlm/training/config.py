@@ -106,12 +106,16 @@ class TrainConfig:
     threads: int | None = _d("threads", **RESUMABLE)
     force: bool = _d("force", **RESUMABLE)
     ngram_order: int | None = _d("ngram_order", **RESUMABLE)  # n-gram at the end: None = per level, 0 = none
+    memory: int | str = _d("memory", **RESUMABLE)  # the n-gram build's budget in bytes ("4G" is read as a size)
+    ngram_prune: str | tuple[int, ...] = _d("ngram_prune", **RESUMABLE)  # "auto" or counts per order
     # the recipe the run took unset options from (charlm.training.recipes): name, why, budget, fields set
     recipe: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.cutoffs, list):  # config.json stores the tuple as a list
             object.__setattr__(self, "cutoffs", tuple(self.cutoffs))
+        if isinstance(self.ngram_prune, list):
+            object.__setattr__(self, "ngram_prune", tuple(self.ngram_prune))
         try:
             self._validate()
         except TypeError:  # a value of the wrong kind (e.g. a string from a hand-edited config.json)

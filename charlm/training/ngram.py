@@ -16,7 +16,8 @@ import numpy as np
 from charlm import checkpoint as ckpt
 from charlm.errors import CharlmError
 from charlm.models.base import LanguageModel
-from charlm.ngram.store import build, default_order
+from charlm.ngram.store import Plan, build, default_order
+from charlm.progress import Progress, silent
 from charlm.tokenizers import Tokenizer
 from charlm.training.config import TrainConfig
 from charlm.training.windows import split_ids
@@ -51,7 +52,7 @@ def run_ids(directory: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_run_ngram(
-    directory: Path, model: LanguageModel, tokenizer: Tokenizer, order: int | None, level: str
+    directory: Path, model: LanguageModel, tokenizer: Tokenizer, order: int | None, level: str, plan: Plan = Plan()
 ) -> dict[str, Any]:
     """Count the run's training ids into ``<run>/ngram.npz`` and tune its weight on the validation ids."""
     train, val = run_ids(directory)
@@ -64,17 +65,25 @@ def build_run_ngram(
         val,
         order or default_order(level),
         tokenizer.eos_id,
+        plan,
     )
 
 
-def build_at_end(directory: Path, model: LanguageModel, tokenizer: Tokenizer, config: TrainConfig) -> str | None:
-    """The end-of-training build (forward models, unless ``ngram_order == 0``): a one-line summary."""
+def build_at_end(
+    directory: Path, model: LanguageModel, tokenizer: Tokenizer, config: TrainConfig, progress: Progress = silent
+) -> str | None:
+    """The end-of-training build (forward models, unless ``ngram_order == 0``): a one-line summary.
+
+    Counted within ``config.memory`` and pruned as ``config.ngram_prune`` says; ``progress`` hears the passes.
+    """
     if config.ngram_order == 0 or config.direction != "forward":
         return None
-    meta = build_run_ngram(directory, model, tokenizer, config.ngram_order, config.level)
+    plan = Plan(int(config.memory), config.ngram_prune, progress)  # both checked by TrainConfig
+    meta = build_run_ngram(directory, model, tokenizer, config.ngram_order, config.level, plan)
     tuned = meta.get("lines") or {}
     figures = ", ".join(f"{name} {tuned[key]:.4f}" for name, key in _FIGURES if key in tuned)
-    return f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s" + (
+    pruned = f" (pruned at {' '.join(map(str, meta['pruned']))})" if any(meta["pruned"]) else ""
+    return f"{meta['order']}-gram of {sum(meta['types']):,} n-grams built in {meta['build_s']:.1f} s{pruned}" + (
         f"; validation lines, nats/token: {figures}" if figures else ""
     )
 
