@@ -14,7 +14,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "charlm"
 LAYERS = {
     "charlm.errors": 0,
     "charlm.layout": 0,
-    "charlm.progress": 0,  # the Progress callback type of long corpus passes (stdlib only)
     "charlm.interrupts": 0.5,  # Ctrl-C and SIGTERM, raised and remembered (stdlib only)
     "charlm.progress": 0.5,  # the progress callback type of long passes (stdlib only)
     "charlm.writer": 1.5,  # the one writer: claims, staging, swaps (over io)

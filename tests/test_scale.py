@@ -178,7 +178,7 @@ def test_allocations_stay_bounded_as_the_corpus_grows(
 def test_passes_write_plain_progress_lines_in_a_pipe(
     tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("charlm.cli.progress.QUICK_BYTES", 0)  # draw even this small file's passes
+    monkeypatch.setattr("charlm.cli.progress.QUICK", 0)  # draw even this small file's passes
     monkeypatch.setattr("charlm.io.CHUNK_BYTES", 16 << 10)  # in several chunks: the last line has a rate
     runner = CliRunner()
     path = _text(tmp_path, 1)
@@ -196,8 +196,9 @@ def test_passes_write_plain_progress_lines_in_a_pipe(
         lines = result.stderr.splitlines()
         for stage in stages:
             ends = [line for line in lines if line.startswith(f"{stage}: ") and "(100%)" in line]
-            assert ends and " MB/s eta " in ends[-1], result.stderr
+            assert ends and "/s eta " in ends[-1], result.stderr
         assert not any(c in result.stderr for c in "\r\x1b")  # plain lines: no redraws, no colour codes
+    assert "counting 6-grams: " in trained.stderr  # the n-gram at the end reports too (one chunk here: no rate)
     assert json.loads(tokenized.stdout)["tokens"] > 0  # progress never reaches stdout
 
 
@@ -223,3 +224,21 @@ def test_ctrl_c_while_encoding_leaves_no_cache(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(KeyboardInterrupt):
         encode_file(path, tokenizer, cache_dir)
     assert list(cache_dir.iterdir()) == []  # no ids, no metadata, no temporary file
+
+
+def test_small_passes_are_not_drawn_and_the_run_bar_gives_way_to_the_ngram_passes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from charlm.cli.progress import PassProgress, TrainProgress
+
+    with PassProgress(live=False) as bar:
+        bar("counting characters", 1000, 1000)  # a small file: over before a line could help
+    assert capsys.readouterr().err == ""
+    start = {"event": "start", "run_dir": "r", "parameters": 1, "vocab_size": 2, "train_tokens": 3, "val_tokens": 2,
+             "device": "cpu", "precision": "fp32", "resumed_at": None}  # fmt: skip
+    step = {"event": "step", "step": 1, "train_loss": 1.0, "tokens_per_s": 1.0, "progress": 1.0, "time": 0.1}
+    with TrainProgress(live=True) as progress:  # one rich live display at a time: the n-gram's replaces the run's
+        progress({"event": "pass", "stage": "counting characters", "done": 3 << 20, "total": 4 << 20, "unit": "bytes"})
+        progress(start)  # type: ignore[arg-type]
+        progress(step)  # type: ignore[arg-type]
+        progress({"event": "pass", "stage": "counting 6-grams", "done": 3 << 20, "total": 4 << 20, "unit": "tokens"})

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 LINE_EVERY_S = 10.0  # off a terminal: a line at every evaluation, and between them at most this often
-QUICK_BYTES = 2 << 20  # a corpus pass over fewer bytes is not drawn (over in a blink; eval's bar starts there too)
+QUICK = 2 << 20  # a pass over fewer bytes (tokens, n-grams) is not drawn: over in a blink (eval's bar starts there too)
 
 
 def eta(elapsed_s: float, progress: float) -> str:
@@ -71,7 +71,9 @@ class TrainProgress:
             self.progress.stop()
 
     def __call__(self, event: Event) -> None:
-        if event["event"] == "pass":  # the corpus passes before the run starts: their own bar or lines
+        if event["event"] == "pass":  # the corpus passes (and the n-gram at the end): their own bar or lines
+            if self.progress.live.is_started:
+                self.progress.stop()  # the run's bar is done; one live display at a time
             self.passes(event["stage"], event["done"], event["total"], event["unit"])
         elif event["event"] == "start":
             self.passes.__exit__()
@@ -138,14 +140,14 @@ class PassProgress:
     """A corpus pass (:class:`charlm.progress.Progress`) on stderr: rate and ETA, each stage on its own.
 
     On a terminal (``live``) a rich bar per stage; in a pipe or a file one plain line at most every
-    ``every_s`` seconds and one when a stage ends; a pass over fewer than ``min_bytes`` bytes is not shown::
+    ``every_s`` seconds and one when a stage ends; a pass of fewer than ``min_total`` units is not shown::
 
         counting 6-grams: 412.0 MB of 1,024.0 MB (40%) 35.1 MB/s eta 0:17
     """
 
-    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S, min_bytes: int | None = None) -> None:
+    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S, min_total: int | None = None) -> None:
         self.live = err.is_terminal if live is None else live
-        self.every_s, self.min_bytes = every_s, QUICK_BYTES if min_bytes is None else min_bytes
+        self.every_s, self.min_total = every_s, QUICK if min_total is None else min_total
         self.stage, self.started, self.last_line = "", 0.0, -float("inf")
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -168,7 +170,7 @@ class PassProgress:
             self.progress.stop()
 
     def __call__(self, stage: str, done: int, total: int, unit: str = "bytes") -> None:
-        if unit == "bytes" and 0 < total < self.min_bytes:
+        if 0 < total < self.min_total:
             return  # a pass over a small file ends before a bar could say anything
         now = time.perf_counter()
         if stage != self.stage:

@@ -32,13 +32,13 @@ class StartEvent(TypedDict):
 
 
 class PassEvent(TypedDict):
-    """A long pass over the corpus before the run starts (counting, encoding): ``done`` of ``total`` (0: unknown)."""
+    """A long pass over the corpus (counting, encoding; the n-gram at the end): ``done`` of ``total`` (0: unknown)."""
 
     event: Literal["pass"]
-    stage: str  # "counting characters", "encoding corpus", ...
+    stage: str  # "counting characters", "encoding corpus", "counting 6-grams", ...
     done: int
     total: int
-    unit: str  # "bytes", "lines"
+    unit: str  # "bytes", "tokens", "n-grams"
 
 
 class StepEvent(TypedDict):

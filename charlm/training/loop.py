@@ -275,7 +275,8 @@ class Trainer:
             write_dynamic_stats(self.run.model, self.run.stream.data, self.ctx.run_dir)
             model = self.run.model  # the run's n-gram and its tuned weight, unless --ngram-order 0; it mixes forward
             forward = model.forward_lm if isinstance(model, BidirectionalLM) else model
-            if message := build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config):
+            passes = pass_events(self.emit_fn)  # counting and merging report as the corpus passes did
+            if message := build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config, passes):
                 self.notice("ngram", message)
 
 
