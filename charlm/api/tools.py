@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from charlm.options import check_all
+from charlm.options import check_all, default
 from charlm.progress import Progress, silent
 from charlm.training.events import Callback
 from charlm.training.loop import TrainResult
@@ -64,8 +64,9 @@ def tokenize_file(
 ) -> tuple[dict[str, Any], list[tuple[str, int]]]:
     """:func:`tokenize` of a file of any size, streamed: the same statistics, the corpus never held whole.
 
-    Two passes, one chunk in memory at a time: the vocabulary (as ``charlm train`` fits it, subwords
-    on a sample of lines of a file over 64 MB), then the token counts; ``progress`` hears both.
+    Two passes, one chunk in memory at a time: the vocabulary (as ``charlm train`` fits it with its
+    default seed, subwords on a sample of the lines of a file over 64 MB), then the token counts;
+    ``progress`` hears both.
     """
     from charlm.tokenizers import SAVED, describe_counts, save_tokenizer
     from charlm.training.corpus_cache import fit_tokenizer, token_counts
@@ -75,7 +76,8 @@ def tokenize_file(
                            "vocab_size": vocab_size, "segment": segment, "top": top})  # fmt: skip
     if save is not None:
         check_target(save, SAVED, force, sources)  # a model's tokenizer is never overwritten
-    tokenizer = fit_tokenizer(path, level, encoding, errors, max_vocab, min_count, vocab_size, 0, segment, progress)
+    seed = default("seed")  # train's default: a subword sample of a big file is the one training draws
+    tokenizer = fit_tokenizer(path, level, encoding, errors, max_vocab, min_count, vocab_size, seed, segment, progress)
     counts, chars = token_counts(path, tokenizer, encoding, errors, progress)
     stats, frequent = describe_counts(tokenizer, counts, chars, top)
     if save is not None:
