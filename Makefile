@@ -52,6 +52,7 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.scale
 
 bench-quick: install
 	$(BIN)/python -m bench.run --quick

@@ -126,3 +126,39 @@ def repeat(first: str, second: str) -> str:
     lines = [f"| | `{first}` | `{second}` | apart |", "|---|---:|---:|---:|"]
     lines += [f"| {name} | {x} | {y} | {d} |" for name, x, y, d in rows]
     return "\n".join(lines) + "\n"
+
+
+def _size(mb: float) -> str:
+    return f"{mb / 1000:g} GB" if mb >= 1000 else f"{mb:g} MB"
+
+
+def scale(path: Path = RESULTS / "scale.json") -> str:
+    """bench/scale.py's result: per size and command, seconds (s/MB) and peak RSS; then slope and ratio."""
+    result = json.loads(path.read_text(encoding="utf-8"))
+    names = ("tokenize", "train", "ngram", "eval")
+    header = "| text | `charlm tokenize` | `charlm train --steps 20` | `charlm ngram build` | `charlm eval` |"
+    lines = [header, "|---|---:|---:|---:|---:|"]
+    for row in result["rows"]:
+        cells = []
+        for name in names:
+            run = row[name]
+            per_mb = run["wall_s"] / row["mb"]
+            cells.append(
+                "failed"
+                if "error" in run
+                else f"{run['wall_s']:.1f} s ({per_mb:.2f} s/MB), {run['peak_rss_mib']:,.0f} MiB"
+            )
+        lines.append(f"| {_size(round(row['mb']))} | " + " | ".join(cells) + " |")
+    summary = result["summary"]
+    slopes = [f"{summary[n]['slope_s_per_mb']:.3f} s/MB" if n in summary else "-" for n in names]
+    ratios = [f"{summary[n]['ratio_largest_smallest']:.2f}" if n in summary else "-" for n in names]
+    sizes = [_size(round(r["mb"])) for r in result["rows"]]
+    lines.append("| slope (least squares) | " + " | ".join(slopes) + " |")
+    lines.append(f"| s/MB at {sizes[-1]} / at {sizes[0]} | " + " | ".join(ratios) + " |")
+    note = f" {result['note']}" if result.get("note") else ""
+    lines.append("")
+    lines.append(
+        f"{result['source']} text (seed {result['seed']}), {result['threads']} thread(s), {result['machine']['cpus']} "
+        f"CPUs; model `{result['model']}`.{note}"
+    )
+    return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ from typing import Any
 
 from charlm.errors import BadOption, CharlmError
 from charlm.layout import MODEL_MARKERS  # the files that make a directory a model
+from charlm.progress import Progress, silent
 
 CHUNK_BYTES = 1 << 20
 ERRORS = ("strict", "replace", "ignore")
@@ -147,10 +148,19 @@ def iter_chunks(
     errors: str = "strict",
     chunk_bytes: int | None = None,
     hint: str = "pass --encoding NAME or --errors replace",
+    progress: Progress = silent,
+    stage: str = "reading",
 ) -> Iterator[str]:
-    """The decoded text of ``path`` in pieces that end at line breaks; refuses a file with no text."""
+    """The decoded text of ``path`` in pieces that end at line breaks; refuses a file with no text.
+
+    ``progress(stage, bytes read, bytes in all)`` after each piece (:mod:`charlm.progress`).
+    """
     reader = TextReader(path, encoding, errors, chunk_bytes=chunk_bytes, hint=hint)
-    yield from reader
+    total = reader.end - reader.start
+    progress = progress if total else silent  # an empty file: nothing to report (0 would read as "unknown")
+    for piece in reader:  # the first report after the first chunk: a file refused there shows one line, its error
+        yield piece
+        progress(stage, reader.done, total)
     if not reader.seen_text:
         raise empty_file(path)
 

@@ -97,6 +97,7 @@ def _blocks() -> dict[str, tuple[str, str, Callable[[], str]]]:
         "json-commands": ("README.md", "charlm/cli/app.py", json_commands),
         "extras": ("README.md", "pyproject.toml", extras),
         "model-members": ("docs/api.md", "charlm/api", model_members),
+        "scale": ("docs/performance.md", "bench/results/scale.json", tables.scale),
         "bench-repeat": (
             "docs/performance.md",
             f"bench/results/{quick[0]} and {quick[1]}",

@@ -9,7 +9,7 @@ from charlm.progress import silent
 
 
 def test_pipe_lines_name_stage_share_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
-    bar = PassProgress(live=False, every_s=3600)
+    bar = PassProgress(live=False, every_s=3600, min_total=0)
     with bar:
         bar("counting characters", 0, 2_000_000)
         bar("counting characters", 1_000_000, 2_000_000)  # within every_s: no line
@@ -23,7 +23,7 @@ def test_pipe_lines_name_stage_share_rate_and_eta(capsys: pytest.CaptureFixture[
 
 
 def test_live_bar_draws_without_error() -> None:
-    with PassProgress(live=True) as bar:
+    with PassProgress(live=True, min_total=0) as bar:
         bar("counting 6-grams", 5, 10, "tokens")
         bar("merging", 1, 3, "runs")
     silent("x", 1, 2)

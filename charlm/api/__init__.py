@@ -9,7 +9,7 @@ the cache and the bidirectional scores); they return plain dataclasses and never
     component.py    Model's component methods (predict, begin/advance/end, rescore); rescore()
     diagnostics.py  gradflow()
     info.py         ModelInfo, what info() returns
-    tools.py        tokenize(), recipes(), plot(), launch(): the commands that load no model
+    tools.py        tokenize(), tokenize_file(), recipes(), plot(), launch(): the commands that load no model
 
 The result types the command line and the service render are re-exported here, so they reach the
 library through this package alone (tests/test_layers.py checks it).
@@ -19,7 +19,7 @@ from charlm.api.component import Component, rescore
 from charlm.api.diagnostics import gradflow
 from charlm.api.info import ModelInfo
 from charlm.api.model import Model, load
-from charlm.api.tools import launch, plot, recipes, tokenize
+from charlm.api.tools import launch, plot, recipes, tokenize, tokenize_file
 from charlm.checkpoint import resolve_model_dir
 from charlm.eval.gradflow import DISTANCES
 from charlm.eval.predict import Prediction
@@ -53,4 +53,5 @@ __all__ = [
     "rescore",
     "resolve_model_dir",
     "tokenize",
+    "tokenize_file",
 ]

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 from torch import Tensor
 
 from charlm.errors import CharlmError
-from charlm.eval.corpus import Progress
 from charlm.eval.predict import Prediction, fill_blank, predict_tokens, predict_words
 from charlm.eval.rescore import CharlmScorer, SentenceScorer, Weights, load_scorer
-from charlm.eval.rescore_run import RescoreResult, rescore_nbest
+from charlm.eval.rescore_run import Progress, RescoreResult, rescore_nbest
 from charlm.eval.scorer_state import LMState, StateScorer
 from charlm.options import ScoringOptions, check, check_all
 

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from charlm.errors import BadOption, CharlmError
 from charlm.eval.bidirectional import BidirectionalScore, score_both, score_both_sentences
 from charlm.eval.cache import cache_config
-from charlm.eval.corpus import CorpusScore, Progress, eval_file
+from charlm.eval.corpus import CorpusScore, eval_file
 from charlm.eval.dynamic import DynamicConfig, dynamic_config, open_dynamic
 from charlm.io import read_text
 from charlm.options import ScoringOptions, check, check_all
+from charlm.progress import Progress, silent
 from charlm.tokenizers.unk import resolve_unk
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class FileScoring:
         """Perplexity, bits per char and OOV of a file: streamed (state carried) or line by line.
 
         The file is read in chunks, so it may be larger than memory; streamed evaluation runs up to
-        ``batch_size`` parallel rows (default 32); ``progress(bytes_done, bytes_total)`` is called as it goes.
+        ``batch_size`` parallel rows (default 32); ``progress(stage, bytes_done, bytes_total)`` is called as it goes (:mod:`charlm.progress`).
         ``cache=N`` mixes a neural cache of each row's last N steps into the streamed scores
         (:mod:`charlm.eval.cache`): ``p = (1 - cache_lambda) p_model + cache_lambda p_cache`` (defaults
         0.3 and 0.1); tuning them without ``cache`` is refused.
@@ -118,7 +119,7 @@ class FileScoring:
         try:
             return eval_file(
                 self.forward_lm, self.tokenizer, path, independent=independent, batch_size=opts.rows_batch(),
-                precision=opts.precision, encoding=encoding, errors=errors, progress=progress,
+                precision=opts.precision, encoding=encoding, errors=errors, progress=progress or silent,
                 cache=cache_config(cache, cache_theta, cache_lambda), dynamic=adapt, ngram=self._mix(opts),
                 spelling=self.spelling if opts.unk == "spell" else None,
             )  # fmt: skip

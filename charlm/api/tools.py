@@ -10,7 +10,8 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from charlm.options import check_all
+from charlm.options import check_all, default
+from charlm.progress import Progress, silent
 from charlm.training.events import Callback
 from charlm.training.loop import TrainResult
 
@@ -41,6 +42,44 @@ def tokenize(
         check_target(save, SAVED, force, sources)  # a model's tokenizer is never overwritten
     tokenizer = build_tokenizer(level, text, max_vocab, min_count, vocab_size, segment)
     stats, frequent = describe(tokenizer, text, top)
+    if save is not None:
+        save_tokenizer(tokenizer, save, force, sources)
+    return stats, frequent
+
+
+def tokenize_file(
+    path: str | Path,
+    level: str = "char",
+    max_vocab: int | None = None,
+    min_count: int = 1,
+    vocab_size: int = 2000,
+    segment: str = "auto",
+    top: int = 20,
+    save: str | Path | None = None,
+    force: bool = False,
+    sources: Sequence[str | Path] = (),
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    progress: Progress = silent,
+) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+    """:func:`tokenize` of a file of any size, streamed: the same statistics, the corpus never held whole.
+
+    Two passes, one chunk in memory at a time: the vocabulary (as ``charlm train`` fits it with its
+    default seed, subwords on a sample of the lines of a file over 64 MB), then the token counts;
+    ``progress`` hears both.
+    """
+    from charlm.tokenizers import SAVED, describe_counts, save_tokenizer
+    from charlm.training.corpus_cache import fit_tokenizer, token_counts
+    from charlm.writer import check_target
+
+    check_all("tokenize", {"level": level, "max_vocab": max_vocab, "min_count": min_count,
+                           "vocab_size": vocab_size, "segment": segment, "top": top})  # fmt: skip
+    if save is not None:
+        check_target(save, SAVED, force, sources)  # a model's tokenizer is never overwritten
+    seed = default("seed")  # train's default: a subword sample of a big file is the one training draws
+    tokenizer = fit_tokenizer(path, level, encoding, errors, max_vocab, min_count, vocab_size, seed, segment, progress)
+    counts, chars = token_counts(path, tokenizer, encoding, errors, progress)
+    stats, frequent = describe_counts(tokenizer, counts, chars, top)
     if save is not None:
         save_tokenizer(tokenizer, save, force, sources)
     return stats, frequent

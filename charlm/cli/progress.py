@@ -1,4 +1,4 @@
-"""Progress on stderr: the training bar fed by the run's (typed) events, the evaluation bar, the run summary.
+"""Progress on stderr: the training bar fed by the run's (typed) events, the corpus passes' bars, the run summary.
 
 The library never prints; it reports through callbacks, and these draw what they report. On a
 terminal, training draws a live bar; when stderr is a pipe or a file (a log, CI, nohup) it writes
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 LINE_EVERY_S = 10.0  # off a terminal: a line at every evaluation, and between them at most this often
+QUICK = 2 << 20  # a pass over fewer bytes (tokens, n-grams) is not drawn: over in a blink (eval's bar starts there too)
 
 
 def eta(elapsed_s: float, progress: float) -> str:
@@ -59,16 +60,23 @@ class TrainProgress:
         self.val = "-"
         self.bpc = "-"
         self.lines = "-"
+        self.passes = PassProgress(self.live, every_s)
 
     def __enter__(self) -> TrainProgress:
         return self  # the bar starts with the run's "start" event, so set-up errors print alone
 
     def __exit__(self, *exc: object) -> None:
+        self.passes.__exit__(*exc)
         if self.progress.live.is_started:  # a bar never started prints nothing (no blank line before an error)
             self.progress.stop()
 
     def __call__(self, event: Event) -> None:
-        if event["event"] == "start":
+        if event["event"] == "pass":  # the corpus passes (and the n-gram at the end): their own bar or lines
+            if self.progress.live.is_started:
+                self.progress.stop()  # the run's bar is done; one live display at a time
+            self.passes(event["stage"], event["done"], event["total"], event["unit"])
+        elif event["event"] == "start":
+            self.passes.__exit__()
             if self.live:
                 self.progress.start()
             err.print(
@@ -123,37 +131,6 @@ def train_done(result: Any) -> None:
     print(result.run_dir)
 
 
-class EvalProgress:
-    """A byte-count progress bar on stderr for ``charlm eval``; a no-op when not enabled."""
-
-    def __init__(self, path: str, enabled: bool) -> None:
-        self.enabled = enabled
-        self.progress = Progress(
-            TextColumn(f"[bold]eval {path}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-        self.task = self.progress.add_task("eval", total=1)
-
-    def __enter__(self) -> EvalProgress:
-        if self.enabled:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.progress.stop()
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.enabled:
-            self.progress.update(self.task, completed=done, total=total)
-
-
 def _amount(value: float, unit: str) -> str:
     """``412.0 MB`` for bytes, ``1,234,567 tokens`` otherwise."""
     return f"{value / 1e6:,.1f} MB" if unit == "bytes" else f"{value:,.0f} {unit}"
@@ -163,14 +140,14 @@ class PassProgress:
     """A corpus pass (:class:`charlm.progress.Progress`) on stderr: rate and ETA, each stage on its own.
 
     On a terminal (``live``) a rich bar per stage; in a pipe or a file one plain line at most every
-    ``every_s`` seconds and one when a stage ends::
+    ``every_s`` seconds and one when a stage ends; a pass of fewer than ``min_total`` units is not shown::
 
         counting 6-grams: 412.0 MB of 1,024.0 MB (40%) 35.1 MB/s eta 0:17
     """
 
-    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S) -> None:
+    def __init__(self, live: bool | None = None, every_s: float = LINE_EVERY_S, min_total: int | None = None) -> None:
         self.live = err.is_terminal if live is None else live
-        self.every_s = every_s
+        self.every_s, self.min_total = every_s, QUICK if min_total is None else min_total
         self.stage, self.started, self.last_line = "", 0.0, -float("inf")
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -193,6 +170,8 @@ class PassProgress:
             self.progress.stop()
 
     def __call__(self, stage: str, done: int, total: int, unit: str = "bytes") -> None:
+        if 0 < total < self.min_total:
+            return  # a pass over a small file ends before a bar could say anything
         now = time.perf_counter()
         if stage != self.stage:
             self.stage, self.started, self.last_line = stage, now, -float("inf")
@@ -212,5 +191,7 @@ class PassProgress:
             return
         share = f" of {_amount(total, unit)} ({min(done / total, 1.0):.0%})" if total > 0 else ""
         left = eta(elapsed, done / total) if total > 0 and rate else "-"
-        print(f"{stage}: {_amount(done, unit)}{share} {rate} eta {left}", file=sys.stderr, flush=True)
+        print(
+            f"{stage}: {_amount(done, unit)}{share}{' ' + rate if rate else ''} eta {left}", file=sys.stderr, flush=True
+        )
         self.last_line = now

@@ -119,11 +119,12 @@ def score(
 
 def _score_file(lm: Model, file: Path, encoding: str, errors: str, as_json: bool) -> None:
     """``score --file``: :meth:`Model.score_file` (eval, or both ways) with a progress bar on big files."""
-    from charlm.cli.progress import EvalProgress
+    from charlm.cli.progress import PassProgress
     from charlm.cli.render import file_score
+    from charlm.progress import silent
 
-    with EvalProgress(str(file), enabled=_big(file) and not lm.bidirectional) as bar:
-        result = lm.score_file(file, encoding, errors, progress=bar)
+    with PassProgress() as bar:
+        result = lm.score_file(file, encoding, errors, progress=bar if _big(file) and not lm.bidirectional else silent)
     file_score(result, as_json)
 
 
@@ -145,7 +146,7 @@ def eval_(
         bool | None,
         typer.Option(
             "--progress/--no-progress",
-            help="Progress bar on stderr [default: files over 2 MiB, when stderr is a terminal].",
+            help="Progress on stderr: a bar with rate and ETA on a terminal, a plain line every 10 s in a pipe [default: files over 2 MiB].",
         ),
     ] = None,
     encoding: EncodingOpt = default("encoding"),
@@ -186,9 +187,10 @@ def eval_(
     Example: charlm eval test.txt --model checkpoints/latest --json --cache 2000
     """
     from charlm.api import load
-    from charlm.cli.progress import EvalProgress
+    from charlm.cli.progress import PassProgress
     from charlm.cli.render import file_score
     from charlm.inputs import resolve_inputs
+    from charlm.progress import silent
 
     opts = ScoringOptions.of(
         unk=unk, ngram_weight=ngram_weight, ngram=ngram, precision=precision, batch_size=batch_size
@@ -197,10 +199,11 @@ def eval_(
     label = " ".join(str(f) for f in file)
     with (
         resolve_inputs(file, encoding, errors) as (path, codec, on_error),
-        EvalProgress(label, enabled=progress if progress is not None else _big(path)) as bar,
+        PassProgress() as bar,
     ):
+        shown = bar if (progress if progress is not None else _big(path)) else silent
         result = lm.eval(
-            path, independent=independent, encoding=codec, errors=on_error, progress=bar, cache=cache,
+            path, independent=independent, encoding=codec, errors=on_error, progress=shown, cache=cache,
             cache_theta=cache_theta, cache_lambda=cache_lambda, dynamic=dynamic, dynamic_stats=dynamic_stats,
             dynamic_lr=dynamic_lr, dynamic_lambda=dynamic_lambda, dynamic_segment=dynamic_segment,
         )  # fmt: skip
@@ -208,8 +211,5 @@ def eval_(
 
 
 def _big(file: Path) -> bool:
-    """Whether a file is large enough for a progress bar by default (on a terminal: elsewhere a bar is noise,
-    and its last refresh left a blank line before an error)."""
-    from charlm.cli.render import err
-
-    return err.is_terminal and file.is_file() and file.stat().st_size >= PROGRESS_BYTES
+    """Whether a file is large enough for progress by default (a bar on a terminal, a line every 10 s in a pipe)."""
+    return file.is_file() and file.stat().st_size >= PROGRESS_BYTES

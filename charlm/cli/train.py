@@ -92,8 +92,10 @@ def train(
     save_every: Annotated[str, option("save_every")] = default("save_every"),
     log_every: Annotated[int, option("log_every")] = default("log_every"),
     val: Annotated[
-        Path | None, typer.Option(parser=InputFile(), help="Validation file [default: last 5% of the corpus].")
+        Path | None,
+        typer.Option(parser=InputFile(), help="Validation file [default: the end of the corpus, see --val-tokens]."),
     ] = None,
+    val_tokens: Annotated[int | None, option("val_tokens")] = default("val_tokens"),
     max_vocab: Annotated[int | None, option("max_vocab")] = default("max_vocab"),
     min_count: Annotated[int, option("min_count")] = default("min_count"),
     vocab_size: Annotated[int, option("vocab_size")] = default("vocab_size"),
@@ -210,17 +212,19 @@ def tokenize(
 
     Chinese words: charlm tokenize notes.txt --level word (--segment auto cuts them with jieba)
     """
-    from charlm.api import tokenize as fit
+    from charlm.api import tokenize_file
     from charlm.api.outputs import check_tokenizer_target
+    from charlm.cli.progress import PassProgress
     from charlm.inputs import resolve_inputs
-    from charlm.io import json_text, read_text
+    from charlm.io import json_text
 
     sources = [c for c in corpus if str(c) != "-" and not c.is_dir()]  # the input files (a folder's are *.txt)
     if save is not None:
         check_tokenizer_target(save, force, sources)  # before any work: a model's tokenizer is never overwritten
-    with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error):
-        text = read_text(path, codec, on_error)
-    stats, frequent = fit(text, level, max_vocab, min_count, vocab_size, segment, top, save, force, sources)
+    with resolve_inputs(corpus, encoding, errors) as (path, codec, on_error), PassProgress() as bar:
+        stats, frequent = tokenize_file(
+            path, level, max_vocab, min_count, vocab_size, segment, top, save, force, sources, codec, on_error, bar
+        )
     stats["corpus"] = " ".join(str(c) for c in corpus)
     if as_json:
         print(json_text({**stats, "top": [{"token": t, "count": c} for t, c in frequent]}))

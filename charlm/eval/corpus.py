@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from charlm import io as charlm_io
 from charlm.errors import BadOption
 from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.eval.dynamic import DynamicEval
@@ -34,13 +35,13 @@ from charlm.io import TextReader, check_codec, check_text_file, empty_file, line
 from charlm.models.base import LanguageModel
 from charlm.models.scoring import token_logprobs
 from charlm.options import check
+from charlm.progress import Progress, silent
 from charlm.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     from charlm.eval.mix import NgramMix
     from charlm.ngram.spelling import Spelling
 
-Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 MIN_ROW_BYTES = 32 << 10
 
 
@@ -183,7 +184,7 @@ def eval_file(
     precision: str = "fp32",
     encoding: str = "utf-8",
     errors: str = "strict",
-    progress: Progress | None = None,
+    progress: Progress = silent,
     chunk_bytes: int | None = None,
     min_row_bytes: int = MIN_ROW_BYTES,
     cache: CacheConfig | None = None,
@@ -195,6 +196,8 @@ def eval_file(
 
     ``ngram`` mixes an n-gram into every token's probability (:mod:`charlm.eval.mix`); ``spelling``
     (word models, ``--unk spell``) adds to each unknown word's ``<unk>`` the price of its spelling.
+    ``progress`` hears the bytes read (:mod:`charlm.progress`); memory holds a chunk per row, whatever
+    the file's size.
 
     ``cache`` mixes a neural cache of each row's history into the streamed scores. ``dynamic`` adapts the
     weights after each segment (:mod:`charlm.eval.dynamic`): one row, windows of its segment length.
@@ -209,12 +212,10 @@ def eval_file(
     size = check_text_file(path)  # also refuses what is not a path at all (None, a number)
     path = Path(path)
     rows = 1 if independent else max(1, min(batch_size, size // max(min_row_bytes, 1)))
-    cuts = line_starts(path, size, rows, encoding)
-    readers = [TextReader(path, encoding, errors, a, b, chunk_bytes) for a, b in itertools.pairwise(cuts)]
+    readers = _row_readers(path, size, rows, encoding, errors, chunk_bytes or None, min_row_bytes)
 
     def tick() -> None:
-        if progress is not None:
-            progress(sum(r.done for r in readers), size)
+        progress("evaluating", sum(r.done for r in readers), size)
 
     model.eval()
     with torch.inference_mode(dynamic is None):
@@ -247,6 +248,15 @@ def _check_modes(independent: bool, cache: CacheConfig | None, dynamic: DynamicE
         raise BadOption("--cache reads the stream's history; drop --independent (lines have no history)")
     if independent and dynamic is not None:
         raise BadOption("--dynamic adapts to the stream's history; drop --independent (lines have no history)")
+
+
+def _row_readers(
+    path: Path, size: int, rows: int, encoding: str, errors: str, chunk_bytes: int | None, min_row_bytes: int
+) -> list[TextReader]:
+    """A reader per row, cut at line starts; the rows share one chunk's worth of memory (32 rows: 32 KB each)."""
+    cuts = line_starts(path, size, rows, encoding)
+    chunk_bytes = chunk_bytes or max(min_row_bytes, charlm_io.CHUNK_BYTES // max(len(cuts) - 1, 1))
+    return [TextReader(path, encoding, errors, a, b, chunk_bytes) for a, b in itertools.pairwise(cuts)]
 
 
 def _lines(chunks: Iterator[str]) -> Iterator[str]:

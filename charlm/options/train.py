@@ -77,6 +77,7 @@ BUDGET = (
     Opt("save_every", SaveEvery(), 100, "Write a resumable checkpoint every N steps and/or minutes: 200, 10m or 200,10m."),
     Opt("log_every", Int(1), 10, "Append a step record to metrics.jsonl every N steps."),
     Opt("val_fraction", Float(0.0, 1.0, low_open=True, high_open=True), 0.05, "Without --val: the share of the corpus held out for validation (its end)."),
+    Opt("val_tokens", Int(2), 500_000, "Without --val: validation is the end of the corpus, its last 5% but at most this many tokens, so validation does not grow with the corpus.", optional=True),
     Opt("train.precision", Choice(TRAIN_PRECISIONS), "auto", "auto (bf16 where the GPU/CPU runs it natively, else fp32), fp32, bf16 or fp16."),
     Opt("threads", Int(1, 4096), None, "CPU threads [default: all].", optional=True),
     Opt("ngram_order", Int(0, 20), None, "Order of the n-gram built at the end (charlm ngram) [default: 6 char, 5 word, 4 subword]; 0: none.", optional=True),

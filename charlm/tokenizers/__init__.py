@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from charlm.errors import CharlmError
 from charlm.tokenizers.base import EOS, EOS_ID, UNK, UNK_ID, Tokenizer
@@ -26,6 +27,7 @@ __all__ = [
     "build_tokenizer",
     "check_segment",
     "describe",
+    "describe_counts",
     "load_tokenizer",
     "save_tokenizer",
 ]
@@ -107,17 +109,25 @@ def describe(tokenizer: Tokenizer, text: str, top: int = 20) -> tuple[dict[str, 
     """Statistics of ``text`` under ``tokenizer`` and its ``top`` most frequent tokens."""
     import numpy as np
 
-    ids = tokenizer.encode_array(text)
-    counts = np.bincount(ids, minlength=tokenizer.vocab_size)
-    unk = int(counts[tokenizer.unk_id])
+    counts = np.bincount(tokenizer.encode_array(text), minlength=tokenizer.vocab_size)
+    return describe_counts(tokenizer, counts, len(text), top)
+
+
+def describe_counts(
+    tokenizer: Tokenizer, counts: Any, chars: int, top: int = 20
+) -> tuple[dict[str, object], list[tuple[str, int]]]:
+    """:func:`describe` from the count of each token id ``(V,)`` and the characters (a file counted chunk by chunk)."""
+    import numpy as np
+
+    tokens, unk = int(counts.sum()), int(counts[tokenizer.unk_id])
     stats: dict[str, object] = {
         "level": tokenizer.kind,
         "vocab_size": tokenizer.vocab_size,
-        "tokens": len(ids),
-        "chars": len(text),
-        "chars_per_token": len(text) / max(len(ids), 1),
+        "tokens": tokens,
+        "chars": chars,
+        "chars_per_token": chars / max(tokens, 1),
         "unk": unk,
-        "unk_rate": unk / max(len(ids), 1),
+        "unk_rate": unk / max(tokens, 1),
     }
     segmenter = getattr(tokenizer, "segmenter", None)
     if segmenter is not None:

@@ -26,7 +26,7 @@ from charlm.tokenizers.segment import check_segment
 
 DEFAULT_TIME_S = 600.0
 # Fields added after runs were first saved, with the value those runs trained with (resuming them keeps it).
-BEFORE_ADDED = {"start_state": "zero", "reset_at_eos": 0.0}
+BEFORE_ADDED = {"start_state": "zero", "reset_at_eos": 0.0, "val_tokens": None}
 # Field metadata, declared once on the fields below: what a resumed run may change (the budget,
 # cadences and runtime); everything else must match the run being resumed. Which fields are model
 # structure is declared on ModelConfig's fields (:func:`charlm.models.config.structure_fields`).
@@ -50,6 +50,7 @@ class TrainConfig:
     checkpoints: str = field(default="checkpoints", metadata=RESUMABLE)
     val: str | None = None
     val_fraction: float = _d("val_fraction")
+    val_tokens: int | None = _d("val_tokens")  # the held-out part's cap; None: runs saved before it existed
     encoding: str = _d("encoding")
     errors: str = _d("errors")
     # tokenizer

@@ -27,10 +27,12 @@ import numpy as np
 from charlm.checkpoint import fingerprint
 from charlm.errors import CharlmError
 from charlm.io import check_text_file, iter_chunks, write_atomic, write_json_atomic
-from charlm.tokenizers import Tokenizer, build_tokenizer, check_segment
+from charlm.progress import Progress, silent
+from charlm.tokenizers import LEVELS, Tokenizer, build_tokenizer, check_segment
 
 SUBWORD_SAMPLE_BYTES = 64 << 20
 MAX_UNK_RATE = 0.5
+COUNT_STEP = 1 << 20  # ids counted at once (np.bincount widens them to int64: 8 MB)
 
 
 def fit_tokenizer(
@@ -43,31 +45,56 @@ def fit_tokenizer(
     vocab_size: int = 2000,
     seed: int = 0,
     segment: str = "auto",
+    progress: Progress = silent,
 ) -> Tokenizer:
-    """Pass 1: build the vocabulary while streaming (subwords: on a seeded sample of lines)."""
+    """Pass 1: build the vocabulary while streaming (subwords: on a seeded sample of lines).
+
+    Memory holds one chunk and the counts (subwords: a sample of at most :data:`SUBWORD_SAMPLE_BYTES`).
+    """
     check_segment(level, segment)
     if max_vocab is not None and max_vocab < 3 and level in ("char", "word"):
         raise CharlmError(f"--max-vocab must be at least 3 (<unk>, <eos> and one token), got {max_vocab}")
+    if level not in LEVELS:
+        return build_tokenizer(level, "x")  # raises the one-line "unknown level" error
+    what = {"char": "counting characters", "word": "counting words"}.get(level, "sampling lines")
+    chunks = iter_chunks(path, encoding, errors, progress=progress, stage=what)
     if level == "word":
         from charlm.tokenizers.word import WordTokenizer
 
-        return WordTokenizer.fit_chunks(iter_chunks(path, encoding, errors), max_vocab, min_count, segment)
+        return WordTokenizer.fit_chunks(chunks, max_vocab, min_count, segment)
     if level == "char":
         from charlm.tokenizers.char import CharTokenizer
 
         counts: Counter[str] = Counter()
-        for piece in iter_chunks(path, encoding, errors):
+        for piece in chunks:
             counts.update(CharTokenizer.count(piece))
         return CharTokenizer.from_counts(counts, max_vocab, min_count)
-    if level in ("bpe", "unigram"):
-        from charlm.tokenizers.subword import SubwordTokenizer
+    from charlm.tokenizers.subword import SubwordTokenizer
 
-        keep = min(1.0, SUBWORD_SAMPLE_BYTES / max(Path(path).stat().st_size, 1))
-        rng, lines = random.Random(seed), list[str]()
-        for piece in iter_chunks(path, encoding, errors):
-            lines.extend(line for line in piece.split("\n") if keep >= 1.0 or rng.random() < keep)
-        return SubwordTokenizer.fit_lines(lines, level, vocab_size)
-    return build_tokenizer(level, "x")  # raises the one-line "unknown level" error
+    keep = min(1.0, SUBWORD_SAMPLE_BYTES / max(Path(path).stat().st_size, 1))
+    rng, lines = random.Random(seed), list[str]()
+    for piece in chunks:
+        lines.extend(line for line in piece.split("\n") if keep >= 1.0 or rng.random() < keep)
+    return SubwordTokenizer.fit_lines(lines, level, vocab_size)
+
+
+def token_counts(
+    path: str | Path, tokenizer: Tokenizer, encoding: str = "utf-8", errors: str = "strict", progress: Progress = silent
+) -> tuple[np.ndarray, int]:
+    """(count of each token id (V,), characters) of ``path`` under ``tokenizer``, one chunk in memory at a time."""
+    counts, chars = np.zeros(tokenizer.vocab_size, dtype=np.int64), 0
+    for piece in iter_chunks(path, encoding, errors, progress=progress, stage="encoding"):
+        counts += np.bincount(tokenizer.encode_array(piece), minlength=tokenizer.vocab_size)[: tokenizer.vocab_size]
+        chars += len(piece)
+    return counts, chars
+
+
+def id_counts(ids: np.ndarray, vocab: int) -> np.ndarray:
+    """How often each id occurs in ``ids (N,)`` (a memmap), counted :data:`COUNT_STEP` ids at a time: (V,) int64."""
+    counts, step = np.zeros(vocab, dtype=np.int64), COUNT_STEP
+    for first in range(0, len(ids), step):
+        counts += np.bincount(np.asarray(ids[first : first + step]), minlength=vocab)[:vocab]
+    return counts
 
 
 @dataclass(frozen=True)
@@ -125,11 +152,13 @@ def encode_file(
     encoding: str = "utf-8",
     errors: str = "strict",
     keep: bool = False,
+    progress: Progress = silent,
 ) -> TokenCache:
     """Pass 2: tokenize ``path`` chunk by chunk into ``cache_dir/<name>.ids``, or reuse a matching cache.
 
     ``keep`` (resuming): reuse the cache even if the file changed since, so the run continues on the
-    exact tokens it started with.
+    exact tokens it started with. The ids are written to a temporary file renamed into place when
+    complete (:func:`charlm.io.write_atomic`), so Ctrl-C leaves no half-written cache behind.
     """
     path = Path(path)
     ids_path, meta_path = cache_dir / f"{name}.ids", cache_dir / f"{name}.json"
@@ -145,7 +174,7 @@ def encode_file(
     counts = [0, 0, 0]  # tokens, chars, unk
 
     def write(fh: BinaryIO) -> None:
-        for piece in iter_chunks(path, encoding, errors):
+        for piece in iter_chunks(path, encoding, errors, progress=progress, stage=f"encoding {name}"):
             ids = tokenizer.encode_array(piece)
             counts[2] += int(np.count_nonzero(ids == tokenizer.unk_id))
             fh.write(ids.astype(dtype).tobytes())

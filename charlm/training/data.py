@@ -19,6 +19,7 @@ from charlm.errors import CharlmError
 from charlm.models import gradstats
 from charlm.models.base import AnyLM, BidirectionalLM
 from charlm.models.scoring import token_logprobs
+from charlm.progress import Progress, silent
 from charlm.tokenizers import Tokenizer, load_tokenizer
 from charlm.training.config import TrainConfig
 from charlm.training.corpus_cache import check_unknown_rate, encode_file, fit_tokenizer
@@ -35,7 +36,7 @@ class TrainData:
     info: dict[str, Any]
 
 
-def get_tokenizer(config: TrainConfig, source: Path | None) -> Tokenizer:
+def get_tokenizer(config: TrainConfig, source: Path | None, progress: Progress = silent) -> Tokenizer:
     """The run's tokenizer: loaded from ``source`` (resume, --init-from) or fitted on the corpus."""
     if source is not None:
         return load_tokenizer(source)
@@ -49,27 +50,33 @@ def get_tokenizer(config: TrainConfig, source: Path | None) -> Tokenizer:
         config.vocab_size,
         config.seed,
         config.segment,
+        progress,
     )
 
 
-def prepare(config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: bool = False) -> TrainData:
-    """Encode (or reuse) the corpus and validation caches and split them.
+def prepare(
+    config: TrainConfig, tokenizer: Tokenizer, run_dir: Path, resuming: bool = False, progress: Progress = silent
+) -> TrainData:
+    """Encode (or reuse) the corpus and validation caches and split them (memmap views: nothing is copied).
 
     When ``resuming``, the run's cached tokens are used even if the corpus file has changed or moved
-    since, so the resumed run is the same run.
+    since, so the resumed run is the same run. Without ``--val`` the held-out part is the end of the
+    corpus, ``val_fraction`` of it (5%) capped at ``--val-tokens`` (:func:`charlm.training.windows.held_out`).
     """
     hint = (
         f"the corpus does not suit the tokenizer of {config.init_from}; train a new model instead"
         if config.init_from
         else "raise --max-vocab, lower --min-count or use --level bpe"
     )
-    corpus = encode_file(config.corpus, tokenizer, run_dir, "corpus", config.encoding, config.errors, resuming)
+    corpus = encode_file(
+        config.corpus, tokenizer, run_dir, "corpus", config.encoding, config.errors, resuming, progress
+    )
     check_unknown_rate(corpus, config.corpus, hint)
     if config.val:
-        held = encode_file(config.val, tokenizer, run_dir, "val", config.encoding, config.errors, resuming)
+        held = encode_file(config.val, tokenizer, run_dir, "val", config.encoding, config.errors, resuming, progress)
         train, val, chars, tokens = corpus.ids, held.ids, held.chars, held.tokens
     else:
-        train, val = split_ids(corpus.ids, config.val_fraction)
+        train, val = split_ids(corpus.ids, config.val_fraction, config.val_tokens)
         chars, tokens = corpus.chars, corpus.tokens
     check_trainable(len(train), config.batch_size, total=corpus.tokens)
     if len(val) < 2:

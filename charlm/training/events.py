@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, TypedDict
 
+from charlm.progress import Progress, silent
+
 
 class StartEvent(TypedDict):
     """The run is set up: where it writes, on what, how big, and how much data."""
@@ -27,6 +29,16 @@ class StartEvent(TypedDict):
     train_tokens: int
     val_tokens: int
     unk_rate: float
+
+
+class PassEvent(TypedDict):
+    """A long pass over the corpus (counting, encoding; the n-gram at the end): ``done`` of ``total`` (0: unknown)."""
+
+    event: Literal["pass"]
+    stage: str  # "counting characters", "encoding corpus", "counting 6-grams", ...
+    done: int
+    total: int
+    unit: str  # "bytes", "tokens", "n-grams"
 
 
 class StepEvent(TypedDict):
@@ -91,8 +103,9 @@ class EndEvent(TypedDict):
     best_val_lines_bpc: float
 
 
-Event = StartEvent | StepEvent | EvalEvent | SaveEvent | NoticeEvent | EndEvent
+Event = PassEvent | StartEvent | StepEvent | EvalEvent | SaveEvent | NoticeEvent | EndEvent
 EVENTS: dict[str, type] = {
+    "pass": PassEvent,
     "start": StartEvent,
     "step": StepEvent,
     "eval": EvalEvent,
@@ -101,3 +114,15 @@ EVENTS: dict[str, type] = {
     "end": EndEvent,
 }
 Callback = Callable[[Event], None]
+
+
+def pass_events(callback: Callback | None) -> Progress:
+    """The corpus passes' progress (:mod:`charlm.progress`) as ``pass`` events to ``callback``."""
+    if callback is None:
+        return silent
+
+    def report(stage: str, done: int, total: int, unit: str = "bytes") -> None:
+        assert callback is not None
+        callback({"event": "pass", "stage": stage, "done": done, "total": total, "unit": unit})
+
+    return report

@@ -23,7 +23,7 @@ from charlm.runtime import autocast
 from charlm.training.claim import claim_run_dir
 from charlm.training.config import TrainConfig
 from charlm.training.data import evaluate, write_dynamic_stats
-from charlm.training.events import Callback, Event
+from charlm.training.events import Callback, Event, pass_events
 from charlm.training.lines import evaluate_lines
 from charlm.training.loss import training_loss
 from charlm.training.ngram import build_at_end
@@ -276,7 +276,8 @@ class Trainer:
             forward, fitted = fit_at_end(self.ctx, self.run)  # the best weights, start state fitted (if fitted)
             if fitted:
                 self.notice("start-state", fitted)
-            if message := build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config):
+            passes = pass_events(self.emit_fn)  # counting and merging report as the corpus passes did
+            if message := build_at_end(self.ctx.run_dir, forward, self.ctx.tokenizer, self.ctx.config, passes):
                 self.notice("ngram", message)
 
 
@@ -288,7 +289,7 @@ def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
     """
     config = with_recipe(config)
     with claim_run_dir(config) as claim:
-        return _fit(Trainer(*open_run(config, claim=claim), callback))
+        return _fit(Trainer(*open_run(config, claim=claim, progress=pass_events(callback)), callback))
 
 
 def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: Callback | None = None) -> TrainResult:
@@ -300,7 +301,7 @@ def resume(run_dir: str | Path, given: dict[str, Any] | None = None, callback: C
     run = Path(run_dir).resolve()
     config = resumed_config(run, given or {})
     with claim_run_dir(config, resume_dir=run) as claim:
-        return _fit(Trainer(*open_run(config, resume_dir=run, claim=claim), callback))
+        return _fit(Trainer(*open_run(config, run, claim, pass_events(callback)), callback))
 
 
 def _fit(trainer: Trainer) -> TrainResult:

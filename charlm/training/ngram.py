@@ -48,7 +48,7 @@ def run_ids(directory: Path) -> tuple[np.ndarray, np.ndarray]:
         if val is None:
             raise CharlmError(f"{directory} has no val.ids for its --val file; the weight is tuned on it")
         return corpus, val
-    return split_ids(corpus, float(train_config.get("val_fraction", 0.05)))
+    return split_ids(corpus, float(train_config.get("val_fraction", 0.05)), train_config.get("val_tokens"))
 
 
 def build_run_ngram(

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -24,13 +23,15 @@ from charlm.models.base import build_model
 from charlm.models.config import ModelConfig, State, structure_fields
 from charlm.models.softmax import ADAPTIVE_MIN_VOCAB, check_softmax, choose_cutoffs
 from charlm.models.state import map_state
+from charlm.progress import Progress, silent
 from charlm.runtime import resolve_precision, seed_everything, set_threads
-from charlm.tokenizers import Tokenizer
+from charlm.tokenizers import Tokenizer, load_tokenizer
 from charlm.training import distributed
 from charlm.training.claim import Claim
 from charlm.training.config import TrainConfig
+from charlm.training.corpus_cache import id_counts
 from charlm.training.data import get_tokenizer, prepare
-from charlm.training.lines import Batch, line_batches
+from charlm.training.lines import LineBatches, line_batches
 from charlm.training.resume import truncate_metrics
 from charlm.training.rundir import MetricsLog
 from charlm.training.state import ResetDraws, RunState
@@ -50,7 +51,7 @@ class RunContext:
     data_info: dict[str, Any]
     val_chars_per_token: float
     val_data: Any  # (B_val, L_val) validation ids, this rank's rows
-    val_lines: list[Batch]  # this rank's share of the validation lines, padded (the per-line loss)
+    val_lines: LineBatches  # this rank's share of the validation lines, padded as read (the per-line loss)
     model_config: ModelConfig
     ddp: nn.Module  # what the step runs: the model, or DDP around it (all-reduces gradients across ranks)
     claim: Claim | None = None  # the locked --out (rank 0); run_dir is its staging directory until the commit
@@ -69,12 +70,12 @@ class RunContext:
 
 
 def open_run(
-    config: TrainConfig, resume_dir: Path | None = None, claim: Claim | None = None
+    config: TrainConfig, resume_dir: Path | None = None, claim: Claim | None = None, progress: Progress = silent
 ) -> tuple[RunContext, RunState, bool]:
     """Build a run (or reopen ``resume_dir``): its context, its state, and whether a checkpoint was resumed.
 
     ``claim`` (from :func:`charlm.training.claim.claim_run_dir`, rank 0 only) says where the run writes:
-    a new run's staging directory, or the resumed directory itself.
+    a new run's staging directory, or the resumed directory itself. ``progress`` hears the corpus passes.
     """
     set_threads(config.threads)
     seed_everything(config.seed)
@@ -84,12 +85,13 @@ def open_run(
     if config.init_from and not resume_dir:
         assert source is not None
         config = adopt_source(config, source)
-    tokenizer = get_tokenizer(config, source)
-    config = recipe_head(config, tokenizer.vocab_size)
-    check_softmax(config.softmax, config.cutoffs, tokenizer.vocab_size)  # before the corpus is encoded
+    progress = progress if dist.is_main else silent  # rank 0 reports
     claimed = claim.path if claim is not None else resume_dir
     run_dir = Path(str(dist.from_main(claimed if dist.is_main else None)))
-    loaded = _load_data(config, dist, tokenizer, run_dir, resume_dir)
+    tokenizer = shared_tokenizer(config, source, dist, run_dir, progress)
+    config = recipe_head(config, tokenizer.vocab_size)
+    check_softmax(config.softmax, config.cutoffs, tokenizer.vocab_size)  # before the corpus is encoded
+    loaded = _load_data(config, dist, tokenizer, run_dir, resume_dir, progress)
     stream, val_data, val_ids, info, chars_per_token, train_ids = loaded
     val_lines = line_batches(val_ids, tokenizer.eos_id, config.batch_size, (dist.rank, dist.world))
     model_config = run_model_config(config, tokenizer.vocab_size, train_ids, resume_dir)
@@ -148,17 +150,43 @@ def run_model_config(config: TrainConfig, vocab: int, train_ids: Any, resume_dir
     if model_config.softmax != "adaptive" or model_config.cutoffs:
         return model_config
     saved = ckpt.read_config(resume_dir).get("model", {}) if resume_dir is not None else {}
-    cutoffs = saved.get("cutoffs") or choose_cutoffs(np.bincount(np.asarray(train_ids), minlength=vocab)[:vocab])
+    cutoffs = saved.get("cutoffs") or choose_cutoffs(id_counts(train_ids, vocab))  # counted a slice at a time
     return replace(model_config, cutoffs=tuple(cutoffs))
 
 
+def shared_tokenizer(
+    config: TrainConfig, source: Path | None, dist: distributed.Dist, run_dir: Path, progress: Progress
+) -> Tokenizer:
+    """The run's tokenizer; under torchrun only rank 0 reads the corpus to fit it, the others load its copy.
+
+    Rank 0 saves the fitted tokenizer into the run directory (on a file system every rank shares) before
+    the barrier; a resumed or fine-tuned run loads it from its source on every rank.
+    """
+    if source is not None or not dist.active:
+        return get_tokenizer(config, source, progress)
+    if dist.is_main:
+        tokenizer = get_tokenizer(config, None, progress)
+        tokenizer.save(run_dir)
+    dist.barrier()
+    return tokenizer if dist.is_main else load_tokenizer(run_dir)
+
+
 def _load_data(
-    config: TrainConfig, dist: distributed.Dist, tokenizer: Tokenizer, run_dir: Path, resume_dir: Path | None
+    config: TrainConfig,
+    dist: distributed.Dist,
+    tokenizer: Tokenizer,
+    run_dir: Path,
+    resume_dir: Path | None,
+    progress: Progress = silent,
 ) -> tuple[WindowStream, Any, Any, dict[str, Any], float, Any]:
-    """Token memmaps -> the (B, L) training stream, the validation rows, and all training ids."""
+    """Token memmaps -> the (B, L) training stream, the validation rows, and all training ids.
+
+    Rank 0 encodes the corpus into ``<run>/corpus.ids`` once; every rank then memory-maps that file
+    and reads only its own rows (views of the memmap, never a copy of the corpus).
+    """
     if not dist.is_main:
         dist.barrier()  # rank 0 writes the token cache first; the others then reuse it
-    data = prepare(config, tokenizer, run_dir, resuming=resume_dir is not None)
+    data = prepare(config, tokenizer, run_dir, resuming=resume_dir is not None, progress=progress)
     if dist.is_main:
         dist.barrier()
     world = dist.world

@@ -79,11 +79,21 @@ def to_tensor(ids: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
 
 
-def split_ids(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out the last ``val_fraction`` of the token stream for validation."""
+def held_out(n_tokens: int, val_fraction: float, val_tokens: int | None = None) -> int:
+    """How many tokens the end of an ``n_tokens`` stream gives validation: ``val_fraction`` of it, at most ``val_tokens``.
+
+    The cap keeps validation from growing with the corpus (a 1 GB text's 5% would be 50M tokens to
+    score at every evaluation); None (runs saved before the cap existed) is the fraction alone.
+    """
     if not 0.0 < val_fraction < 0.5:
         raise CharlmError("--val-fraction must be between 0 and 0.5")
-    n_val = max(2, int(len(ids) * val_fraction))
+    n_val = max(2, int(n_tokens * val_fraction))
+    return n_val if val_tokens is None else max(2, min(n_val, val_tokens))
+
+
+def split_ids(ids: np.ndarray, val_fraction: float, val_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out the end of the token stream for validation (:func:`held_out` tokens); views, never copies."""
+    n_val = held_out(len(ids), val_fraction, val_tokens)
     return ids[:-n_val], ids[-n_val:]
 
 
