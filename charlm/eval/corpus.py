@@ -23,13 +23,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from charlm import io as charlm_io
 from charlm.errors import BadOption
 from charlm.eval.cache import CacheConfig, NeuralCache, cached_logprobs
 from charlm.eval.dynamic import DynamicEval
+from charlm.eval.rows import RowTokens
 from charlm.eval.score import Totals, check_precision, score_sentences
 from charlm.io import TextReader, check_codec, check_text_file, empty_file, line_starts
 from charlm.models.base import LanguageModel
@@ -57,50 +57,10 @@ class CorpusScore(Totals):
     dynamic: dict[str, Any] | None = None  # dynamic evaluation's settings, when used
 
 
-class _RowTokens:
-    """The token stream of one row, refilled chunk by chunk; remembers the last token fed.
-
-    With ``spelling`` (a word model's ``--unk spell``) each token also carries what its spelling adds
-    (ln p_spell of an unknown word at its ``<unk>``, 0 elsewhere): :attr:`extra` of the last :meth:`take`.
-    """
-
-    def __init__(self, chunks: Iterator[str], tokenizer: Tokenizer, spelling: Spelling | None = None) -> None:
-        self.chunks, self.tokenizer, self.spelling = chunks, tokenizer, spelling
-        self.buffer = np.empty(0, dtype=np.int64)
-        self.extras = np.empty(0, dtype=np.float64)
-        self.extra = self.extras
-        self.prev = tokenizer.eos_id
-        self.chars = 0
-
-    def take(self, n: int) -> np.ndarray:
-        while self.buffer.size < n:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.chars += len(chunk)
-            ids = self.tokenizer.encode_array(chunk)
-            self.buffer = np.concatenate([self.buffer, ids])
-            self.extras = np.concatenate([self.extras, self._spelled(chunk, ids.size)])
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        self.extra, self.extras = self.extras[:n], self.extras[n:]
-        return out
-
-    def _spelled(self, chunk: str, size: int) -> np.ndarray:
-        extra = np.zeros(size, dtype=np.float64)  # (size,)
-        if self.spelling is not None:
-            from charlm.tokenizers.unk import unknown_words_at
-
-            found = unknown_words_at(self.tokenizer, chunk)
-            if found:
-                places = np.array([place for place, _ in found], dtype=np.int64)
-                extra[places] = self.spelling.unknown_logprobs([word for _, word in found])
-        return extra
-
-
 def _stream(
     model: LanguageModel,
     tokenizer: Tokenizer,
-    rows: list[_RowTokens],
+    rows: list[RowTokens],
     window: int,
     precision: str,
     tick: Callable[[], None],
@@ -223,7 +183,7 @@ def eval_file(
             lines = iter(readers[0])
             result = _independent(model, tokenizer, lines, batch_size, precision, tick, ngram=ngram, spelling=spelling)
         else:
-            streams = [_RowTokens(iter(r), tokenizer, spelling) for r in readers]
+            streams = [RowTokens(iter(r), tokenizer, spelling) for r in readers]
             scorer = _window_scorer(model, precision, cache, dynamic, ngram)
             total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, tick, scorer)
             result = CorpusScore(
@@ -314,7 +274,7 @@ def score_text(
     lines = [line + "\n" for line in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
     per_row = max(1, math.ceil(len(lines) / max(rows, 1)))
     parts = ["".join(lines[i : i + per_row]) for i in range(0, len(lines), per_row)] or [""]
-    streams = [_RowTokens(iter([p]), tokenizer) for p in parts]
+    streams = [RowTokens(iter([p]), tokenizer) for p in parts]
     model.eval()
     with torch.inference_mode():
         total, no_oov, tokens, oov = _stream(model, tokenizer, streams, window, precision, lambda: None)
