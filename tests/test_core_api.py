@@ -279,7 +279,9 @@ def test_a_run_emits_exactly_the_declared_event_keys_and_says_it_reports(tmp_pat
     options.update(checkpoints=str(tmp_path / "ck"), direction="both")
     result = launch(options, callback=seen.append)
     assert result.reports and result.steps == 4
-    assert {e["event"] for e in seen} == {"pass", "start", "step", "eval", "save", "end"}  # pass: the corpus read
+    # pass: the corpus read; notice: the start state fitted at the end
+    assert {e["event"] for e in seen} == {"pass", "start", "step", "eval", "save", "notice", "end"}
+    assert [e["kind"] for e in seen if e["event"] == "notice"] == ["start-state"]
     for event in seen:
         assert set(event) == set(EVENTS[event["event"]].__annotations__), event["event"]
     logged = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]

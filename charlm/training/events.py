@@ -79,7 +79,7 @@ class SaveEvent(TypedDict):
 
 
 class NoticeEvent(TypedDict):
-    """Something a person should read: kind is skip, rollback, early-stop or oov."""
+    """Something a person should read: kind is skip, rollback, early-stop, oov, start-state or ngram."""
 
     event: Literal["notice"]
     kind: str
