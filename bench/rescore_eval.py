@@ -25,23 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from charlm.eval.nbest import read_nbest, read_refs, word_errors
-from charlm.eval.rescore import (
-    LENGTH_GRID,
-    CharlmScorer,
-    FeatureTable,
-    SentenceScorer,
-    error_table,
-    featurize,
-    load_scorer,
-    rerank,
-    tune,
-)
+from charlm.eval.rescore import CharlmScorer, FeatureTable, SentenceScorer, error_table, featurize, load_scorer, rerank
+from charlm.eval.rescore_tune import tune
+
+LENGTH_GRID = tuple(np.round(np.arange(-5.0, 5.0001, 0.1), 4))  # per-word penalties for --pairwise
 
 
 def subset(table: FeatureTable, keep: list[int]) -> FeatureTable:
     """The table with only the models at positions ``keep``."""
     m = len(table.names)
-    cols = [0, *(1 + k for k in keep), 1 + m, *(2 + m + k for k in keep)]
+    cols = [0, *(1 + k for k in keep), 1 + m, *(2 + m + k for k in keep), 2 + 2 * m]
     return FeatureTable(table.ids, table.hyps, [table.names[k] for k in keep], [f[:, cols] for f in table.feats])
 
 
@@ -61,8 +54,9 @@ def merge(tables: list[FeatureTable]) -> FeatureTable:
     names = [n for t in tables for n in t.names]
     feats = []
     for n in range(len(tables[0].ids)):
-        parts = [t.feats[n] for t in tables]  # each (h, 4): decoder, lm, words, oov
+        parts = [t.feats[n] for t in tables]  # each (h, 5): decoder, lm, words, oov, chars
         cols = [parts[0][:, :1], *(p[:, 1:2] for p in parts), parts[0][:, 2:3], *(p[:, 3:4] for p in parts)]
+        cols.append(parts[0][:, 4:5])
         feats.append(np.hstack(cols))
     return FeatureTable(tables[0].ids, tables[0].hyps, names, feats)
 
@@ -79,6 +73,36 @@ def scored(spec: str, nbest: Path, cache: Path | None) -> dict[str, FeatureTable
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pickle.dumps(tables))
     return tables
+
+
+ABLATIONS = {
+    "without the length in characters": ("chars",),
+    "without the length in words": ("words",),
+    "without either length": ("words", "chars"),
+    "without the OOV counts": ("oov",),
+}
+
+
+def zeroed(table: FeatureTable, groups: tuple[str, ...]) -> FeatureTable:
+    """The table with the named feature columns (words, chars, oov) set to zero: tuning cannot use them."""
+    m = len(table.names)
+    where = {"words": [1 + m], "oov": list(range(2 + m, 2 + 2 * m)), "chars": [2 + 2 * m]}
+    cols = [c for g in groups for c in where[g]]
+    feats = [f.copy() for f in table.feats]
+    for f in feats:
+        f[:, cols] = 0.0
+    return FeatureTable(table.ids, table.hyps, table.names, feats)
+
+
+def ablations(dev: FeatureTable, test: FeatureTable, refs: dict[str, dict[str, str]]) -> list[dict[str, object]]:
+    """Test WER with each group of features withheld from tuning (all the given models together)."""
+    gold = [refs["test"][i] for i in test.ids]
+    rows: list[dict[str, object]] = []
+    for name, groups in ABLATIONS.items():
+        weights = tune(zeroed(dev, groups), refs["dev"]).weights
+        best = [r[0].hyp.text for r in rerank(zeroed(test, groups), weights)]
+        rows.append({"system": f"decoder + {' + '.join(dev.names)}, {name}", "test_wer": word_errors(best, gold).wer})
+    return rows
 
 
 def kind(hyp: str, ref: str) -> str:
@@ -129,6 +153,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/rescore.jsonl"))
     parser.add_argument("--cache", type=Path, default=None, help="Folder of scored tables (one pickle per -m).")
     parser.add_argument(
+        "--ablate", action="store_true", help="Also: the WER of the charlm models together with each feature withheld."
+    )
+    parser.add_argument(
         "--pairwise", action="store_true", help="Also: per kind of error, how often each model prefers the reference."
     )
     args = parser.parse_args()
@@ -161,6 +188,8 @@ def main() -> None:
             "weights": weights.to_dict(dev_t.names) if weights else None,
         }
         rows.append(row)
+    if args.ablate:
+        rows += ablations(subset(tables["dev"], charlm_only), subset(test, charlm_only), refs)
     if args.pairwise:
         rows.append(
             {"system": "pairwise preference for the reference (dev)", "pairwise": pairwise(tables["dev"], refs["dev"])}

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from charlm.cli.app import app
 from charlm.errors import CharlmError
 from charlm.eval.nbest import edit_distance, parse_line, read_nbest, read_refs, word_errors
-from charlm.eval.rescore import Weights, featurize, rerank, tune
+from charlm.eval.rescore import Weights, featurize, rerank
 from charlm.eval.rescore_run import rescore_nbest
+from charlm.eval.rescore_tune import tune
 
 runner = CliRunner()
 
@@ -133,6 +134,46 @@ def test_tuning_recovers_a_planted_weight(tmp_path: Path) -> None:
     assert tuned.weights.lm[0] == pytest.approx(0.7, abs=0.05)
     assert tuned.after.errors == 0 < tuned.before.errors
     assert all(r[0].hyp.text.startswith("right") for r in rerank(features, tuned.weights))
+
+
+def test_tuning_is_blind_to_a_models_scale(tmp_path: Path) -> None:
+    """Features are scaled to unit spread before the one penalty: a model's log-probabilities x10 get weight /10."""
+    nbest, refs, table = _planted(tmp_path, 0.7)
+    groups = read_nbest(nbest)
+    truth = read_refs(refs, list(groups))
+    plain = tune(featurize(groups, [TableScorer("lm", table)]), truth, tune_oov=False).weights
+    tenfold = {text: 10 * lp for text, lp in table.items()}
+    scaled = tune(featurize(groups, [TableScorer("lm", tenfold)]), truth, tune_oov=False).weights
+    assert scaled.lm[0] * 10 == pytest.approx(plain.lm[0], rel=1e-6)
+    assert scaled.length_penalty == pytest.approx(plain.length_penalty, rel=1e-6, abs=1e-9)
+
+
+def test_tuning_learns_a_penalty_per_character(tmp_path: Path) -> None:
+    """Same words, same LM score; only the length in characters tells the right one (no doubled letter)."""
+    lines, refs, table = [], [], {}
+    for n in range(40):
+        right, wrong = f"id{n} the pear", f"id{n} the peear"
+        table[right] = table[wrong] = -5.0
+        lines += [f"u{n}\t{right}\t0.0", f"u{n}\t{wrong}\t{0.3 + 0.01 * n}"]
+        refs.append(f"u{n}\t{right}")
+    nbest, ref = _write(tmp_path / "c.nbest", lines), _write(tmp_path / "c.refs", refs)
+    result = rescore_nbest(nbest, [TableScorer("lm", table)], tune_on=nbest, tune_refs=ref, refs=ref)
+    assert result.before is not None and result.after is not None
+    assert result.before.errors == 40 and result.after.errors == 0
+    assert result.weights.char_penalty < -0.7  # one more character must cost more than the decoder's 0.69
+    assert result.ranked[0][0].chars == len("id0thepear")
+
+
+def test_cli_rescore_char_penalty(tiny_model: Path, tmp_path: Path) -> None:
+    nbest = _write(tmp_path / "x.nbest", HAND)
+    out = runner.invoke(app, ["rescore", str(nbest), "-m", str(tiny_model), "--json", "--char-penalty", "-0.5"])
+    assert out.exit_code == 0, out.output
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    top = records[0]["hypotheses"][0]
+    lm = top["lm"][tiny_model.name]
+    assert top["score"] == pytest.approx(top["decoder"] + lm - 0.5 * top["chars"])
+    assert records[-1]["summary"]["weights"]["char_penalty"] == -0.5
+    assert "--char-penalty" in runner.invoke(app, ["rescore", "--help"]).output
 
 
 def test_two_models_are_tuned_together(tmp_path: Path) -> None:

@@ -148,6 +148,7 @@ class Component:
         weight: float | None = None,
         length_penalty: float = 0.0,
         oov_weight: float | None = None,
+        char_penalty: float = 0.0,
         others: Sequence[Component | SentenceScorer] = (),
         ngram_weight: str | float | None = None,
         ngram: str | Path | None = None,
@@ -160,9 +161,11 @@ class Component:
         ``ngram_weight``/``ngram`` (default: each model's scoring options) apply to every model given
         as a :class:`Model` (see :func:`rescore`).
         """
-        check_all("rescore", {"weight": weight, "length_penalty": length_penalty, "oov_weight": oov_weight})
+        given = {"weight": weight, "length_penalty": length_penalty, "oov_weight": oov_weight}
+        check_all("rescore", given | {"char_penalty": char_penalty})
         count = 1 + len(others)
-        weights = Weights((1.0 if weight is None else weight,) * count, length_penalty, (oov_weight or 0.0,) * count)
+        lm, oov = (1.0 if weight is None else weight,) * count, (oov_weight or 0.0,) * count
+        weights = Weights(lm, length_penalty, oov, char_penalty)
         return rescore(nbest, [self, *others], weights, ngram_weight=ngram_weight, ngram=ngram, **tuning)
 
 

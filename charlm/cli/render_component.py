@@ -59,7 +59,8 @@ def rescore_summary(result: RescoreResult) -> None:
     parts = [
         f"{name}: weight {fmt(lm, 2)} oov {fmt(o, 2)}" for name, lm, o in zip(result.names, w.lm, oov, strict=True)
     ]
-    err.print(f"weights: {'; '.join(parts)}; length penalty {fmt(w.length_penalty, 2)}")
+    penalties = f"length penalty {fmt(w.length_penalty, 2)}, char penalty {fmt(w.char_penalty, 2)}"
+    err.print(f"weights: {'; '.join(parts)}; {penalties}")
     if result.tuned is not None:
         t = result.tuned
         err.print(

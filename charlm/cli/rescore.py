@@ -46,6 +46,7 @@ def rescore(
     ] = None,
     weight: Annotated[list[float] | None, option("weight")] = None,
     length_penalty: Annotated[float, option("length_penalty")] = default("length_penalty"),
+    char_penalty: Annotated[float, option("char_penalty")] = default("char_penalty"),
     oov_weight: Annotated[list[float] | None, option("oov_weight")] = None,
     tune: Annotated[
         Path | None,
@@ -67,13 +68,14 @@ def rescore(
     ngram_weight: NgramWeightOpt = default("ngram_weight"),
     ngram: NgramFileOpt = None,
 ) -> None:
-    """Re-rank n-best hypotheses: new score = decoder total + weight x logprob + length penalty x words.
+    """Re-rank n-best hypotheses: new score = decoder total + weight x logprob + penalties x length.
 
     Each --model adds its log-probability (nats, <eos> counted) with its own --weight and
-    --oov-weight; the hypotheses of one id are scored as one padded batch. Prints the best
-    hypothesis per id (id<TAB>text), or with --json every hypothesis re-ranked. --tune DEV
-    --tune-refs DEV.refs searches all weights together (coordinate descent over grids) for the
-    lowest WER there; with no NBEST, --tune DEV --refs DEV.refs tunes and reports only.
+    --oov-weight, plus --length-penalty per word and --char-penalty per character; the hypotheses of
+    one id are scored as one padded batch. Prints the best hypothesis per id (id<TAB>text), or with
+    --json every hypothesis re-ranked. --tune DEV --tune-refs DEV.refs learns all weights together
+    there (pairwise ranking, its regularisation cross-validated; docs/component.md); with no NBEST,
+    --tune DEV --refs DEV.refs tunes and reports only.
     Each model's log-probability mixes in its n-gram (--ngram-weight) as score does per line.
 
     Example: charlm rescore test.nbest -m word-model -m char-model --tune dev.nbest --tune-refs dev.refs --refs test.refs
@@ -87,7 +89,10 @@ def rescore(
     paths = model or [Path("checkpoints/latest")]
     count = len(paths)
     weights = Weights(
-        _per_model(weight, count, 1.0, "--weight"), length_penalty, _per_model(oov_weight, count, 0.0, "--oov-weight")
+        _per_model(weight, count, 1.0, "--weight"),
+        length_penalty,
+        _per_model(oov_weight, count, 0.0, "--oov-weight"),
+        char_penalty,
     )
     models = [load(p, device=device) for p in paths]
     result = run(

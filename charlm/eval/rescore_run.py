@@ -24,11 +24,12 @@ from charlm.eval.rescore import (
     SentenceScorer,
     Tuned,
     Weights,
+    check_weights,
     distinct_names,
     featurize,
     rerank,
-    tune,
 )
+from charlm.eval.rescore_tune import tune
 
 Progress = Callable[[int, int], None]
 
@@ -82,11 +83,13 @@ def rescore_nbest(
         raise BadOption("--tune DEV.nbest needs the development references (--refs, or --tune-refs with a test NBEST)")
     if nbest is None and tune_on is None:
         raise BadOption("give an NBEST file to rescore (or --tune DEV.nbest --refs DEV.refs to tune only)")
+    if weights is not None:
+        check_weights(weights, len(scorers))
     tuned, dev_table = None, None
     if tune_on is not None and tune_refs is not None:
         dev = read_nbest(tune_on)
         dev_table = featurize(dev, scorers, progress)
-        tuned = tune(dev_table, read_refs(tune_refs, list(dev)), tune_oov=tune_oov)
+        tuned = tune(dev_table, read_refs(tune_refs, list(dev)), weights, tune_oov=tune_oov)
         weights = tuned.weights
     weights = weights or Weights((1.0,) * len(scorers), 0.0, (0.0,) * len(scorers))
     table = featurize(read_nbest(nbest), scorers, progress) if nbest is not None else dev_table

@@ -69,6 +69,7 @@ PREDICT = (
     Opt("keep_unk", Flag(), False, "Also propose <unk>."),
     Opt("weight", WEIGHT, None, "Weight of each model's log-probability (repeatable; one for all) [default: 1].", optional=True),
     Opt("length_penalty", WEIGHT, 0.0, "Added per word of the hypothesis."),
+    Opt("char_penalty", WEIGHT, 0.0, "Added per character of the hypothesis (spaces not counted)."),
     Opt("tune_oov", Flag(), True, "Tune the OOV weights too (--no-tune-oov: keep them).", ("--no-tune-oov",)),
     Opt("oov_weight", WEIGHT, None, "Added per token a model maps to <unk> (repeatable; a word model needs it negative) [default: 0].", optional=True),
     Opt("rescore.ngram_weight", NgramWeight(), None, "The n-gram weight of every model [default: each loaded model's own scoring options; auto for directories].", optional=True),
