@@ -176,9 +176,9 @@ def main() -> None:
         dev_t, test_t = subset(tables["dev"], keep), subset(test, keep)
         if keep:
             tuned = tune(dev_t, refs["dev"])
-            weights, dev_wer = tuned.weights, tuned.after.wer
+            weights, dev_wer, method = tuned.weights, tuned.after.wer, tuned.method
         else:
-            weights, dev_wer = None, None
+            weights, dev_wer, method = None, None, None
         best = [r[0].hyp.text for r in rerank(test_t, weights)] if weights else None
         decoder = [h[int(f[:, 0].argmax())].text for h, f in zip(test_t.hyps, test_t.feats, strict=True)]
         row = {
@@ -186,6 +186,7 @@ def main() -> None:
             "test_wer": word_errors(best or decoder, gold).wer,
             "dev_wer": dev_wer if keep else None,
             "weights": weights.to_dict(dev_t.names) if weights else None,
+            "tuner": method,
         }
         rows.append(row)
     if args.ablate:

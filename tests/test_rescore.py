@@ -9,6 +9,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -136,16 +137,30 @@ def test_tuning_recovers_a_planted_weight(tmp_path: Path) -> None:
     assert all(r[0].hyp.text.startswith("right") for r in rerank(features, tuned.weights))
 
 
-def test_tuning_is_blind_to_a_models_scale(tmp_path: Path) -> None:
+def test_ranking_is_blind_to_a_models_scale(tmp_path: Path) -> None:
     """Features are scaled to unit spread before the one penalty: a model's log-probabilities x10 get weight /10."""
+    from charlm.eval.rescore import error_table
+    from charlm.eval.rescore_tune import _ranking
+
     nbest, refs, table = _planted(tmp_path, 0.7)
     groups = read_nbest(nbest)
     truth = read_refs(refs, list(groups))
-    plain = tune(featurize(groups, [TableScorer("lm", table)]), truth, tune_oov=False).weights
-    tenfold = {text: 10 * lp for text, lp in table.items()}
-    scaled = tune(featurize(groups, [TableScorer("lm", tenfold)]), truth, tune_oov=False).weights
-    assert scaled.lm[0] * 10 == pytest.approx(plain.lm[0], rel=1e-6)
-    assert scaled.length_penalty == pytest.approx(plain.length_penalty, rel=1e-6, abs=1e-9)
+
+    def ranked(scores: dict[str, float]) -> np.ndarray:
+        features = featurize(groups, [TableScorer("lm", scores)])
+        return _ranking(*features.padded(), error_table(features, truth))
+
+    plain, scaled = ranked(table), ranked({text: 10 * lp for text, lp in table.items()})
+    assert scaled[1] * 10 == pytest.approx(plain[1], rel=1e-6)
+    assert np.delete(scaled, 1) == pytest.approx(np.delete(plain, 1), rel=1e-6, abs=1e-9)
+
+
+def test_tuning_picks_the_tuner_that_cross_validates(tmp_path: Path) -> None:
+    nbest, refs, table = _planted(tmp_path, 0.7)
+    groups = read_nbest(nbest)
+    tuned = tune(featurize(groups, [TableScorer("lm", table)]), read_refs(refs, list(groups)))
+    assert set(tuned.held_out) == {"ranking", "grid"}
+    assert tuned.method == min(("ranking", "grid"), key=lambda name: tuned.held_out[name])
 
 
 def test_tuning_learns_a_penalty_per_character(tmp_path: Path) -> None:
@@ -223,6 +238,7 @@ def test_cli_rescore_with_a_real_model(tiny_model: Path, tmp_path: Path) -> None
     assert records[-1]["summary"]["weights"]["lm"][tiny_model.name] == 0.5
     tuned = runner.invoke(app, ["rescore", "-m", str(tiny_model), "--tune", str(nbest), "--refs", str(refs)])
     assert tuned.exit_code == 0 and "dev WER" in tuned.stderr and tuned.stdout == ""
+    assert "tuner: " in tuned.stderr and "held-out folds" in tuned.stderr
 
 
 def test_cli_rescore_bad_input_is_one_line(tiny_model: Path, tmp_path: Path) -> None:

@@ -67,6 +67,9 @@ def rescore_summary(result: RescoreResult) -> None:
             f"dev WER: {100 * t.before.wer:.2f}% (decoder alone) -> {100 * t.after.wer:.2f}% (tuned), "
             f"{t.before.words} reference words"
         )
+        if t.held_out:
+            folds = ", ".join(f"{name} {errors}" for name, errors in t.held_out.items())
+            err.print(f"tuner: {t.method} (word errors on held-out folds of the dev list: {folds})")
     if result.before is not None and result.after is not None:
         err.print(
             f"WER: {100 * result.before.wer:.2f}% (decoder alone) -> {100 * result.after.wer:.2f}% (rescored), "

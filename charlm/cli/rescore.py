@@ -74,8 +74,8 @@ def rescore(
     --oov-weight, plus --length-penalty per word and --char-penalty per character; the hypotheses of
     one id are scored as one padded batch. Prints the best hypothesis per id (id<TAB>text), or with
     --json every hypothesis re-ranked. --tune DEV --tune-refs DEV.refs learns all weights together
-    there (pairwise ranking, its regularisation cross-validated; docs/component.md); with no NBEST,
-    --tune DEV --refs DEV.refs tunes and reports only.
+    there, by pairwise ranking or by a grid search on WER, whichever cross-validates better on DEV
+    (docs/component.md); with no NBEST, --tune DEV --refs DEV.refs tunes and reports only.
     Each model's log-probability mixes in its n-gram (--ngram-weight) as score does per line.
 
     Example: charlm rescore test.nbest -m word-model -m char-model --tune dev.nbest --tune-refs dev.refs --refs test.refs

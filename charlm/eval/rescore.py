@@ -242,8 +242,14 @@ def chosen_errors(feats: np.ndarray, mask: np.ndarray, errors: np.ndarray, w: np
 
 @dataclass(frozen=True)
 class Tuned:
-    """What tuning found: the weights, and the development WER before (decoder alone) and after."""
+    """What tuning found: the weights, the development WER before (decoder alone) and after, and how.
+
+    ``method`` is the tuner cross-validation chose; ``held_out`` each tuner's word errors on the
+    held-out folds of the development list.
+    """
 
     weights: Weights
     before: WordErrors
     after: WordErrors
+    method: str = ""
+    held_out: dict[str, int] = field(default_factory=dict)

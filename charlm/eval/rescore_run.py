@@ -54,6 +54,7 @@ class RescoreResult:
         out: dict[str, Any] = {"weights": self.weights.to_dict(self.names)}
         if self.tuned is not None:
             out["dev_wer_before"], out["dev_wer_after"] = self.tuned.before.wer, self.tuned.after.wer
+            out["tuner"], out["held_out_errors"] = self.tuned.method, self.tuned.held_out
         if self.before is not None and self.after is not None:
             out["wer_before"], out["wer_after"] = self.before.wer, self.after.wer
         return out
