@@ -155,6 +155,14 @@ def test_ranking_is_blind_to_a_models_scale(tmp_path: Path) -> None:
     assert np.delete(scaled, 1) == pytest.approx(np.delete(plain, 1), rel=1e-6, abs=1e-9)
 
 
+def test_no_tune_oov_keeps_the_given_oov_weights(tmp_path: Path) -> None:
+    nbest, refs, table = _planted(tmp_path, 0.7)
+    groups = read_nbest(nbest)
+    features = featurize(groups, [TableScorer("lm", table)])
+    kept = tune(features, read_refs(refs, list(groups)), Weights((1.0,), 0.0, (-5.0,)), tune_oov=False)
+    assert kept.weights.oov == (-5.0,)
+
+
 def test_tuning_picks_the_tuner_that_cross_validates(tmp_path: Path) -> None:
     nbest, refs, table = _planted(tmp_path, 0.7)
     groups = read_nbest(nbest)

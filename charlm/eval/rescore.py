@@ -236,8 +236,14 @@ def error_table(table: FeatureTable, refs: dict[str, str]) -> np.ndarray:
 
 def chosen_errors(feats: np.ndarray, mask: np.ndarray, errors: np.ndarray, w: np.ndarray) -> int:
     """Summed errors of each id's best hypothesis under weight vector ``w`` (first one on ties)."""
-    best = np.where(mask, feats @ w, -np.inf).argmax(1)
-    return int(np.take_along_axis(errors, best[:, None], 1).sum())
+    return int(errors_many(feats, mask, errors, w[None, :])[0])
+
+
+def errors_many(feats: np.ndarray, mask: np.ndarray, errors: np.ndarray, ws: np.ndarray) -> np.ndarray:
+    """:func:`chosen_errors` for every row of ``ws (K, F)`` at once: (K,) error totals."""
+    scores = np.where(mask[..., None], feats @ ws.T, -np.inf)  # (ids, most, K)
+    best = scores.argmax(1)  # (ids, K)
+    return np.take_along_axis(errors, best, 1).sum(0)  # (K,)
 
 
 @dataclass(frozen=True)

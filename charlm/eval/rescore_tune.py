@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from charlm.eval.nbest import WordErrors
-from charlm.eval.rescore import FeatureTable, Tuned, Weights, chosen_errors, error_table
+from charlm.eval.rescore import FeatureTable, Tuned, Weights, chosen_errors, error_table, errors_many
 
 LM_GRID = tuple(np.round(np.arange(0.0, 3.0001, 0.05), 4))
 LENGTH_GRID = tuple(np.round(np.arange(-5.0, 5.0001, 0.1), 4))
@@ -146,9 +146,7 @@ def _line(data: Data, w: np.ndarray, index: int, grid: Sequence[float]) -> list[
     """Errors for each value of coordinate ``index`` on ``grid``, the others held at ``w``."""
     trials = np.repeat(w[None, :], len(grid), 0)  # (K,F)
     trials[:, index] = grid
-    feats, mask, errors = data
-    best = np.where(mask[..., None], feats @ trials.T, -np.inf).argmax(1)  # (ids, K)
-    return [int(x) for x in np.take_along_axis(errors, best, 1).sum(0)]
+    return [int(x) for x in errors_many(*data, trials)]
 
 
 def _with_length(data: Data, w: np.ndarray, index: int, grid: Sequence[float], length: int) -> Iterator[int]:
@@ -195,14 +193,14 @@ def tune(table: FeatureTable, refs: dict[str, str], fixed: Weights | None = None
     models = len(table.names)
     start = Weights((0.0,) * models, 0.0, (0.0,) * models)
     before = chosen_errors(feats, mask, errors, start.vector())
-    oov_cols = np.arange(2 + models, 2 + 2 * models)
+    oov_cols = list(range(2 + models, 2 + 2 * models))
     given = np.array(fixed.oov if fixed is not None and fixed.oov else (0.0,) * models)
     used = feats
     if not tune_oov:
         used = feats.copy()
         used[..., 0] += feats[..., oov_cols] @ given  # the fixed OOV prices ride on the decoder's column
         used = np.delete(used, oov_cols, axis=-1)
-    tuners = {"ranking": _ranking, "grid": _grid(models, [int(c) for c in oov_cols] if tune_oov else [])}
+    tuners = {"ranking": _ranking, "grid": _grid(models, oov_cols if tune_oov else [])}
     data = (used, mask, errors)
     held = {name: _held_out(fit, data) for name, fit in tuners.items()}
     method = min(tuners, key=lambda name: held[name])  # ranking first: it wins ties
